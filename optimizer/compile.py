@@ -1,0 +1,27 @@
+"""Scenario -> integer program: entitlements, rules and objective, no solving."""
+
+from __future__ import annotations
+
+from optimizer.entitlement import Entitlements, entitlements
+from optimizer.model import IntegerProgram
+from optimizer.objectives import MarginalCost
+from optimizer.rules import CompiledRules, compile_rules
+from optimizer.scenario import Scenario
+
+
+def build_program(scenario: Scenario) -> tuple[Entitlements, CompiledRules, IntegerProgram]:
+    """Entitlements, compiled rules and the integer program of a scenario."""
+    ent = entitlements(scenario)
+    rules = compile_rules(scenario, ent)
+    cost = MarginalCost.for_objective(
+        scenario.objective.kind, scenario.objective.resolved_method, ent.quota, ent.rank
+    )
+    program = IntegerProgram(
+        budget=scenario.budget,
+        lo=rules.lo,
+        hi=rules.hi,
+        sums=rules.sums,
+        orders=rules.orders,
+        cost=cost,
+    )
+    return ent, rules, program

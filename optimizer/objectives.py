@@ -1,0 +1,139 @@
+"""The separable objectives, as integer marginal costs of each unit.
+
+Every objective Allot optimises over whole units is a sum over recipients of a convex
+function of ``x_i``, so it is fully described by the cost of the (k+1)-th unit of each
+recipient, ``c_i(k)``, which never decreases in ``k``:
+
+- ``hamilton``: ``sum |x_i - q_i|``; ``c_i(k) = clip(2(k - q_i) + 1, -1, 1)``.
+- divisor methods (``jefferson``, ``webster``, ``huntington-hill``, ``adams``): maximise the
+  sum of the priorities ``q_i / d(k)`` of the units given; ``c_i(k) = -q_i / d(k)``. Where
+  ``d(0) = 0`` (Adams, Huntington-Hill) the first unit's priority is ``2 max(q) + q_i``,
+  above every later unit, so every recipient gets one unit first, largest quota first.
+- ``weighted``: maximise ``sum e_i x_i``; ``c_i(k) = -q_i / max(q)``.
+
+Costs are rounded to integers (``SCALE`` per unit of cost) so that every backend sees the
+same numbers and ties are exact. Ties are broken lexicographically, the same way on every
+path: by the *secondary* cost ``2(k - q_i) + 1`` (the least-squares marginal: among equally
+good allocations, the one closest to the quotas in squared distance), then by ``rank``
+(larger entitlement first, then id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from optimizer.entitlement import FloatArray, IntArray
+from optimizer.scenario import Method
+
+SCALE = 1_000_000
+TIE_SCALE = 1_000
+DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams")
+
+
+def divisor(method: str, k: FloatArray) -> FloatArray:
+    """The divisor d(k) of a divisor method at k units already given."""
+    if method == "jefferson":
+        return k + 1.0
+    if method == "webster":
+        return k + 0.5
+    if method == "adams":
+        return k.astype(np.float64)
+    if method == "huntington-hill":
+        return np.sqrt(k * (k + 1.0))
+    raise ValueError(f"not a divisor method: {method}")
+
+
+class UnitCost(Protocol):
+    """Anything that prices each additional unit (vectorised over recipients ``i`` and
+    units already given ``k``); costs must not decrease in ``k``."""
+
+    @property
+    def quota(self) -> FloatArray: ...
+
+    def primary(self, i: IntArray, k: IntArray) -> IntArray: ...
+
+    def secondary(self, i: IntArray, k: IntArray) -> IntArray: ...
+
+    def tertiary(self, i: IntArray) -> IntArray: ...
+
+
+@dataclass(frozen=True)
+class MarginalCost:
+    """Integer cost of each additional unit, with its lexicographic tie-breakers."""
+
+    rule: str  # "hamilton", a divisor method name, or "weighted"
+    quota: FloatArray
+    rank: IntArray
+
+    @classmethod
+    def for_objective(
+        cls, kind: str, method: Method | None, quota: FloatArray, rank: IntArray
+    ) -> MarginalCost:
+        """The marginal cost of a scenario objective; ``maxmin`` uses ``hamilton`` once its
+        minimum ratio has been fixed by raised floors."""
+        if kind == "weighted":
+            return cls("weighted", quota, rank)
+        if kind == "maxmin":
+            return cls("hamilton", quota, rank)
+        return cls(method or "hamilton", quota, rank)
+
+    def primary(self, i: IntArray, k: IntArray) -> IntArray:
+        """Cost of the (k+1)-th unit of recipient i (vectorised), in units of 1/SCALE."""
+        q = self.quota[i]
+        kf = k.astype(np.float64)
+        if self.rule == "hamilton":
+            cost = np.clip(2.0 * (kf - q) + 1.0, -1.0, 1.0)
+        elif self.rule == "weighted":
+            top = float(self.quota.max())
+            cost = -q / top if top > 0 else np.zeros_like(q)
+        else:
+            d = divisor(self.rule, kf)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                priority = np.where(d > 0, q / np.where(d > 0, d, 1.0), 0.0)
+            first = 2.0 * float(self.quota.max()) + q
+            cost = -np.where(d > 0, priority, first)
+        return np.rint(cost * SCALE).astype(np.int64)
+
+    def secondary(self, i: IntArray, k: IntArray) -> IntArray:
+        """Tie-breaking cost: the least-squares marginal 2(k - q_i) + 1."""
+        return np.rint((2.0 * (k - self.quota[i]) + 1.0) * TIE_SCALE).astype(np.int64)
+
+    def tertiary(self, i: IntArray) -> IntArray:
+        """Last tie-break: the recipient's rank (larger entitlement, then id, first)."""
+        return self.rank[i]
+
+
+@dataclass(frozen=True)
+class UnitTable:
+    """All units each recipient could receive between its bounds, with their costs.
+
+    Unit ``u`` is the (k_u + 1)-th unit of recipient ``owner_u``; ``start[i]:start[i+1]``
+    are recipient i's units in increasing k.
+    """
+
+    owner: IntArray
+    k: IntArray
+    primary: IntArray
+    secondary: IntArray
+    tertiary: IntArray
+    start: IntArray
+
+
+def unit_table(cost: UnitCost, lo: IntArray, hi: IntArray) -> UnitTable:
+    """Tabulate the costs of units ``lo_i .. hi_i - 1`` of every recipient."""
+    length = np.maximum(hi - lo, 0)
+    start = np.zeros(len(lo) + 1, dtype=np.int64)
+    np.cumsum(length, out=start[1:])
+    owner = np.repeat(np.arange(len(lo), dtype=np.int64), length)
+    k = np.arange(int(start[-1]), dtype=np.int64) - start[owner] + lo[owner]
+    return UnitTable(
+        owner=owner,
+        k=k,
+        primary=cost.primary(owner, k),
+        secondary=cost.secondary(owner, k),
+        tertiary=cost.tertiary(owner),
+        start=start,
+    )

@@ -1,0 +1,114 @@
+"""Outcomes as typed values: the status, per-recipient allocations, metrics, solver report,
+and the diagnosis of an infeasible scenario. ``Result.to_dict`` is the JSON contract."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    """How a solve ended. Only ``optimal`` is a proven-optimal allocation."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    TIME_LIMIT = "time_limit"
+    ERROR = "error"
+
+    @property
+    def has_allocation(self) -> bool:
+        return self in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT)
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What one recipient gets, and why."""
+
+    id: str
+    name: str
+    units: int
+    amount: float  # units * unit value
+    quota: float
+    share: float  # units / budget
+    entitlement: float
+    score: float
+    grade: str | None
+    binding: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Summary measures of an allocation (disproportionality measured against quotas)."""
+
+    total: int
+    objective: float
+    gini: float
+    min_units_per_quota: float
+    max_units_per_quota: float
+    max_min_ratio: float | None
+    loosemore_hanby: float
+    gallagher: float
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    """Which path and backend produced the answer, with versions and timings."""
+
+    backend: str
+    version: str
+    path: str  # "greedy" (exact structure) or "milp"
+    seconds: float
+    build_seconds: float
+    gap: float | None
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """One bound or rule to relax, and by how many units, to make the scenario feasible."""
+
+    constraint: str  # "floors", "caps", or a rule label
+    kind: str  # "floor", "cap", "group_min", "group_max", "change_limit", "grade_order"
+    amount: int
+    message: str
+    recipients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The smallest set of bounds/rules whose relaxation makes the scenario feasible."""
+
+    summary: str
+    relax: tuple[Relaxation, ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    """The full answer for one scenario."""
+
+    status: Status
+    scenario: str
+    scenario_hash: str
+    budget: int
+    unit: dict[str, Any]
+    objective: dict[str, Any]
+    allocations: tuple[Allocation, ...]
+    metrics: Metrics | None
+    solver: SolverReport
+    diagnosis: Diagnosis | None = None
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result contract of DESIGN.md as plain JSON values."""
+        data = asdict(self)
+        data["status"] = str(self.status)
+        data["scenario"] = {"name": self.scenario, "hash": self.scenario_hash}
+        del data["scenario_hash"]
+        for alloc in data["allocations"]:
+            alloc["binding"] = list(alloc["binding"])
+        if data["diagnosis"] is not None:
+            for item in data["diagnosis"]["relax"]:
+                item["recipients"] = list(item["recipients"])
+        return data

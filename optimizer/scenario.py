@@ -1,0 +1,452 @@
+"""The validated, immutable scenario (the contract of DESIGN.md) and its content hash.
+
+``Scenario.from_data`` turns already-parsed data (dicts and lists, after ``extends`` and
+recipient files were resolved by :mod:`optimizer.loading`) into a frozen model, reporting
+*every* problem with its field path in one :class:`~optimizer.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from optimizer.errors import InputError, Problem
+
+METHOD_ALIASES: Mapping[str, str] = {
+    "hamilton": "hamilton",
+    "largest-remainder": "hamilton",
+    "jefferson": "jefferson",
+    "dhondt": "jefferson",
+    "d'hondt": "jefferson",
+    "webster": "webster",
+    "sainte-lague": "webster",
+    "sainte-laguë": "webster",
+    "huntington-hill": "huntington-hill",
+    "adams": "adams",
+}
+Method = Literal["hamilton", "jefferson", "webster", "huntington-hill", "adams"]
+Backend = Literal["auto", "greedy", "cbc", "cp-sat", "highs"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Unit(_Frozen):
+    """Display unit of one budget unit, e.g. ``100M KRW``; never affects the allocation."""
+
+    label: str = "unit"
+    value: float = Field(default=1.0, gt=0)
+
+
+TagValue = str | int | float | bool
+
+
+class Recipient(_Frozen):
+    """One region, programme or firm that receives whole units."""
+
+    id: str = Field(min_length=1, max_length=200)
+    name: str | None = None
+    score: float = Field(gt=0)
+    weight: float = Field(default=1.0, ge=0)
+    floor: int = Field(default=0, ge=0)
+    cap: int | None = Field(default=None, ge=0)
+    previous: float | None = Field(default=None, ge=0)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _id_is_trimmed(cls, value: str) -> str:
+        if value.strip() != value or not value:
+            raise ValueError("must not be empty or start/end with spaces")
+        return value
+
+    @field_validator("cap")
+    @classmethod
+    def _cap_at_least_floor(cls, value: int | None, info: Any) -> int | None:
+        floor = info.data.get("floor")
+        if value is not None and isinstance(floor, int) and value < floor:
+            raise ValueError(f"must be >= floor ({floor})")
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_as_text(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                str(k): (str(v).lower() if isinstance(v, bool) else _tag_text(v))
+                for k, v in value.items()
+            }
+        return value
+
+    @property
+    def label(self) -> str:
+        """The display name: ``name`` when given, else ``id``."""
+        return self.name or self.id
+
+
+def _tag_text(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+class Grade(_Frozen):
+    """A score band: recipients scoring at least ``min_score`` get this grade (best band first)."""
+
+    grade: str = Field(min_length=1)
+    min_score: float
+    multiplier: float = Field(default=1.0, gt=0)
+
+
+class Objective(_Frozen):
+    """What the allocation optimises; ``method`` applies to ``proportional`` only."""
+
+    kind: Literal["proportional", "weighted", "maxmin"] = "proportional"
+    method: Method | None = None
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _canonical_method(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            key = value.strip().lower().replace("_", "-").replace(" ", "-")
+            if key not in METHOD_ALIASES:
+                names = ", ".join(sorted(METHOD_ALIASES))
+                raise ValueError(f"unknown method {value!r} (one of: {names})")
+            return METHOD_ALIASES[key]
+        return value
+
+    @property
+    def resolved_method(self) -> Method | None:
+        """The apportionment method in force: hamilton by default for ``proportional``."""
+        if self.kind != "proportional":
+            return None
+        return self.method or "hamilton"
+
+
+_GROUP_BOUNDS = ("min_share", "max_share", "min_units", "max_units")
+
+
+class GroupRule(_Frozen):
+    """Bounds on the units (or budget share) of all recipients with ``tags[tag] == value``."""
+
+    type: Literal["group"]
+    name: str | None = None
+    tag: str = Field(min_length=1)
+    value: str
+    min_share: float | None = Field(default=None, ge=0, le=1)
+    max_share: float | None = Field(default=None, ge=0, le=1)
+    min_units: int | None = Field(default=None, ge=0)
+    max_units: int | None = Field(default=None, ge=0)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_as_text(cls, value: Any) -> Any:
+        return str(value).lower() if isinstance(value, bool) else _tag_text(value)
+
+    @field_validator("max_share")
+    @classmethod
+    def _share_order(cls, value: float | None, info: Any) -> float | None:
+        low = info.data.get("min_share")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"must be >= min_share ({low})")
+        return value
+
+    @field_validator("max_units")
+    @classmethod
+    def _units_order(cls, value: int | None, info: Any) -> int | None:
+        low = info.data.get("min_units")
+        if value is not None and low is not None and value < low:
+            raise ValueError(f"must be >= min_units ({low})")
+        return value
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> GroupRule:
+        if all(getattr(self, k) is None for k in _GROUP_BOUNDS):
+            raise ValueError("a group rule needs at least one of " + ", ".join(_GROUP_BOUNDS))
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or f"group {self.tag}={self.value}"
+
+
+class GradeOrderRule(_Frozen):
+    """A better grade never gets fewer units per unit of weight than a worse grade."""
+
+    type: Literal["grade_order"]
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or "grade_order"
+
+
+class ChangeLimitRule(_Frozen):
+    """Each recipient with a ``previous`` allocation moves at most this fraction down / up."""
+
+    type: Literal["change_limit"]
+    name: str | None = None
+    max_decrease: float | None = Field(default=None, ge=0, le=1)
+    max_increase: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> ChangeLimitRule:
+        if self.max_decrease is None and self.max_increase is None:
+            raise ValueError("a change_limit rule needs max_decrease, max_increase or both")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or "change_limit"
+
+
+Rule = Annotated[GroupRule | GradeOrderRule | ChangeLimitRule, Field(discriminator="type")]
+RULE_TYPES = ("group", "grade_order", "change_limit")
+
+
+class SolverOptions(_Frozen):
+    """Which backend to use and how long it may run."""
+
+    backend: Backend = "auto"
+    time_limit_s: float = Field(default=30.0, gt=0, le=86_400)
+
+
+class Scenario(_Frozen):
+    """A validated allocation problem. Build it with :meth:`from_data`, not the constructor."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    budget: int = Field(gt=0, le=10**12)
+    unit: Unit = Field(default_factory=Unit)
+    recipients: tuple[Recipient, ...] = Field(min_length=1)
+    grades: tuple[Grade, ...] = ()
+    objective: Objective = Field(default_factory=Objective)
+    rules: tuple[Rule, ...] = ()
+    solver: SolverOptions = Field(default_factory=SolverOptions)
+
+    @classmethod
+    def from_data(cls, data: Any) -> Scenario:
+        """Validate parsed data; raise :class:`InputError` listing every problem found."""
+        if not isinstance(data, Mapping):
+            raise InputError(
+                [Problem("", f"a scenario must be a mapping of fields (got {type(data).__name__})")]
+            )
+        data = {k: v for k, v in data.items() if k != "extends"}
+        problems = _raw_problems(data)
+        try:
+            scenario = cls.model_validate(data)
+        except ValidationError as exc:
+            problems.extend(_pydantic_problems(exc))
+            raise InputError(sorted(set(problems), key=_problem_order)) from None
+        problems.extend(_cross_problems(scenario))
+        if problems:
+            raise InputError(sorted(set(problems), key=_problem_order))
+        return scenario
+
+    def canonical(self) -> dict[str, Any]:
+        """The normalised content as plain JSON values, recipients sorted by id."""
+        data = self.model_dump(mode="json")
+        data["recipients"] = sorted(data["recipients"], key=lambda r: r["id"])
+        return data
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the canonical JSON form: formatting, key order and recipient order do
+        not change it; any change of content does."""
+        text = json.dumps(
+            self.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def grade_of(self, recipient: Recipient) -> Grade | None:
+        """The first (best) grade whose ``min_score`` the recipient reaches."""
+        for grade in self.grades:
+            if recipient.score >= grade.min_score:
+                return grade
+        return None
+
+
+def path_text(loc: Sequence[str | int]) -> str:
+    """``('recipients', 3, 'cap')`` -> ``recipients[3].cap``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _problem_order(problem: Problem) -> tuple[Any, ...]:
+    parts = []
+    for token in problem.path.replace("[", ".[").split("."):
+        if token.startswith("[") and token[1:-1].isdigit():
+            parts.append((0, int(token[1:-1]), ""))
+        else:
+            parts.append((1, 0, token))
+    return (parts, problem.message)
+
+
+_MESSAGES = {
+    "missing": "required field is missing",
+    "extra_forbidden": "unknown field",
+    "finite_number": "must be a finite number",
+}
+
+
+def _pydantic_problems(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in RULE_TYPES)]
+        kind = err["type"]
+        if kind == "union_tag_invalid":
+            message = (
+                f"unknown rule type {err['input'].get('type')!r} (one of: {', '.join(RULE_TYPES)})"
+            )
+            loc = [*loc, "type"]
+        elif kind == "union_tag_not_found":
+            message = f"required field is missing (one of: {', '.join(RULE_TYPES)})"
+            loc = [*loc, "type"]
+        elif kind in _MESSAGES:
+            message = _MESSAGES[kind]
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            message = message.replace("Input should be", "must be")
+            message = message[0].lower() + message[1:]
+            given = err.get("input")
+            if kind not in ("value_error",) and _is_scalar(given):
+                message += f" (got {given!r})"
+        if kind == "finite_number" or (
+            isinstance(err.get("input"), float) and not math.isfinite(err["input"])
+        ):
+            message = "must be a finite number (got " + repr(err.get("input")) + ")"
+        problems.append(Problem(path_text(loc), message))
+    return problems
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool) and len(repr(value)) <= 60
+
+
+def _raw_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """Checks that need the raw data so they run even when other fields are invalid."""
+    problems = []
+    recipients = data.get("recipients")
+    if isinstance(recipients, list):
+        ids = [r.get("id") for r in recipients if isinstance(r, Mapping)]
+        counts = Counter(i for i in ids if isinstance(i, str))
+        first: dict[str, int] = {}
+        for index, rec in enumerate(recipients):
+            rid = rec.get("id") if isinstance(rec, Mapping) else None
+            if isinstance(rid, str) and counts[rid] > 1:
+                if rid in first:
+                    problems.append(
+                        Problem(
+                            f"recipients[{index}].id",
+                            f"duplicate id {rid!r} (also recipients[{first[rid]}])",
+                        )
+                    )
+                else:
+                    first[rid] = index
+    elif recipients is not None and not isinstance(recipients, tuple):
+        problems.append(
+            Problem("recipients", "must be a list of recipients or {file: path.csv|path.xlsx}")
+        )
+    return problems
+
+
+def _cross_problems(scenario: Scenario) -> list[Problem]:
+    """Checks across fields that are only meaningful on an otherwise valid scenario."""
+    problems: list[Problem] = []
+    grades = scenario.grades
+    for index in range(1, len(grades)):
+        if grades[index].min_score >= grades[index - 1].min_score:
+            problems.append(
+                Problem(
+                    f"grades[{index}].min_score",
+                    "grades must be listed best first with strictly "
+                    f"decreasing min_score ({grades[index - 1].min_score} "
+                    f"before {grades[index].min_score})",
+                )
+            )
+    seen: dict[str, int] = {}
+    for index, grade in enumerate(grades):
+        if grade.grade in seen:
+            problems.append(Problem(f"grades[{index}].grade", f"duplicate grade {grade.grade!r}"))
+        seen.setdefault(grade.grade, index)
+    if grades:
+        lowest = min(g.min_score for g in grades)
+        for index, rec in enumerate(scenario.recipients):
+            if rec.score < lowest:
+                problems.append(
+                    Problem(
+                        f"recipients[{index}].score",
+                        f"{rec.score} is below every grade's min_score "
+                        f"(lowest {lowest}); add a grade for it",
+                    )
+                )
+    if scenario.objective.method is not None and scenario.objective.kind != "proportional":
+        problems.append(
+            Problem(
+                "objective.method",
+                f"only applies to kind proportional (kind is {scenario.objective.kind})",
+            )
+        )
+    for index, rule in enumerate(scenario.rules):
+        if isinstance(rule, GroupRule):
+            members = [r for r in scenario.recipients if r.tags.get(rule.tag) == rule.value]
+            if not members:
+                problems.append(
+                    Problem(
+                        f"rules[{index}].value",
+                        f"no recipient has tags.{rule.tag} == {rule.value!r}",
+                    )
+                )
+            for key in ("min_units", "max_units"):
+                amount = getattr(rule, key)
+                if amount is not None and amount > scenario.budget:
+                    problems.append(
+                        Problem(
+                            f"rules[{index}].{key}",
+                            f"{amount} is more than the budget ({scenario.budget})",
+                        )
+                    )
+        elif isinstance(rule, GradeOrderRule) and not grades:
+            problems.append(Problem(f"rules[{index}].type", "grade_order needs a grades list"))
+        elif isinstance(rule, ChangeLimitRule) and all(
+            r.previous is None for r in scenario.recipients
+        ):
+            problems.append(
+                Problem(
+                    f"rules[{index}].type",
+                    "change_limit needs recipients with a previous allocation",
+                )
+            )
+    if all(r.weight == 0 for r in scenario.recipients):
+        problems.append(Problem("recipients", "at least one recipient needs weight > 0"))
+    labels = Counter(rule.label for rule in scenario.rules)
+    for index, rule in enumerate(scenario.rules):
+        if labels[rule.label] > 1:
+            problems.append(
+                Problem(
+                    f"rules[{index}].name",
+                    f"two rules are both called {rule.label!r}; give each a distinct name",
+                )
+            )
+    return problems

@@ -1,0 +1,141 @@
+"""HiGHS through highspy's array API: the model is passed as whole arrays (no per-term
+Python objects)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from optimizer.model import Cuts, IntegerProgram
+from optimizer.result import Status
+from optimizer.solvers.base import Backend, RunResult, Session
+from optimizer.solvers.rows import RowBuilder
+
+_MARGIN = 0.5
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """HiGHS prints a banner on stdout when constructed; keep stdout clean for JSON output."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+class HighsBackend(Backend):
+    """HiGHS branch-and-cut (highspy)."""
+
+    name = "highs"
+
+    @classmethod
+    def available(cls) -> bool:
+        try:
+            import highspy  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    @classmethod
+    def version(cls) -> str:
+        import highspy
+
+        with _quiet_stdout():
+            h = highspy.Highs()  # type: ignore[no-untyped-call]
+        return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+    def open(self, program: IntegerProgram, cuts: tuple[Cuts, ...]) -> Session:
+        return _HighsSession(program, cuts)
+
+
+class _HighsSession(Session):
+    def __init__(self, program: IntegerProgram, cuts: tuple[Cuts, ...]) -> None:
+        import highspy
+
+        self._hs = highspy
+        with _quiet_stdout():
+            self.h = highspy.Highs()  # type: ignore[no-untyped-call]
+        h = self.h
+        for option, value in (
+            ("output_flag", False),
+            ("mip_rel_gap", 0.0),
+            ("mip_abs_gap", _MARGIN),
+            ("threads", 1),
+            ("random_seed", 0),
+        ):
+            h.setOptionValue(option, value)
+        self.program = program
+        rows = RowBuilder(program, cuts)
+        self.rows = rows
+        inf = highspy.kHighsInf
+        lower = np.where(np.isfinite(rows.col_lower), rows.col_lower, -inf)
+        upper = np.where(np.isfinite(rows.col_upper), rows.col_upper, inf)
+        h.addVars(rows.num_cols, lower, upper)
+        n = program.size
+        h.changeColsIntegrality(
+            n, np.arange(n, dtype=np.int32), np.array([highspy.HighsVarType.kInteger] * n)
+        )
+        self._add_rows(rows.starts, rows.index, rows.value, rows.row_lower, rows.row_upper)
+
+    def _add_rows(self, starts: Any, index: Any, value: Any, lower: Any, upper: Any) -> None:
+        inf = self._hs.kHighsInf
+        self.h.addRows(
+            len(lower),
+            np.where(np.isfinite(lower), lower, -inf),
+            np.where(np.isfinite(upper), upper, inf),
+            len(index),
+            starts.astype(np.int32),
+            index.astype(np.int32),
+            value.astype(np.float64),
+        )
+
+    def set_objective(self, stage: int) -> None:
+        cost = self.rows.objective(stage)
+        self.h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
+        self.h.changeObjectiveSense(self._hs.ObjSense.kMinimize)
+
+    def bound_objective(self, stage: int, value: int) -> None:
+        cost = self.rows.objective(stage)
+        nz = np.flatnonzero(cost)
+        self._add_rows(
+            np.array([0]), nz, cost[nz], np.array([-np.inf]), np.array([value + _MARGIN])
+        )
+
+    def run(self, time_limit_s: float) -> RunResult:
+        h = self.h
+        h.setOptionValue("time_limit", float(time_limit_s))
+        h.run()
+        status = h.getModelStatus()
+        ms = self._hs.HighsModelStatus
+        info = h.getInfo()
+        has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        values = np.array(h.getSolution().col_value[: self.program.size]) if has_solution else None
+        if status == ms.kOptimal:
+            return RunResult(
+                Status.OPTIMAL, values, info.objective_function_value, info.mip_dual_bound
+            )
+        if status in (ms.kInfeasible,):
+            return RunResult(Status.INFEASIBLE, None, None, None)
+        if status in (ms.kTimeLimit, ms.kInterrupt, ms.kIterationLimit, ms.kSolutionLimit):
+            return RunResult(
+                Status.TIME_LIMIT if values is None else Status.FEASIBLE,
+                values,
+                info.objective_function_value if has_solution else None,
+                info.mip_dual_bound,
+            )
+        return RunResult(Status.ERROR, None, None, None)
