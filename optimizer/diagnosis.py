@@ -88,6 +88,7 @@ def _families(scenario: Scenario) -> list[_Family]:
 
 
 def _without(scenario: Scenario, subset: tuple[_Family, ...]) -> Scenario:
+    """The scenario with the families in ``subset`` removed (keys index the original)."""
     keys = {f.key for f in subset}
     recipients = tuple(
         r.model_copy(
@@ -124,7 +125,7 @@ def _amount(scenario: Scenario, family: _Family, subset: tuple[_Family, ...]) ->
     """How far ``family`` must give when the rest of ``subset`` is removed."""
     others = tuple(f for f in subset if f.key != family.key)
     base = _without(scenario, others)
-    relaxed = _without(base, (family,))
+    relaxed = _without(scenario, subset)
     ent, _, program = build_program(relaxed)
     budget = scenario.budget
     ids = ent.ids

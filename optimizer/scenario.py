@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -234,7 +234,7 @@ class Scenario(_Frozen):
     description: str | None = None
     budget: int = Field(gt=0, le=10**12)
     unit: Unit = Field(default_factory=Unit)
-    recipients: tuple[Recipient, ...] = Field(min_length=1)
+    recipients: tuple[Recipient, ...]
     grades: tuple[Grade, ...] = ()
     objective: Objective = Field(default_factory=Objective)
     rules: tuple[Rule, ...] = ()
@@ -254,7 +254,8 @@ class Scenario(_Frozen):
         except ValidationError as exc:
             problems.extend(_pydantic_problems(exc))
             raise InputError(sorted(set(problems), key=_problem_order)) from None
-        problems.extend(_cross_problems(scenario))
+        if scenario.recipients:
+            problems.extend(_cross_problems(scenario))
         if problems:
             raise InputError(sorted(set(problems), key=_problem_order))
         return scenario
@@ -332,6 +333,8 @@ def _pydantic_problems(exc: ValidationError) -> list[Problem]:
             given = err.get("input")
             if kind not in ("value_error",) and _is_scalar(given):
                 message += f" (got {given!r})"
+            if kind == "string_type" and isinstance(given, bool | int | float):
+                message += "; put it in quotes to make it text"
         if kind == "finite_number" or (
             isinstance(err.get("input"), float) and not math.isfinite(err["input"])
         ):
@@ -346,8 +349,10 @@ def _is_scalar(value: Any) -> bool:
 
 def _raw_problems(data: Mapping[str, Any]) -> list[Problem]:
     """Checks that need the raw data so they run even when other fields are invalid."""
-    problems = []
+    problems = list(_non_finite(data, ()))
     recipients = data.get("recipients")
+    if isinstance(recipients, list | tuple) and not recipients:
+        problems.append(Problem("recipients", "must list at least one recipient"))
     if isinstance(recipients, list):
         ids = [r.get("id") for r in recipients if isinstance(r, Mapping)]
         counts = Counter(i for i in ids if isinstance(i, str))
@@ -369,6 +374,19 @@ def _raw_problems(data: Mapping[str, Any]) -> list[Problem]:
             Problem("recipients", "must be a list of recipients or {file: path.csv|path.xlsx}")
         )
     return problems
+
+
+def _non_finite(value: Any, loc: tuple[str | int, ...]) -> Iterator[Problem]:
+    """Every inf/nan in the data (``1e400`` parses as inf), even where a field such as a tag
+    would otherwise turn it into text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield Problem(path_text(loc), f"must be a finite number (got {value!r})")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _non_finite(item, (*loc, str(key)))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _non_finite(item, (*loc, index))
 
 
 def _cross_problems(scenario: Scenario) -> list[Problem]:
