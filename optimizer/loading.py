@@ -38,7 +38,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-import pandas as pd
 import yaml
 from yaml.constructor import ConstructorError
 
@@ -678,6 +677,8 @@ def _csv_rows(raw: bytes, shown: str) -> list[list[Any]]:
     text = _decode(raw, shown, "recipients.file", hint="; save it as 'CSV UTF-8'")
     if not text.strip():
         raise _error("recipients.file", f"{shown} is empty (expected a header row: id, score)")
+    import pandas as pd  # imported on use: it costs more start-up time than a solve
+
     try:
         frame = pd.read_csv(
             io.StringIO(text),
@@ -695,6 +696,8 @@ def _csv_rows(raw: bytes, shown: str) -> list[list[Any]]:
 
 
 def _xlsx_rows(raw: bytes, shown: str, sheet: str | int | None) -> list[list[Any]]:
+    import pandas as pd
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -734,7 +737,7 @@ def _xlsx_rows(raw: bytes, shown: str, sheet: str | int | None) -> list[list[Any
 
 
 def _is_blank(cell: Any) -> bool:
-    if cell is None or cell is pd.NA or cell is pd.NaT:
+    if cell is None or type(cell).__name__ in ("NAType", "NaTType"):
         return True
     if isinstance(cell, float) and math.isnan(cell):
         return True
