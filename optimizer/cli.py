@@ -31,7 +31,9 @@ from typing import Annotated, Any, NoReturn, TextIO, get_args
 
 import typer
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -66,7 +68,6 @@ class OutputFormat(StrEnum):
 
 app = typer.Typer(
     name="allot",
-    help="Allot: exact integer allocation of incentive budgets from evaluation scores.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -355,39 +356,17 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
     title = Text(f"{result.scenario}", style="bold")
     title.append(f"  budget {result.budget:,} × {unit.label}, {objective}", style="")
     if result.allocations:
-        table = Table(title=title, box=box.SIMPLE_HEAVY, show_footer=True, title_justify="left")
-        table.add_column("recipient", footer="total")
-        table.add_column("grade", justify="center")
-        table.add_column("score", justify="right")
-        table.add_column("quota", justify="right", footer=f"{_quota_total(result):,.2f}")
-        table.add_column(
-            f"units ({unit.label})",
-            justify="right",
-            footer=f"{sum(a.units for a in result.allocations):,}",
-        )
-        table.add_column(
-            "amount",
-            justify="right",
-            footer=_amount_text(sum(a.amount for a in result.allocations)),
-        )
-        table.add_column(
-            "share", justify="right", footer=f"{sum(a.share for a in result.allocations):.2%}"
-        )
-        table.add_column("binding")
-        for a in result.allocations:
-            table.add_row(
-                Text(a.name),
-                Text(a.grade or "-"),
-                f"{a.score:g}",
-                f"{a.quota:,.2f}",
-                Text(f"{a.units:,}", style="bold"),
-                _amount_text(a.amount),
-                f"{a.share:.2%}",
-                Text(", ".join(a.binding), style="yellow"),
-            )
+        table = _allocation_table(result, title, unit.label, with_amount=True)
+        hidden = ""
+        if Measurement.get(console, console.options.update_width(10_000), table).maximum > (
+            console.width
+        ):
+            # A narrow terminal: amount is units x unit value, the first column to give up.
+            table = _allocation_table(result, title, unit.label, with_amount=False)
+            hidden = " (amount column hidden: the terminal is too narrow)"
         console.print(table)
         console.print(
-            Text(f"1 unit = {unit.label} = {_amount_text(unit.value)}", style="dim"),
+            Text(f"1 unit = {unit.label} = {_amount_text(unit.value)}{hidden}", style="dim")
         )
     else:
         console.print(title)
@@ -425,8 +404,61 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
     console.print(Text(f"scenario hash {scenario.content_hash}", style="dim"))
 
 
-def _quota_total(result: Result) -> float:
-    return math.fsum(a.quota for a in result.allocations)
+def _allocation_table(result: Result, title: Text, label: str, *, with_amount: bool) -> Table:
+    """One row per recipient. Numbers never wrap or get cut; on a narrow terminal the name
+    and binding columns fold instead."""
+    allocations = result.allocations
+    table = Table(
+        title=title,
+        box=box.SIMPLE_HEAVY,
+        show_footer=True,
+        title_justify="left",
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    longest = max(cell_len(a.name) for a in allocations)
+    table.add_column("recipient", footer="total", overflow="fold", min_width=min(longest, 16))
+    table.add_column("grade", justify="center", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column(
+        "quota",
+        justify="right",
+        no_wrap=True,
+        footer=f"{math.fsum(a.quota for a in allocations):,.2f}",
+    )
+    table.add_column(
+        f"units\n{label}",
+        justify="right",
+        no_wrap=True,
+        footer=f"{sum(a.units for a in allocations):,}",
+    )
+    if with_amount:
+        table.add_column(
+            "amount",
+            justify="right",
+            no_wrap=True,
+            footer=_amount_text(math.fsum(a.amount for a in allocations)),
+        )
+    table.add_column(
+        "share",
+        justify="right",
+        no_wrap=True,
+        footer=f"{math.fsum(a.share for a in allocations):.2%}",
+    )
+    table.add_column("binding", overflow="fold")
+    for a in allocations:
+        cells: list[str | Text] = [
+            Text(a.name),
+            Text(a.grade or "-"),
+            f"{a.score:g}",
+            f"{a.quota:,.2f}",
+            Text(f"{a.units:,}", style="bold"),
+        ]
+        if with_amount:
+            cells.append(_amount_text(a.amount))
+        cells += [f"{a.share:.2%}", Text(", ".join(a.binding), style="yellow")]
+        table.add_row(*cells)
+    return table
 
 
 def _amount_text(amount: float) -> str:
@@ -443,10 +475,11 @@ def _diagnosis_lines(result: Result) -> list[str]:
         return [result.message or f"status {result.status}"]
     lines = [diagnosis.summary]
     for r in diagnosis.relax:
+        what = r.constraint if r.constraint == r.kind else f"{r.constraint} ({r.kind})"
         if r.kind == "grade_order":
-            line = f"  relax {r.constraint} ({r.kind}): drop it or widen the bounds it ties"
+            line = f"  relax {what}: drop it or widen the bounds it ties"
         else:
-            line = f"  relax {r.constraint} ({r.kind}) by {r.amount:,} units"
+            line = f"  relax {what} by {r.amount:,} units"
         if r.recipients:
             line += ": " + ", ".join(r.recipients)
         lines.append(line)
