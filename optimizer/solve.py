@@ -7,6 +7,7 @@ import functools
 import platform
 import time
 from dataclasses import replace
+from importlib import metadata
 
 import numpy as np
 
@@ -145,11 +146,12 @@ def _allocations(
 
 @functools.cache
 def _versions() -> dict[str, str]:
-    out = {
-        "allot": optimizer.__version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
-    for name in solvers.available_backends():
-        out[name] = solvers.MILP_BACKENDS[name].version()
+    """Versions of Python and of every package that can change an answer (read from package
+    metadata, so recording them never imports a solver)."""
+    out = {"allot": optimizer.__version__, "python": platform.python_version()}
+    for package in ("numpy", "highspy", "pulp", "ortools", "pydantic"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
     return out
