@@ -17,15 +17,28 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy optimizer tests
+	$(BIN)/mypy optimizer api tests
 
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
+# The service on http://127.0.0.1:8000 with the example scenarios loaded and a fresh local
+# admin token printed (database: ALLOT_DATABASE_URL, default ./allot.db).
 run: $(STAMP)
-	$(BIN)/allot solve scenarios/regions-2025.yaml
+	@out=$$($(BIN)/allot token create --role admin --name "make run") && \
+	token=$$(echo "$$out" | tail -n 1) && \
+	echo "" && \
+	echo "  Local admin token (shown once, keep it):" && \
+	echo "" && \
+	echo "      $$token" && \
+	echo "" && \
+	echo "  Try:  curl -H 'Authorization: Bearer $$token' http://127.0.0.1:8000/v1/scenarios" && \
+	echo "  Docs: http://127.0.0.1:8000/docs  (Authorize with the token above)" && \
+	echo ""
+	$(BIN)/allot load-examples scenarios
+	$(BIN)/allot serve --host 127.0.0.1 --port 8000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

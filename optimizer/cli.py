@@ -484,3 +484,193 @@ def _diagnosis_lines(result: Result) -> list[str]:
             line += ": " + ", ".join(r.recipients)
         lines.append(line)
     return lines
+
+
+# --------------------------------------------------------------------------- the service
+#
+# These commands drive the ``api`` package, imported inside each command so that the
+# optimizer library never imports the service (or FastAPI) at module import time.
+
+token_app = typer.Typer(
+    name="token",
+    help="Manage the service's API tokens (only their hashes are stored).",
+    no_args_is_help=True,
+)
+app.add_typer(token_app)
+
+EXAMPLES_DIR = Path("scenarios")
+
+
+class Role(StrEnum):
+    """Who a token acts for (mirrors ``api.db.Role``)."""
+
+    COMMITTEE = "committee"
+    PLANNER = "planner"
+    ADMIN = "admin"
+
+
+@contextlib.contextmanager
+def _service_errors() -> Iterator[None]:
+    """Settings and database problems as one ``error:`` line and exit 2."""
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except ValidationError as exc:
+        _fail(
+            [
+                f"error: ALLOT_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                for err in exc.errors(include_url=False)
+            ]
+        )
+    except SQLAlchemyError as exc:
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        _fail([f"error: database: {reason}"])
+
+
+def _open_service_database() -> Any:
+    from api.main import open_database
+    from api.settings import Settings
+
+    return open_database(Settings(), recover=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Threads executing queued runs (default: ALLOT_WORKERS, else 2). The "
+            "service is one process, so that start-up recovery of interrupted runs is exact.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the allocation service (FastAPI under uvicorn); API docs at /docs."""
+    import uvicorn
+    from sqlalchemy import make_url
+
+    from api.main import create_app
+    from api.settings import Settings
+
+    with _service_errors():
+        settings = Settings() if workers is None else Settings(workers=workers)
+        application = create_app(settings)
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    _note(f"allot service: database {shown}, {settings.workers} worker(s)")
+    _note(f"ready at http://{host}:{port}/docs")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="What the token may do.", case_sensitive=False)],
+    name: Annotated[
+        str | None, typer.Option(help="A name to recognise it by (default: role-id).")
+    ] = None,
+) -> None:
+    """Make a token and print it (alone on the last line). It is shown only this once."""
+    from api import auth
+    from api.db import Role as DbRole
+
+    with _service_errors():
+        database = _open_service_database()
+        try:
+            with database.transaction() as session:
+                row, secret = auth.create_token(session, role=DbRole(role.value), name=name)
+                token_id, token_name = row.id, row.name
+        finally:
+            database.dispose()
+    typer.echo(f"created token {token_id} '{token_name}' with role {role.value}")
+    typer.echo("the token (shown once; only its hash is stored):")
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens: id, role, name, created, revoked (never the secrets)."""
+    from api import auth
+
+    with _service_errors():
+        database = _open_service_database()
+        try:
+            with database.transaction() as session:
+                rows = [
+                    (r.id, r.role, r.name, r.created_at, r.revoked_at)
+                    for r in auth.list_tokens(session)
+                ]
+        finally:
+            database.dispose()
+    typer.echo(f"{'id':>4}  {'role':<9}  {'created':<20}  {'revoked':<20}  name")
+    for token_id, role, name, created, revoked in rows:
+        revoked_text = revoked.strftime("%Y-%m-%d %H:%M:%S") if revoked else "-"
+        typer.echo(
+            f"{token_id:>4}  {role:<9}  {created.strftime('%Y-%m-%d %H:%M:%S'):<20}  "
+            f"{revoked_text:<20}  {name}"
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id (token list).")],
+) -> None:
+    """Revoke a token: requests with it get 401 from now on."""
+    from api import auth
+
+    with _service_errors():
+        database = _open_service_database()
+        try:
+            with database.transaction() as session:
+                row = auth.revoke_token(session, token_id)
+                found = row is not None
+        finally:
+            database.dispose()
+    if not found:
+        _fail([f"error: no token with id {token_id}"])
+    typer.echo(f"revoked token {token_id}")
+
+
+@app.command("load-examples")
+def load_examples(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder of example scenarios (*.yaml).")
+    ] = EXAMPLES_DIR,
+) -> None:
+    """Store each scenario in DIRECTORY once (skipped when its content hash is stored)."""
+    from api import store
+
+    # shortest names first: the baseline before the variants that extend it
+    files = (
+        sorted(directory.glob("*.yaml"), key=lambda f: (len(f.stem), f.name))
+        if directory.is_dir()
+        else []
+    )
+    if not files:
+        _fail([f"error: no *.yaml scenarios in {directory}"])
+    problems: list[str] = []
+    with _service_errors():
+        database = _open_service_database()
+        try:
+            for file in files:
+                try:
+                    scenario = load_scenario(file)
+                except InputError as exc:
+                    problems.extend(f"error: {file}: {p}" for p in exc.problems)
+                    continue
+                with database.transaction() as session:
+                    existing = store.find_scenario_by_hash(session, scenario.content_hash)
+                    if existing is None:
+                        row = store.add_scenario(session, scenario, created_by="load-examples")
+                        line = f"stored {file.name}: scenario {row.id} '{row.name}' v{row.version}"
+                    else:
+                        line = f"skipped {file.name}: already stored as scenario {existing.id}"
+                typer.echo(line)
+        finally:
+            database.dispose()
+    if problems:
+        _fail(problems)

@@ -52,6 +52,7 @@ __all__ = [
     "load_scenario",
     "parse_data",
     "parse_scenario_text",
+    "parse_value",
     "read_recipients",
     "resolve_data",
     "validate_data",
@@ -130,6 +131,18 @@ def resolve_data(
     here = _Here(base_dir, "")
     with _guard_depth(""):
         return _fresh_dict(_resolve(_as_scenario_mapping(data, source, ""), here, (), root))
+
+
+def parse_value(text: str, *, where: str) -> Any:
+    """Parse one value written in YAML (``1000``, ``0.3``, ``hamilton``, ``{type: grade_order}``)
+    with the same core-schema rules as scenario files; an empty text is ``None``. Problems are
+    reported at ``where`` (e.g. the field path an override sets)."""
+    if not text.strip():
+        return None
+    if len(text) > MAX_FILE_BYTES:
+        raise _error(where, f"value is too large (more than {MAX_FILE_BYTES} bytes)")
+    with _guard_depth(where):
+        return _fresh(_parse_yaml(text, f"value {text!r}", where))
 
 
 def validate_data(data: Any) -> Scenario:

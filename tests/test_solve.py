@@ -50,13 +50,25 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     if draw(st.booleans()):
         low = draw(st.floats(0, 0.6))
-        rules.append({"type": "group", "tag": "type", "value": recipients[0]["tags"]["type"],
-                      "min_share": low, "max_share": min(1.0, low + draw(st.floats(0, 0.6)))})
+        rules.append(
+            {
+                "type": "group",
+                "tag": "type",
+                "value": recipients[0]["tags"]["type"],
+                "min_share": low,
+                "max_share": min(1.0, low + draw(st.floats(0, 0.6))),
+            }
+        )
     if draw(st.booleans()):
         rules.append({"type": "grade_order"})
     if any("previous" in r for r in recipients) and draw(st.booleans()):
-        rules.append({"type": "change_limit", "max_decrease": draw(st.floats(0, 1)),
-                      "max_increase": draw(st.floats(0, 3))})
+        rules.append(
+            {
+                "type": "change_limit",
+                "max_decrease": draw(st.floats(0, 1)),
+                "max_increase": draw(st.floats(0, 3)),
+            }
+        )
     return {
         "name": "random",
         "budget": budget,
@@ -81,15 +93,18 @@ def check_holds(data: dict[str, Any], result: Result) -> None:
     order = [g["grade"] for g in data.get("grades", [])]
     for rule in data["rules"]:
         if rule["type"] == "group":
-            total = sum(units[r] for r, rec in by_id.items()
-                        if rec["tags"]["type"] == rule["value"])
+            total = sum(
+                units[r] for r, rec in by_id.items() if rec["tags"]["type"] == rule["value"]
+            )
             assert total >= math.ceil(rule["min_share"] * data["budget"] - 1e-9)
             assert total <= math.floor(rule["max_share"] * data["budget"] + 1e-9)
         elif rule["type"] == "grade_order":
             for a, ra in by_id.items():
                 for b, rb in by_id.items():
-                    if ra["weight"] and rb["weight"] and (
-                        order.index(grade[a]) < order.index(grade[b])
+                    if (
+                        ra["weight"]
+                        and rb["weight"]
+                        and (order.index(grade[a]) < order.index(grade[b]))
                     ):
                         assert units[a] / ra["weight"] >= units[b] / rb["weight"] - 1e-9
         elif rule["type"] == "change_limit":
@@ -142,9 +157,16 @@ def test_infeasible_example_names_the_floors() -> None:
 
 
 def test_maxmin_maximises_the_smallest_units_per_quota() -> None:
-    data = {"name": "m", "budget": 30, "objective": {"kind": "maxmin"},
-            "recipients": [{"id": "a", "score": 10, "cap": 4}, {"id": "b", "score": 10},
-                           {"id": "c", "score": 40}]}
+    data = {
+        "name": "m",
+        "budget": 30,
+        "objective": {"kind": "maxmin"},
+        "recipients": [
+            {"id": "a", "score": 10, "cap": 4},
+            {"id": "b", "score": 10},
+            {"id": "c", "score": 40},
+        ],
+    }
     result = solve(Scenario.from_data(data))
     units = {a.id: a.units for a in result.allocations}
     quota = {a.id: a.quota for a in result.allocations}

@@ -1,0 +1,291 @@
+"""Persistence: the tables, the engine (SQLite with WAL, or PostgreSQL) and migrations.
+
+Tables: ``tokens`` (hash only), ``scenarios`` (versioned per name, never overwritten),
+``runs`` (one allocation each, immutable once finished) and ``sweeps`` (runs grouped by one
+varied parameter). The schema is owned by the Alembic migrations in ``api/migrations``,
+which :meth:`Database.migrate` applies at start-up from any working directory.
+
+On SQLite every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the busy
+timeout instead of failing when two transactions both try to upgrade a read lock, which is
+what makes concurrent posts safe. Keep transactions short (never solve inside one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    create_engine,
+    event,
+    inspect,
+    make_url,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_S = 30
+MIGRATION_LOCK_KEY = 0x616C6C6F74  # "allot": one migrator at a time on PostgreSQL
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Role(enum.StrEnum):
+    """Who may do what: admin can do everything a planner can, a planner everything a
+    committee member can."""
+
+    COMMITTEE = "committee"
+    PLANNER = "planner"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+_ROLE_RANK = {Role.COMMITTEE: 1, Role.PLANNER: 2, Role.ADMIN: 3}
+
+
+class RunStatus(enum.StrEnum):
+    """Where a run is in its life; ``done`` and ``failed`` are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RunStatus.DONE, RunStatus.FAILED)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        dt.datetime: UTCDateTime,
+    }
+
+
+class Token(Base):
+    """An API token; only the sha256 of the secret is stored."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class StoredScenario(Base):
+    """One version of a named scenario: the normalised body and its content hash."""
+
+    __tablename__ = "scenarios"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_scenarios_name_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(80), index=True)
+    recipients: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Sweep(Base):
+    """A parameter sweep: one run per value of ``parameter``."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario_id: Mapped[int | None] = mapped_column(ForeignKey("scenarios.id"), default=None)
+    scenario_name: Mapped[str] = mapped_column(Text)
+    scenario_hash: Mapped[str] = mapped_column(String(80))
+    parameter: Mapped[str] = mapped_column(Text)
+    spec: Mapped[str] = mapped_column(Text)
+    sweep_values: Mapped[list[Any]]
+    overrides: Mapped[list[Any]]
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Run(Base):
+    """One allocation of one scenario: what was asked, by whom, and the full result."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_status", "status"), Index("ix_runs_sweep_id", "sweep_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scenario_id: Mapped[int | None] = mapped_column(ForeignKey("scenarios.id"), default=None)
+    sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id"), default=None)
+    sweep_value: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    scenario_name: Mapped[str] = mapped_column(Text)
+    scenario_hash: Mapped[str] = mapped_column(String(80))
+    scenario_body: Mapped[dict[str, Any]]
+    recipients: Mapped[int] = mapped_column(Integer)
+    overrides: Mapped[list[Any]]
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(20), default=None)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    solver_backend: Mapped[str | None] = mapped_column(String(50), default=None)
+    solver_version: Mapped[str | None] = mapped_column(String(50), default=None)
+    timings: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class RunImmutableError(RuntimeError):
+    """Raised when code tries to change a run that is already done or failed."""
+
+
+@event.listens_for(Run, "before_update")
+def _runs_are_immutable(mapper: Any, connection: Any, target: Run) -> None:
+    history = inspect(target).attrs.status.history
+    original = history.deleted[0] if history.deleted else target.status
+    if RunStatus(original).is_final:
+        raise RunImmutableError(f"run {target.id} is {original} and can no longer change")
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the driver installed)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, *, schema: str | None = None) -> Engine:
+    """An engine for ``url``: SQLite with WAL, a busy timeout and ``BEGIN IMMEDIATE``;
+    PostgreSQL with pre-ping and, if ``schema`` is given, that schema first on the path."""
+    url = normalise_url(url)
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+        )
+        memory = make_url(url).database in (None, "", ":memory:")
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
+            dbapi_connection.isolation_level = None  # SQLAlchemy, not the driver, says BEGIN
+            cursor = dbapi_connection.cursor()
+            if not memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    connect_args: dict[str, Any] = {}
+    if schema:
+        connect_args["options"] = f"-csearch_path={schema}"
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+    )
+
+
+class Database:
+    """The engine and session factory of one app (created by the app factory, not at import)."""
+
+    def __init__(self, url: str, *, schema: str | None = None) -> None:
+        self.url = normalise_url(url)
+        self.schema = schema
+        self.engine = make_engine(self.url, schema=schema)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def migrate(self) -> None:
+        """Bring the schema up to date (Alembic ``upgrade head``), in one transaction."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            if self.backend == "postgresql":
+                if self.schema:
+                    connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a query."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,212 @@
+"""The one place where errors become HTTP answers.
+
+Every error answer has the same JSON body, the list the CLI prints line by line::
+
+    {"detail": [{"path": "recipients[1].cap", "message": "must be >= floor (12)"}, ...]}
+
+ServiceError                 raised by the service on purpose
+├── NotFound         404     an id that does not exist
+├── Conflict         409     the resource exists but is not in a state that allows it
+└── BodyTooLarge     413     the request body is over ``ALLOT_MAX_BODY_BYTES``
+InputError (optimizer) 422   bad scenario, override or request (every problem at once)
+RequestValidationError 422   a request that does not match its schema (FastAPI)
+HTTPException          4xx   401 / 403 from auth, 404 / 405 from routing
+OperationalError       503   the database does not answer
+anything else          500   logged with a reference; the client sees no traceback
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from optimizer.errors import AllotError, InputError, Problem
+from optimizer.scenario import path_text
+
+log = logging.getLogger("allot.api")
+
+
+class ProblemOut(BaseModel):
+    """One problem: where (a field path, empty for the request as a whole) and why."""
+
+    path: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error answer."""
+
+    detail: list[ProblemOut]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in (
+        (401, "Missing or invalid bearer token"),
+        (403, "The token's role does not allow this"),
+        (404, "Unknown id"),
+        (413, "Request body too large"),
+        (422, "Invalid input: every problem with its field path"),
+    )
+}
+
+
+class ServiceError(Exception):
+    """Base of the errors the service raises on purpose; ``status`` is the HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.problems = (Problem(path, message),)
+
+
+class NotFound(ServiceError):
+    """An id that does not exist (or is not visible)."""
+
+    status = 404
+
+    def __init__(self, kind: str, ident: object, *, path: str = "id") -> None:
+        super().__init__(f"{kind} {ident} not found", path=path)
+
+
+class Conflict(ServiceError):
+    """The request is well formed but the resource's state does not allow it."""
+
+    status = 409
+
+
+class BodyTooLarge(ServiceError):
+    """The body is larger than the configured limit."""
+
+    status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body too large (more than {limit:,} bytes)")
+
+
+def error_response(
+    status: int, problems: Iterable[Problem], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    body = {"detail": [{"path": p.path, "message": p.message} for p in problems]}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _request_problems(errors: Sequence[Any]) -> list[Problem]:
+    problems = []
+    for err in errors:
+        loc = [p for p in err.get("loc", ()) if isinstance(p, str | int)]
+        if loc and loc[0] in ("body", "query", "path", "header"):
+            loc = loc[1:]
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            message = f"malformed JSON: {ctx.get('error', 'cannot be parsed')}"
+            loc = []
+        elif err.get("type") == "missing":
+            message = "required field is missing"
+        elif err.get("type") == "extra_forbidden":
+            message = "unknown field"
+        problems.append(Problem(path_text(loc), message[:1].lower() + message[1:]))
+    return problems
+
+
+def install(app: FastAPI) -> None:
+    """Register every exception handler on ``app``."""
+
+    @app.exception_handler(InputError)
+    async def _input(request: Request, exc: InputError) -> JSONResponse:
+        return error_response(422, exc.problems or (Problem("", "invalid input"),))
+
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        return error_response(exc.status, exc.problems)
+
+    @app.exception_handler(AllotError)
+    async def _allot(request: Request, exc: AllotError) -> JSONResponse:
+        return error_response(422, (Problem("", str(exc)),))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, _request_problems(exc.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI wraps errors reading a body
+            return error_response(413, exc.__cause__.problems)
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return error_response(exc.status_code, (Problem("", message),), exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError) -> JSONResponse:
+        reference = uuid.uuid4().hex[:12]
+        log.error("database error (reference %s): %s", reference, exc.orig)
+        return error_response(
+            503, (Problem("", f"the database is not available (reference {reference})"),)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        reference = uuid.uuid4().hex[:12]
+        log.exception(
+            "unexpected error (reference %s) on %s %s", reference, request.method, request.url.path
+        )
+        return error_response(
+            500, (Problem("", f"internal error (reference {reference}); nothing was stored"),)
+        )
+
+
+class BodyLimit:
+    """ASGI middleware: answer 413 when a body is (or turns out to be) over ``max_bytes``.
+
+    A declared ``Content-Length`` over the limit is refused before the body is read; a
+    chunked body raises :class:`BodyTooLarge` as soon as it passes the limit."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = None
+        for key, value in scope.get("headers", ()):
+            if key == b"content-length":
+                declared = value
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                response = error_response(400, (Problem("", "invalid Content-Length header"),))
+                await response(scope, receive, send)
+                return
+            if size > self.max_bytes:
+                error = BodyTooLarge(self.max_bytes)
+                response = error_response(413, error.problems, {"Connection": "close"})
+                await response(scope, receive, send)
+                return
+        received = 0
+        limit = self.max_bytes
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited, send)

@@ -1,0 +1,174 @@
+"""``/v1/runs``: allocate a stored or inline scenario, read runs and download allocations.
+
+Small problems are solved while the client waits (201 with the result); large ones, or
+``?async=true``, are queued for the worker pool (202 with the run, ``Location`` to poll).
+Runs are never changed once done: there is no update or delete.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from api import inputs, jobs, store
+from api.db import Run, RunStatus
+from api.deps import Committee, DatabaseDep, JobsDep, Planner, SettingsDep
+from api.errors import ERROR_RESPONSES, Conflict
+from api.exports import XLSX_MEDIA_TYPE, allocations_csv, allocations_xlsx
+from api.routes.params import Async, Limit, Offset, RunId
+from api.schemas import MAX_ID, RunCreate, RunDetail, RunList, run_detail, run_public
+
+router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RunDetail,
+    responses={202: {"model": RunDetail, "description": "Queued; poll the Location"}},
+)
+def create_run(
+    body: RunCreate,
+    principal: Planner,
+    database: DatabaseDep,
+    pool: JobsDep,
+    settings: SettingsDep,
+    response: Response,
+    run_async: Async = False,
+) -> RunDetail:
+    """Run a stored scenario (``scenario_id``) or an inline one (``scenario``) with optional
+    ``overrides``. An infeasible scenario is a run like any other: 201, ``outcome:
+    infeasible`` and the diagnosis in ``result.diagnosis``."""
+    with database.transaction() as session:
+        data, scenario_id = inputs.base_data(
+            session, scenario_id=body.scenario_id, scenario=body.scenario
+        )
+    prepared = inputs.prepare(data, scenario_id=scenario_id, overrides=body.overrides)
+    sync = not run_async and len(prepared.scenario.recipients) <= settings.sync_max_recipients
+    with database.transaction() as session:
+        run = store.add_run(
+            session,
+            prepared,
+            requested_by=principal.label,
+            status=RunStatus.RUNNING if sync else RunStatus.QUEUED,
+            note=body.note,
+        )
+        run_id = run.id
+    if sync:
+        jobs.execute(database, run_id, queued=False)
+    else:
+        pool.submit(run_id)
+        response.status_code = 202
+        response.headers["Location"] = f"/v1/runs/{run_id}"
+    with database.transaction() as session:
+        return run_detail(store.get_run(session, run_id))
+
+
+@router.get("", response_model=RunList)
+def list_runs(
+    principal: Committee,
+    database: DatabaseDep,
+    status: RunStatus | None = None,
+    scenario_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    sweep_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> RunList:
+    """Runs, newest first, without their results."""
+    with database.transaction() as session:
+        rows, total = store.list_runs(
+            session,
+            status=status.value if status else None,
+            scenario_id=scenario_id,
+            sweep_id=sweep_id,
+            limit=limit,
+            offset=offset,
+        )
+        return RunList(items=[run_public(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{run_id}", response_model=RunDetail)
+def get_run(run_id: RunId, principal: Committee, database: DatabaseDep) -> RunDetail:
+    """One run with its full result once done."""
+    with database.transaction() as session:
+        return run_detail(store.get_run(session, run_id))
+
+
+@router.get(
+    "/{run_id}/allocations",
+    responses={
+        200: {
+            "description": "The allocations as JSON, CSV or an Excel workbook",
+            "content": {
+                "application/json": {},
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        409: ERROR_RESPONSES[422] | {"description": "The run has no allocation (yet)"},
+    },
+)
+def get_allocations(
+    run_id: RunId,
+    principal: Committee,
+    database: DatabaseDep,
+    format: Literal["json", "csv", "xlsx"] = "json",
+) -> Response:
+    """The allocation of a finished run: ``json`` (the result's allocations), ``csv`` or
+    ``xlsx`` (header row frozen, number formats, a second sheet describing the run)."""
+    with database.transaction() as session:
+        run = store.get_run(session, run_id)
+    allocations = _allocations(run)
+    name = f"allot-run-{run.id}"
+    if format == "csv":
+        return Response(
+            allocations_csv(allocations),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if format == "xlsx":
+        return Response(
+            allocations_xlsx(allocations, summary=_summary(run)),
+            media_type=XLSX_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    result = run.result or {}
+    payload = {
+        "run_id": run.id,
+        "status": run.outcome,
+        "scenario": result.get("scenario"),
+        "unit": result.get("unit"),
+        "allocations": allocations,
+    }
+    return JSONResponse(payload)
+
+
+def _allocations(run: Run) -> list[dict[str, object]]:
+    if run.status != RunStatus.DONE:
+        raise Conflict(f"run {run.id} is {run.status}: allocations exist once it is done")
+    allocations = (run.result or {}).get("allocations") or []
+    if not allocations:
+        raise Conflict(f"run {run.id} has no allocation (outcome {run.outcome})")
+    return list(allocations)
+
+
+def _summary(run: Run) -> list[tuple[str, object]]:
+    result = run.result or {}
+    solver = result.get("solver") or {}
+    rows: list[tuple[str, object]] = [
+        ("run", run.id),
+        ("scenario", run.scenario_name),
+        ("scenario hash", run.scenario_hash),
+        ("outcome", run.outcome),
+        ("budget", result.get("budget")),
+        ("unit", (result.get("unit") or {}).get("label")),
+        ("solver", f"{solver.get('backend')} {solver.get('version')}"),
+        ("overrides", "; ".join(run.overrides)),
+        ("requested by", run.requested_by),
+        ("finished at", run.finished_at.isoformat() if run.finished_at else ""),
+    ]
+    for key, value in (result.get("metrics") or {}).items():
+        rows.append((f"metric: {key}", value))
+    return rows

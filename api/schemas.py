@@ -1,0 +1,283 @@
+"""Request and response models. Requests (``...Create``) forbid unknown fields; responses
+(``...Public``) are what clients may rely on. The scenario and result bodies inside are the
+contracts of DESIGN.md and are passed through as JSON objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.db import Role, Run, RunStatus, StoredScenario, Token
+
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers in the database."""
+RunIdItem = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+OVERRIDES_FIELD: Any = Field(
+    default_factory=list,
+    max_length=200,
+    description="'path=value' assignments applied before validation, like the CLI's --set: "
+    "'budget=1000', 'rules[0].min_share=0.3', 'recipients[busan].floor=40'",
+    examples=[["budget=1300", "rules[0].min_share=0.3"]],
+)
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel):
+    total: int
+    limit: int
+    offset: int
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+class ScenarioPublic(BaseModel):
+    """A stored scenario version, without its body."""
+
+    id: int
+    name: str
+    version: int
+    content_hash: str
+    recipients: int
+    created_by: str
+    created_at: dt.datetime
+
+
+class ScenarioDetail(ScenarioPublic):
+    """A stored scenario version with its normalised body."""
+
+    body: dict[str, Any]
+
+
+class ScenarioList(Page):
+    items: list[ScenarioPublic]
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class RunCreate(_Request):
+    """Run a stored scenario (``scenario_id``) or an inline one (``scenario``: a JSON object,
+    or YAML/JSON text), with optional overrides."""
+
+    scenario_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    scenario: dict[str, Any] | str | None = None
+    overrides: list[Annotated[str, Field(max_length=10_000)]] = OVERRIDES_FIELD
+    note: str | None = Field(default=None, max_length=500)
+
+
+class SolverInfo(BaseModel):
+    backend: str | None
+    version: str | None
+
+
+class RunPublic(BaseModel):
+    """A run without its result. ``status`` is where the run is (queued, running, done,
+    failed); ``outcome`` is the result's status once done (optimal, infeasible, ...)."""
+
+    id: int
+    status: RunStatus
+    outcome: str | None
+    scenario_id: int | None
+    scenario_name: str
+    scenario_hash: str
+    recipients: int
+    overrides: list[str]
+    note: str | None
+    sweep_id: int | None
+    sweep_value: Any = None
+    solver: SolverInfo
+    timings: dict[str, Any] | None
+    error: str | None
+    requested_by: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class RunDetail(RunPublic):
+    """A run with its full result (the result contract of DESIGN.md) once done."""
+
+    result: dict[str, Any] | None
+
+
+class RunList(Page):
+    items: list[RunPublic]
+
+
+# --------------------------------------------------------------------------- compare
+
+
+class CompareCreate(_Request):
+    run_ids: list[RunIdItem] = Field(
+        min_length=2, max_length=50, description="The first is the baseline"
+    )
+
+
+class CompareRun(BaseModel):
+    run_id: int
+    label: str
+    status: str | None
+    scenario: dict[str, Any] | None
+    budget: int | None
+    objective: dict[str, Any] | None
+    metrics: dict[str, Any] | None
+    solver: dict[str, Any] | None
+    total_units: int
+
+
+class CompareRecipient(BaseModel):
+    id: str
+    name: str
+    units: list[int | None]
+    diff_units: list[int | None]
+    diff_pct: list[float | None]
+    grade: list[str | None]
+    binding: list[list[str] | None]
+
+
+class CompareRule(BaseModel):
+    rule: str
+    bound: list[bool]
+
+
+class ComparePublic(BaseModel):
+    """Units per recipient in each run, differences from the first run (units and percent),
+    grades, metrics, and which rules bound in which run."""
+
+    baseline: str
+    runs: list[CompareRun]
+    recipients: list[CompareRecipient]
+    rules: list[CompareRule]
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+class SweepCreate(_Request):
+    """Vary one parameter of a scenario: one run per value."""
+
+    scenario_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    scenario: dict[str, Any] | str | None = None
+    overrides: list[Annotated[str, Field(max_length=10_000)]] = OVERRIDES_FIELD
+    set: str = Field(
+        max_length=10_000,
+        description="path=start:stop:step (stop included) or path=v1,v2,...",
+        examples=["budget=1000:2000:100"],
+    )
+    note: str | None = Field(default=None, max_length=500)
+
+
+class SweepPublic(BaseModel):
+    id: int
+    status: Literal["queued", "running", "done", "failed"]
+    scenario_id: int | None
+    scenario_name: str
+    scenario_hash: str
+    parameter: str
+    spec: str
+    values: list[Any]
+    overrides: list[str]
+    note: str | None
+    requested_by: str
+    created_at: dt.datetime
+    runs: list[RunDetail]
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+class TokenCreate(_Request):
+    role: Role
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    role: Role
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="The secret, shown this once; only its hash is stored")
+
+
+# --------------------------------------------------------------------------- health
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Ready(BaseModel):
+    status: str
+    database: str
+
+
+# --------------------------------------------------------------------------- from rows
+
+
+def scenario_public(row: StoredScenario) -> ScenarioPublic:
+    return ScenarioPublic(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        content_hash=row.content_hash,
+        recipients=row.recipients,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def scenario_detail(row: StoredScenario) -> ScenarioDetail:
+    return ScenarioDetail(**scenario_public(row).model_dump(), body=row.body)
+
+
+def _run_fields(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "status": RunStatus(run.status),
+        "outcome": run.outcome,
+        "scenario_id": run.scenario_id,
+        "scenario_name": run.scenario_name,
+        "scenario_hash": run.scenario_hash,
+        "recipients": run.recipients,
+        "overrides": list(run.overrides),
+        "note": run.note,
+        "sweep_id": run.sweep_id,
+        "sweep_value": run.sweep_value,
+        "solver": SolverInfo(backend=run.solver_backend, version=run.solver_version),
+        "timings": run.timings,
+        "error": run.error,
+        "requested_by": run.requested_by,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+    }
+
+
+def run_public(run: Run) -> RunPublic:
+    return RunPublic(**_run_fields(run))
+
+
+def run_detail(run: Run) -> RunDetail:
+    return RunDetail(**_run_fields(run), result=run.result)
+
+
+def token_public(row: Token) -> TokenPublic:
+    return TokenPublic(
+        id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )

@@ -1,0 +1,259 @@
+"""Reading and writing the stored resources. Every function takes a session that is already
+inside a transaction (``Database.transaction``), so a request that fails changes nothing.
+
+Run state changes are conditional updates (``queued -> running -> done | failed``) so a run
+can never be finished twice or changed after it is final, whichever thread or process asks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from api.db import Run, RunStatus, StoredScenario, Sweep, utcnow
+from api.errors import NotFound
+from optimizer.scenario import Scenario
+
+INTERRUPTED = "interrupted: the service stopped before this run finished"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A validated scenario ready to run, and where it came from."""
+
+    scenario: Scenario
+    body: dict[str, Any]
+    scenario_id: int | None = None
+    overrides: tuple[str, ...] = ()
+    sweep_value: Any = None
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def add_scenario(session: Session, scenario: Scenario, *, created_by: str) -> StoredScenario:
+    """Store a new version of ``scenario.name`` (1 for a new name)."""
+    latest = session.scalar(
+        select(func.max(StoredScenario.version)).where(StoredScenario.name == scenario.name)
+    )
+    row = StoredScenario(
+        name=scenario.name,
+        version=(latest or 0) + 1,
+        content_hash=scenario.content_hash,
+        recipients=len(scenario.recipients),
+        body=scenario.model_dump(mode="json"),
+        created_by=created_by,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_scenario(session: Session, scenario_id: int, *, path: str = "id") -> StoredScenario:
+    row = session.get(StoredScenario, scenario_id)
+    if row is None:
+        raise NotFound("scenario", scenario_id, path=path)
+    return row
+
+
+def find_scenario_by_hash(session: Session, content_hash: str) -> StoredScenario | None:
+    return session.scalars(
+        select(StoredScenario)
+        .where(StoredScenario.content_hash == content_hash)
+        .order_by(StoredScenario.id)
+        .limit(1)
+    ).first()
+
+
+def list_scenarios(
+    session: Session, *, name: str | None, limit: int, offset: int
+) -> tuple[list[StoredScenario], int]:
+    query = select(StoredScenario)
+    if name is not None:
+        query = query.where(StoredScenario.name == name)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(StoredScenario.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def add_run(
+    session: Session,
+    prepared: Prepared,
+    *,
+    requested_by: str,
+    status: RunStatus,
+    note: str | None = None,
+    sweep_id: int | None = None,
+) -> Run:
+    now = utcnow()
+    run = Run(
+        scenario_id=prepared.scenario_id,
+        sweep_id=sweep_id,
+        sweep_value=prepared.sweep_value,
+        scenario_name=prepared.scenario.name,
+        scenario_hash=prepared.scenario.content_hash,
+        scenario_body=prepared.body,
+        recipients=len(prepared.scenario.recipients),
+        overrides=list(prepared.overrides),
+        note=note,
+        status=status.value,
+        requested_by=requested_by,
+        created_at=now,
+        started_at=now if status == RunStatus.RUNNING else None,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int, *, path: str = "id") -> Run:
+    run = session.get(Run, run_id)
+    if run is None:
+        raise NotFound("run", run_id, path=path)
+    return run
+
+
+def get_runs(session: Session, run_ids: Sequence[int], *, path: str) -> list[Run]:
+    """The runs in the order asked; every unknown id is reported."""
+    found = {r.id: r for r in session.scalars(select(Run).where(Run.id.in_(set(run_ids))))}
+    missing = [(i, rid) for i, rid in enumerate(run_ids) if rid not in found]
+    if missing:
+        index, rid = missing[0]
+        raise NotFound("run", rid, path=f"{path}[{index}]")
+    return [found[rid] for rid in run_ids]
+
+
+def list_runs(
+    session: Session,
+    *,
+    status: str | None,
+    scenario_id: int | None,
+    sweep_id: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Run], int]:
+    query = select(Run)
+    if status is not None:
+        query = query.where(Run.status == status)
+    if scenario_id is not None:
+        query = query.where(Run.scenario_id == scenario_id)
+    if sweep_id is not None:
+        query = query.where(Run.sweep_id == sweep_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def start_run(session: Session, run_id: int) -> bool:
+    """``queued -> running``; False if the run was not queued (taken, or already final)."""
+    outcome = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
+        .values(status=RunStatus.RUNNING.value, started_at=utcnow())
+    )
+    return bool(getattr(outcome, "rowcount", 0))
+
+
+def finish_run(
+    session: Session, run_id: int, result: dict[str, Any], *, timings: dict[str, Any]
+) -> bool:
+    """``running -> done`` with the full result; False if the run was not running."""
+    solver = result.get("solver") or {}
+    outcome = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
+        .values(
+            status=RunStatus.DONE.value,
+            outcome=result.get("status"),
+            result=result,
+            solver_backend=solver.get("backend"),
+            solver_version=solver.get("version"),
+            timings=timings,
+            finished_at=utcnow(),
+        )
+    )
+    return bool(getattr(outcome, "rowcount", 0))
+
+
+def fail_run(
+    session: Session,
+    run_id: int,
+    error: str,
+    *,
+    timings: dict[str, Any] | None = None,
+    states: Sequence[RunStatus] = (RunStatus.RUNNING,),
+) -> bool:
+    """``running`` (or another given state) ``-> failed`` with a reason."""
+    outcome = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_([s.value for s in states]))
+        .values(status=RunStatus.FAILED.value, error=error, timings=timings, finished_at=utcnow())
+    )
+    return bool(getattr(outcome, "rowcount", 0))
+
+
+def recover_interrupted(session: Session) -> list[int]:
+    """Mark every run left ``queued`` or ``running`` by a previous process as failed
+    (interrupted); returns their ids. Called once at start-up, before any job runs."""
+    states = [RunStatus.QUEUED.value, RunStatus.RUNNING.value]
+    ids = list(session.scalars(select(Run.id).where(Run.status.in_(states))))
+    if ids:
+        session.execute(
+            update(Run)
+            .where(Run.id.in_(ids), Run.status.in_(states))
+            .values(status=RunStatus.FAILED.value, error=INTERRUPTED, finished_at=utcnow())
+        )
+    return ids
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def add_sweep(
+    session: Session,
+    base: Prepared,
+    *,
+    parameter: str,
+    spec: str,
+    values: Sequence[Any],
+    requested_by: str,
+    note: str | None,
+) -> Sweep:
+    sweep = Sweep(
+        scenario_id=base.scenario_id,
+        scenario_name=base.scenario.name,
+        scenario_hash=base.scenario.content_hash,
+        parameter=parameter,
+        spec=spec,
+        sweep_values=list(values),
+        overrides=list(base.overrides),
+        note=note,
+        requested_by=requested_by,
+    )
+    session.add(sweep)
+    session.flush()
+    return sweep
+
+
+def get_sweep(session: Session, sweep_id: int) -> tuple[Sweep, list[Run]]:
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        raise NotFound("sweep", sweep_id)
+    runs = session.scalars(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
+    return sweep, list(runs)
+
+
+def seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 6)
