@@ -28,7 +28,7 @@ import numpy as np
 from optimizer.entitlement import FloatArray, IntArray
 from optimizer.scenario import Method
 
-SCALE = 1_000_000
+SCALE = 1_000_000_000
 TIE_SCALE = 1_000
 DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams")
 
@@ -98,7 +98,11 @@ class MarginalCost:
         return np.rint(cost * SCALE).astype(np.int64)
 
     def secondary(self, i: IntArray, k: IntArray) -> IntArray:
-        """Tie-breaking cost: the least-squares marginal 2(k - q_i) + 1."""
+        """Tie-breaking cost: the least-squares marginal 2(k - q_i) + 1 for Hamilton and
+        weighted; none for divisor methods, whose exact ties go by rank alone so that the
+        order of units does not depend on the house size (house monotonicity)."""
+        if self.rule in DIVISOR_METHODS:
+            return np.zeros(len(i), dtype=np.int64)
         return np.rint((2.0 * (k - self.quota[i]) + 1.0) * TIE_SCALE).astype(np.int64)
 
     def tertiary(self, i: IntArray) -> IntArray:
