@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run test lint typecheck unit chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy optimizer api tests
 
-unit: $(STAMP)
+unit: $(STAMP) chromium
 	$(BIN)/pytest -q
+
+# The web view's browser tests drive Debian's Chromium (never a downloaded browser); install it
+# where it is missing (CI runs as root). Nothing is done when it is already there.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || ( \
+	  echo "installing Debian's chromium for the browser tests" && \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null )
 
 test: lint typecheck unit
 

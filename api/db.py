@@ -1,8 +1,9 @@
 """Persistence: the tables, the engine (SQLite with WAL, or PostgreSQL) and migrations.
 
 Tables: ``tokens`` (hash only), ``scenarios`` (versioned per name, never overwritten),
-``runs`` (one allocation each, immutable once finished) and ``sweeps`` (runs grouped by one
-varied parameter). The schema is owned by the Alembic migrations in ``api/migrations``,
+``runs`` (one allocation each, immutable once finished), ``sweeps`` (runs grouped by one
+varied parameter) and ``secrets`` (keys the service makes once, e.g. to sign web
+sessions). The schema is owned by the Alembic migrations in ``api/migrations``,
 which :meth:`Database.migrate` applies at start-up from any working directory.
 
 On SQLite every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the busy
@@ -185,6 +186,17 @@ class Run(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class ServiceSecret(Base):
+    """A random key the service generates at its first start and keeps, so that what it
+    signed (the web view's session cookies) stays valid across restarts and processes."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class RunImmutableError(RuntimeError):

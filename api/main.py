@@ -1,6 +1,6 @@
 """The app factory. ``create_app(settings)`` builds everything at call time (nothing at import):
 the database (migrated to the latest schema), recovery of runs a dead process left behind,
-the worker pool, the routers and the error handlers.
+the worker pool, the routers, the error handlers and the web view (``/ui``).
 
 ``uvicorn --factory api.main:create_app`` and ``allot serve`` both use it.
 """
@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 import optimizer
-from api import errors, store
+from api import errors, store, web
 from api.db import Database
 from api.jobs import JobPool
 from api.routes import compare, health, runs, scenarios, sweeps, tokens
@@ -90,4 +90,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tokens.router,
     ):
         app.include_router(router)
+    web.install(app, database)
     return app

@@ -1,0 +1,205 @@
+"""Bar charts as geometry for SVG: the server draws them, the page needs no JavaScript.
+
+Each function returns a :class:`Chart` in a fixed coordinate system (``viewBox``); the
+template ``_charts.html`` writes it out as SVG (autoescaped, so labels are always text).
+Bars run horizontally, one row per recipient, so long and Korean names stay readable.
+
+>>> chart = bar_chart([BarItem("a", "Busan", 96, marker=100.2), BarItem("b", "Jeju", 45)])
+>>> [(bar.key, bar.value) for bar in chart.bars]
+[('a', 96), ('b', 45)]
+>>> chart.bars[0].width > chart.bars[1].width > 0
+True
+>>> grouped = grouped_bar_chart([GroupItem("a", "Busan", (96, 101))], series=("A", "B"))
+>>> [(bar.key, bar.series, bar.value) for bar in grouped.bars]
+[('a', 0, 96), ('a', 1, 101)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from api.web.formatting import display_width, number
+
+WIDTH = 960.0
+VALUE_SPACE = 72.0
+"""Room right of the longest bar for its value."""
+CHAR_WIDTH = 7.0
+"""Width of one narrow character of a label at the chart's font size."""
+TOP = 24.0
+"""Room above the first row for the axis labels."""
+
+
+@dataclass(frozen=True)
+class BarItem:
+    """One recipient in a single-series chart; ``marker`` (e.g. its quota) is drawn as a tick."""
+
+    key: str
+    label: str
+    value: int
+    marker: float | None = None
+
+
+@dataclass(frozen=True)
+class GroupItem:
+    """One recipient in a grouped chart: a value per series (None: not in that run)."""
+
+    key: str
+    label: str
+    values: tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    y: float
+    """The baseline of the row's label."""
+
+
+@dataclass(frozen=True)
+class Bar:
+    key: str
+    series: int
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+    value_text: str
+    title: str
+    marker_x: float | None = None
+
+    @property
+    def text_x(self) -> float:
+        """Where the value is written: right of the bar and of its marker."""
+        return max(self.x + self.width, self.marker_x or 0.0) + 4
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    width: float
+    height: float
+    label_width: float
+    plot_right: float
+    rows: tuple[Row, ...]
+    bars: tuple[Bar, ...]
+    ticks: tuple[Tick, ...]
+    series: tuple[str, ...]
+
+
+def nice_ticks(top: float, *, count: int = 6) -> list[float]:
+    """Round tick values from 0 to at least ``top``: whole steps of 1, 2 or 5 times a power
+    of 10 (or 2.5 from 25 on).
+
+    >>> nice_ticks(120), nice_ticks(123)
+    ([0.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0], [0.0, 25.0, 50.0, 75.0, 100.0, 125.0])
+    """
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = max(top / count, 1.0)  # units are whole: never a step below one
+    power = 10 ** math.floor(math.log10(raw))
+    multiples = (1, 2, 2.5, 5, 10) if power >= 10 else (1, 2, 5, 10)
+    step = next(m * power for m in multiples if m * power >= raw)
+    steps = math.ceil(top / step - 1e-9)
+    return [float(i * step) for i in range(steps + 1)]
+
+
+def _label_width(labels: Sequence[str]) -> float:
+    widest = max((display_width(label) for label in labels), default=4)
+    return min(max(widest * CHAR_WIDTH + 16, 80.0), 300.0)
+
+
+def _axis(top: float, label_width: float) -> tuple[float, float, list[Tick]]:
+    ticks = nice_ticks(top)
+    plot_right = WIDTH - VALUE_SPACE
+    scale = (plot_right - label_width) / ticks[-1]
+    return scale, plot_right, [Tick(label_width + t * scale, number(int(t))) for t in ticks]
+
+
+def bar_chart(items: Sequence[BarItem], *, row_height: float = 22.0) -> Chart:
+    """One bar per item, largest first (ties by label)."""
+    ordered = sorted(items, key=lambda item: (-item.value, item.label, item.key))
+    label_width = _label_width([item.label for item in ordered])
+    top = max([float(i.value) for i in ordered] + [i.marker or 0.0 for i in ordered], default=0.0)
+    scale, plot_right, ticks = _axis(top, label_width)
+    rows, bars = [], []
+    bar_height = row_height * 0.66
+    for index, item in enumerate(ordered):
+        y = TOP + index * row_height
+        rows.append(Row(item.key, item.label, y + row_height * 0.62))
+        title = f"{item.label}: {number(item.value)}"
+        if item.marker is not None:
+            title += f" (quota {number(item.marker, 2)})"
+        bars.append(
+            Bar(
+                key=item.key,
+                series=0,
+                value=item.value,
+                x=label_width,
+                y=y + (row_height - bar_height) / 2,
+                width=max(item.value, 0) * scale,
+                height=bar_height,
+                value_text=number(item.value),
+                title=title,
+                marker_x=None if item.marker is None else label_width + item.marker * scale,
+            )
+        )
+    return Chart(
+        width=WIDTH,
+        height=TOP + len(ordered) * row_height + 8,
+        label_width=label_width,
+        plot_right=plot_right,
+        rows=tuple(rows),
+        bars=tuple(bars),
+        ticks=tuple(ticks),
+        series=("units",),
+    )
+
+
+def grouped_bar_chart(
+    groups: Sequence[GroupItem], *, series: Sequence[str], bar_height: float = 11.0
+) -> Chart:
+    """A row per group (in the order given) with one bar per series that has a value."""
+    label_width = _label_width([group.label for group in groups])
+    top = max((float(v) for group in groups for v in group.values if v is not None), default=0.0)
+    scale, plot_right, ticks = _axis(top, label_width)
+    gap = 8.0
+    group_height = bar_height * len(series) + gap
+    rows, bars = [], []
+    for index, group in enumerate(groups):
+        y = TOP + index * group_height
+        rows.append(Row(group.key, group.label, y + (group_height - gap) / 2 + 4))
+        for position, value in enumerate(group.values):
+            if value is None:
+                continue
+            bars.append(
+                Bar(
+                    key=group.key,
+                    series=position,
+                    value=value,
+                    x=label_width,
+                    y=y + position * bar_height,
+                    width=max(value, 0) * scale,
+                    height=bar_height - 1,
+                    value_text=number(value),
+                    title=f"{group.label}, {series[position]}: {number(value)}",
+                )
+            )
+    return Chart(
+        width=WIDTH,
+        height=TOP + len(groups) * group_height + 8,
+        label_width=label_width,
+        plot_right=plot_right,
+        rows=tuple(rows),
+        bars=tuple(bars),
+        ticks=tuple(ticks),
+        series=tuple(series),
+    )
