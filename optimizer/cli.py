@@ -1,9 +1,14 @@
-"""The ``allot`` command line: ``allot validate FILE`` and ``allot solve FILE``.
+"""The ``allot`` command line: ``allot validate FILE`` and ``allot solve FILE``; the what-if
+commands ``compare``, ``sweep``, ``robust`` and ``sensitivity``; the service's commands.
 
 A thin layer over :mod:`optimizer`: it loads a scenario with
 :func:`optimizer.loading.load_scenario`, solves it with :func:`optimizer.solve.solve` and
 prints the :class:`~optimizer.result.Result` as a Rich table, JSON (exactly
-``Result.to_dict``) or CSV.
+``Result.to_dict``) or CSV. The what-if commands call :mod:`optimizer.compare`,
+:mod:`optimizer.sweep`, :mod:`optimizer.robust` and :mod:`optimizer.sensitivity` and print
+their reports (files through :mod:`optimizer.export`); ``robust`` and ``sensitivity`` exit
+1 (diagnosis on stderr) when the scenario itself is infeasible, and ``compare`` and
+``sweep`` exit 0 with infeasible runs shown as such.
 
 Exit codes: 0 an allocation (proven optimal, or a warning on stderr that it is not), 1 the
 scenario is infeasible (the diagnosis is printed), 2 bad input or options (one ``error:``
@@ -24,7 +29,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TextIO, get_args
@@ -39,12 +44,27 @@ from rich.text import Text
 
 import optimizer
 from optimizer import solvers
+from optimizer.compare import compare, load_result, run_labels
 from optimizer.compile import build_program
 from optimizer.errors import AllotError, InputError, Problem
-from optimizer.loading import load_scenario
+from optimizer.export import (
+    comparison_csv,
+    comparison_html,
+    comparison_xlsx,
+    metric_rows,
+    robust_csv,
+    rule_rows,
+    sensitivity_csv,
+    sweep_csv,
+)
+from optimizer.loading import load_data, load_scenario
+from optimizer.parallel import Progress
 from optimizer.result import Result, Status
+from optimizer.robust import RobustReport, robustness
 from optimizer.scenario import Backend, Scenario
+from optimizer.sensitivity import DEFAULT_PRECISION, Change, SensitivityReport, sensitivity
 from optimizer.solve import choose_backend, solve
+from optimizer.sweep import SweepReport, parse_axis, run_sweep, variants
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1
@@ -368,6 +388,9 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
         console.print(
             Text(f"1 unit = {unit.label} = {_amount_text(unit.value)}{hidden}", style="dim")
         )
+        if scenario.criteria:
+            weights = ", ".join(f"{k} {w:g}" for k, w in scenario.criteria.items())
+            console.print(Text(f"score = weighted average of the criteria ({weights})"))
     else:
         console.print(title)
         console.print(Text(f"status {result.status}: no allocation", style="bold red"))
@@ -484,6 +507,554 @@ def _diagnosis_lines(result: Result) -> list[str]:
             line += ": " + ", ".join(r.recipients)
         lines.append(line)
     return lines
+
+
+# --------------------------------------------------------------------------- what-if analysis
+#
+# compare, sweep, robust and sensitivity: the work is in optimizer.compare / sweep / robust /
+# sensitivity / export; these commands parse options, run them and print.
+
+
+class CompareFormat(StrEnum):
+    """How ``allot compare`` prints the comparison."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
+    HTML = "html"
+
+
+PROGRESS_MIN_TASKS = 8
+"""A progress bar is shown on a terminal's stderr for runs of at least this many tasks."""
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="PATH",
+        help="Write the output to this file instead of stdout (tables as plain text).",
+        show_default=False,
+    ),
+]
+JobsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        metavar="N",
+        help="Solve on N local processes (default: one per core; 1: in this process).",
+        show_default=False,
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Run the solves on a Dask cluster instead, e.g. tcp://host:8786 (its workers "
+        "need allot installed).",
+        show_default=False,
+    ),
+]
+
+
+@app.command("compare")
+def compare_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Two or more scenario files (solved here) or saved results "
+            "(allot solve --format json); the first is the baseline.",
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[
+        CompareFormat,
+        typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
+    ] = CompareFormat.TABLE,
+    out: OutOption = None,
+) -> None:
+    """Compare runs side by side: units, differences, grades, metrics, rules.
+
+    Per recipient the units in each run, the difference from the first run (units and %) and
+    the grades; then each run's metrics and which rules bound in which run.
+    """
+    with _errors_as_exit():
+        problems = _option_problems(None, None, out)
+        if len(files) < 2:
+            problems.append(Problem("FILES", f"give two or more files (got {len(files)})"))
+        if fmt is CompareFormat.XLSX and out is None:
+            problems.append(Problem("--out", "--format xlsx writes a workbook: give --out FILE"))
+        if problems:
+            raise InputError(problems)
+        results: list[dict[str, Any]] = []
+        load_problems: list[Problem] = []
+        with _stdout_reserved():
+            for file in files:
+                try:
+                    results.append(load_result(file))
+                except InputError as exc:
+                    load_problems.extend(exc.problems)
+        if load_problems:
+            raise InputError(load_problems)
+        labels = run_labels(files)
+        comparison = compare(results, labels=labels)
+        if fmt is CompareFormat.XLSX:
+            assert out is not None
+            _write_bytes(out, comparison_xlsx(comparison, results))
+        elif out is not None:
+            _write_file(out, _compare_text(comparison, fmt))
+    if out is not None:
+        _note(f"wrote {fmt.value} output to {out}")
+    elif fmt is CompareFormat.TABLE and (console := _console(sys.stdout)).is_terminal:
+        _print_comparison(console, comparison)
+    else:
+        sys.stdout.write(_compare_text(comparison, fmt))
+        sys.stdout.flush()
+
+
+@app.command("sweep")
+def sweep_command(
+    file: FileArg,
+    sets: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            "-s",
+            metavar="PATH=VALUES",
+            help="A parameter and its values: path=start:stop:step (stop included) or "
+            "path=v1,v2,... (e.g. budget=1000:2000:100, rules[0].min_share=0.2,0.25). "
+            "Several --set make a grid.",
+            show_default=False,
+        ),
+    ],
+    fmt: FormatOption = OutputFormat.TABLE,
+    out: OutOption = None,
+    jobs: JobsOption = None,
+    scheduler: SchedulerOption = None,
+) -> None:
+    """Solve once per value of a parameter (or grid point): units per recipient.
+
+    Each variant is solved exactly as `allot solve` would solve it alone.
+    """
+    with _errors_as_exit():
+        problems = _option_problems(None, None, out) + _parallel_problems(jobs)
+        axes = []
+        for index, spec in enumerate(sets):
+            try:
+                axes.append(parse_axis(spec, where=f"--set[{index}]"))
+            except InputError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise InputError(problems)
+        data = load_data(file)
+        chosen = variants(data, axes, where="--set")
+        _check_solver_block(chosen[0].scenario)
+        with _stdout_reserved(), _progress(len(chosen), "solving variants") as tick:
+            report = run_sweep(chosen, axes, jobs=jobs, scheduler=scheduler, progress=tick)
+        text = None if fmt is OutputFormat.TABLE and out is None else _sweep_text(report, fmt)
+        if out is not None and text is not None:
+            _write_file(out, text)
+    _emit(out, fmt, text, lambda console: _print_sweep(console, report))
+
+
+@app.command("robust")
+def robust_command(
+    file: FileArg,
+    noise: Annotated[
+        float,
+        typer.Option(
+            metavar="POINTS",
+            help="Standard deviation of the normal noise added to each score, in score points.",
+        ),
+    ] = 2.0,
+    samples: Annotated[int, typer.Option(metavar="N", help="Number of noisy samples.")] = 1000,
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Seed of the noise: same seed, same report.")
+    ] = 0,
+    fmt: FormatOption = OutputFormat.TABLE,
+    out: OutOption = None,
+    jobs: JobsOption = None,
+    scheduler: SchedulerOption = None,
+) -> None:
+    """Spread of the units when the scores carry noise (seeded, reproducible).
+
+    Adds normal noise to the evaluation scores, solves each sample and reports per recipient
+    min, p5, median, p95 and max of its units and how often its grade changes.
+    """
+    with _errors_as_exit():
+        problems = _option_problems(None, None, out) + _parallel_problems(jobs)
+        try:
+            scenario = load_scenario(file)
+        except InputError as exc:
+            raise InputError([*problems, *exc.problems]) from None
+        if problems:
+            raise InputError(problems)
+        _check_solver_block(scenario)
+        with _stdout_reserved(), _progress(samples, "solving samples") as tick:
+            report = robustness(
+                scenario,
+                noise=noise,
+                samples=samples,
+                seed=seed,
+                jobs=jobs,
+                scheduler=scheduler,
+                progress=tick,
+            )
+        if isinstance(report, Result):
+            raise typer.Exit(_baseline_failed(report))
+        text = None if fmt is OutputFormat.TABLE and out is None else _robust_text(report, fmt)
+        if out is not None and text is not None:
+            _write_file(out, text)
+    _emit(out, fmt, text, lambda console: _print_robust(console, report))
+
+
+@app.command("sensitivity")
+def sensitivity_command(
+    file: FileArg,
+    precision: Annotated[
+        float,
+        typer.Option(
+            metavar="POINTS",
+            help="Score points the change is searched to (a multiple of this is reported).",
+        ),
+    ] = DEFAULT_PRECISION,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="ID",
+            help="Only these recipients (repeat, or separate ids with commas).",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    out: OutOption = None,
+    jobs: JobsOption = None,
+    scheduler: SchedulerOption = None,
+) -> None:
+    """What would it take: the smallest score change that moves each recipient's units.
+
+    Up and down, everything else fixed, found by bisection with the real solver to --precision
+    score points.
+    """
+    with _errors_as_exit():
+        problems = _option_problems(None, None, out) + _parallel_problems(jobs)
+        try:
+            scenario = load_scenario(file)
+        except InputError as exc:
+            raise InputError([*problems, *exc.problems]) from None
+        if problems:
+            raise InputError(problems)
+        _check_solver_block(scenario)
+        ids = None if only is None else [i.strip() for o in only for i in o.split(",") if i]
+        count = len(ids) if ids is not None else len(scenario.recipients)
+        with _stdout_reserved(), _progress(2 * count, "searching") as tick:
+            report = sensitivity(
+                scenario,
+                precision=precision,
+                only=ids,
+                jobs=jobs,
+                scheduler=scheduler,
+                progress=tick,
+            )
+        if isinstance(report, Result):
+            raise typer.Exit(_baseline_failed(report))
+        text = None if fmt is OutputFormat.TABLE and out is None else _sensitivity_text(report, fmt)
+        if out is not None and text is not None:
+            _write_file(out, text)
+    _emit(out, fmt, text, lambda console: _print_sensitivity(console, report))
+
+
+def _parallel_problems(jobs: int | None) -> list[Problem]:
+    if jobs is not None and jobs < 1:
+        return [Problem("--jobs", f"must be at least 1 (got {jobs})")]
+    return []
+
+
+def _baseline_failed(result: Result) -> int:
+    """The scenario itself has no allocation: say why; the exit code of ``solve``."""
+    _note(f"error: {result.scenario} has no allocation to analyse (status {result.status})")
+    for line in _diagnosis_lines(result):
+        _note(line)
+    return EXIT_INFEASIBLE if result.status == Status.INFEASIBLE else EXIT_NO_ALLOCATION
+
+
+def _write_bytes(path: Path, payload: bytes) -> None:
+    try:
+        path.write_bytes(payload)
+    except OSError as exc:
+        raise InputError(
+            [Problem("--out", f"cannot write {path}: {exc.strerror or exc}")]
+        ) from None
+
+
+def _emit(
+    out: Path | None, fmt: OutputFormat, text: str | None, table: Callable[[Console], None]
+) -> None:
+    """Print what a what-if command made: a note when it went to a file, a Rich table on a
+    terminal, else the text."""
+    if out is not None:
+        _note(f"wrote {fmt.value} output to {out}")
+        return
+    if text is None:
+        console = _console(sys.stdout)
+        if console.is_terminal:
+            table(console)
+            return
+        buffer = io.StringIO()
+        table(_console(buffer, plain=True))
+        text = "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _progress(total: int, what: str) -> Iterator[Progress | None]:
+    """A Rich progress bar on stderr for long runs on a terminal; nothing otherwise."""
+    console = Console(file=sys.stderr, highlight=False, markup=False)
+    if total < PROGRESS_MIN_TASKS or not console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    with Bar(
+        TextColumn(what, markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(what, total=total)
+
+        def tick(done: int, of: int) -> None:
+            bar.update(task, completed=done, total=of)
+
+        yield tick
+
+
+def _text_or_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def _compare_text(comparison: dict[str, Any], fmt: CompareFormat) -> str:
+    if fmt is CompareFormat.JSON:
+        return _text_or_json(comparison)
+    if fmt is CompareFormat.CSV:
+        return comparison_csv(comparison)
+    if fmt is CompareFormat.HTML:
+        return comparison_html(comparison)
+    buffer = io.StringIO()
+    _print_comparison(_console(buffer, plain=True), comparison)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def _sweep_text(report: SweepReport, fmt: OutputFormat) -> str:
+    if fmt is OutputFormat.JSON:
+        return _text_or_json(report.to_dict())
+    if fmt is OutputFormat.CSV:
+        return sweep_csv(report.to_dict())
+    buffer = io.StringIO()
+    _print_sweep(_console(buffer, plain=True), report)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def _robust_text(report: RobustReport, fmt: OutputFormat) -> str:
+    if fmt is OutputFormat.JSON:
+        return _text_or_json(report.to_dict())
+    if fmt is OutputFormat.CSV:
+        return robust_csv(report.to_dict())
+    buffer = io.StringIO()
+    _print_robust(_console(buffer, plain=True), report)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def _sensitivity_text(report: SensitivityReport, fmt: OutputFormat) -> str:
+    if fmt is OutputFormat.JSON:
+        return _text_or_json(report.to_dict())
+    if fmt is OutputFormat.CSV:
+        return sensitivity_csv(report.to_dict())
+    buffer = io.StringIO()
+    _print_sensitivity(_console(buffer, plain=True), report)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def _plain_table() -> Table:
+    return Table(box=box.SIMPLE_HEAVY, pad_edge=False, collapse_padding=True)
+
+
+def _print_titled(console: Console, title: str, table: Table) -> None:
+    """A title on its own line (a table title would wrap at the table's width), then the
+    table."""
+    console.print(Text(title, style="bold"))
+    console.print(table)
+
+
+def _signed(value: int | None) -> str:
+    return "" if value is None else f"{value:+,}" if value else "0"
+
+
+def _print_comparison(console: Console, comparison: dict[str, Any]) -> None:
+    runs = comparison["runs"]
+    labels = [run["label"] for run in runs]
+    title = f"units per recipient (baseline: {labels[0]})"
+    table = _plain_table()
+    table.add_column("recipient", overflow="fold")
+    for label in labels:
+        table.add_column(label, justify="right", no_wrap=True)
+    for label in labels[1:]:
+        table.add_column(f"Δ {label}", justify="right", no_wrap=True)
+    table.add_column("grade", justify="center", no_wrap=True)
+    for rec in comparison["recipients"]:
+        diffs = []
+        for d, pct in zip(rec["diff_units"][1:], rec["diff_pct"][1:], strict=True):
+            text = _signed(d)
+            if d and pct is not None:
+                text += f" ({pct:+.1f}%)"
+            diffs.append(Text(text, style="green" if d and d > 0 else "red" if d else ""))
+        grades = [g or "-" for g in rec["grade"]]
+        grade = grades[0] if len(set(grades)) == 1 else "→".join(grades)
+        table.add_row(
+            Text(rec["name"]),
+            *("-" if u is None else f"{u:,}" for u in rec["units"]),
+            *diffs,
+            Text(grade, style="" if len(set(grades)) == 1 else "yellow"),
+        )
+    _print_titled(console, title, table)
+
+    metrics = _plain_table()
+    metrics.add_column("")
+    for label in labels:
+        metrics.add_column(label, justify="right", overflow="fold")
+    for row in metric_rows(comparison):
+        metrics.add_row(row[0], *(_metric_text(v) for v in row[1:]))
+    _print_titled(console, "metrics", metrics)
+
+    if comparison["rules"]:
+        rules = _plain_table()
+        rules.add_column("rule", overflow="fold")
+        for label in labels:
+            rules.add_column(label, justify="center")
+        for row in rule_rows(comparison):
+            rules.add_row(Text(row[0]), *("bound" if b else "-" for b in row[1:]))
+        _print_titled(console, "rules that bound", rules)
+    else:
+        console.print(Text("no rule bound in any run"))
+
+
+def _metric_text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _print_sweep(console: Console, report: SweepReport) -> None:
+    results = report.results
+    title = "sweep of " + " × ".join(report.parameters)
+    if results:
+        title = f"{results[0].result['scenario']['name']}: {title}"
+    table = _plain_table()
+    table.show_footer = True
+    table.add_column("recipient", footer="total", overflow="fold")
+    for item in results:
+        header = " / ".join(text for _, text in item.point)
+        if item.result["status"] != "optimal":
+            header += f"\n{item.result['status']}"
+        total = sum(a["units"] for a in item.result["allocations"])
+        table.add_column(header, justify="right", no_wrap=True, footer=f"{total:,}")
+    for rec in report.recipients():
+        table.add_row(Text(rec["name"]), *("-" if u is None else f"{u:,}" for u in rec["units"]))
+    _print_titled(console, title, table)
+    for item in results:
+        if item.result["status"] != "optimal":
+            console.print(Text(f"{item.label}: {item.result['message'] or item.result['status']}"))
+
+
+def _print_robust(console: Console, report: RobustReport) -> None:
+    title = (
+        f"{report.scenario}: {report.samples:,} samples, score noise N(0, {report.noise:g}²) "
+        f"points, seed {report.seed}"
+    )
+    table = _plain_table()
+    table.add_column("recipient", overflow="fold")
+    for name in ("grade", "score", "units", "min", "p5", "median", "p95", "max"):
+        table.add_column(name, justify="center" if name == "grade" else "right", no_wrap=True)
+    table.add_column("P(units\nchange)", justify="right", no_wrap=True)
+    table.add_column("P(grade\nchange)", justify="right", no_wrap=True)
+    for r in report.recipients:
+        table.add_row(
+            Text(r.name),
+            r.grade or "-",
+            f"{r.score:g}",
+            Text(f"{r.units:,}", style="bold"),
+            *(f"{v:,}" for v in (r.min, r.p5, r.median, r.p95, r.max)),
+            f"{r.p_units_change:.1%}",
+            f"{r.p_grade_change:.1%}",
+        )
+    _print_titled(console, title, table)
+    missing = report.samples - report.solved
+    others = ", ".join(
+        f"{status} {count:,}" for status, count in report.statuses.items() if status != "optimal"
+    )
+    console.print(
+        Text(
+            f"solved {report.solved:,} of {report.samples:,} samples"
+            + (f" ({missing:,} without an allocation are left out)" if missing else "")
+            + (f"; statuses: {others}" if others else "")
+            + "; percentiles are sample quantiles (units some sample got)"
+        )
+    )
+
+
+def _change_text(change: Change | None, units: int, down: bool) -> Text:
+    if change is None:
+        return Text("no change", style="dim")
+    sign = "-" if down else "+"
+    if change.units is None:
+        return Text(f"{sign}{change.delta:g} → no allocation", style="red")
+    text = f"{sign}{change.delta:g} → {change.units:,} ({change.units - units:+,})"
+    return Text(text)
+
+
+def _print_sensitivity(console: Console, report: SensitivityReport) -> None:
+    title = (
+        f"{report.scenario}: smallest score change that moves the units "
+        f"(precision {report.precision:g} points)"
+    )
+    table = _plain_table()
+    table.add_column("recipient", overflow="fold")
+    table.add_column("grade", justify="center", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("units", justify="right", no_wrap=True)
+    table.add_column("score up → units", justify="right", no_wrap=True)
+    table.add_column("score down → units", justify="right", no_wrap=True)
+    for t in report.recipients:
+        up = _change_text(t.up, t.units, down=False)
+        if t.up is not None and t.up.grade != t.grade:
+            up.append(f" {t.grade}→{t.up.grade}", style="yellow")
+        down = _change_text(t.down, t.units, down=True)
+        if t.down is not None and t.down.grade != t.grade:
+            down.append(f" {t.grade}→{t.down.grade}", style="yellow")
+        table.add_row(Text(t.name), t.grade or "-", f"{t.score:g}", f"{t.units:,}", up, down)
+    _print_titled(console, title, table)
+    console.print(
+        Text(
+            "no change: not within the searched range (up to double the score, down to "
+            f"{report.precision:g}): a floor, cap or rule holds the units there"
+        )
+    )
 
 
 # --------------------------------------------------------------------------- the service

@@ -22,12 +22,17 @@ rules bound in which run. Used by ``POST /v1/compare`` and the CLI's ``compare``
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from optimizer.errors import InputError, Problem
+from optimizer.loading import load_scenario
+from optimizer.solve import solve
 
-__all__ = ["BOUND_NAMES", "compare"]
+__all__ = ["BOUND_NAMES", "compare", "is_result", "load_result", "run_labels"]
 
 BOUND_NAMES = frozenset({"floor", "cap"})
 """Entries of ``binding`` that are a recipient's own bounds rather than a rule."""
@@ -122,3 +127,61 @@ def _solver_summary(solver: Any) -> dict[str, Any] | None:
     if not isinstance(solver, Mapping):
         return None
     return {key: solver.get(key) for key in ("backend", "version", "path", "seconds", "gap")}
+
+
+def is_result(data: Any) -> bool:
+    """Does parsed JSON look like a saved result (``allot solve --format json``) rather than
+    a scenario?"""
+    return (
+        isinstance(data, Mapping)
+        and isinstance(data.get("allocations"), list)
+        and isinstance(data.get("scenario"), Mapping)
+        and "status" in data
+    )
+
+
+def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A result for ``path``: a saved result JSON file as it is, or a scenario file (YAML or
+    JSON) loaded and solved. Raises :class:`InputError` at the file's name."""
+    file = Path(path)
+    shown = os.fspath(path)
+    if file.suffix.lower() == ".json":
+        try:
+            data = json.loads(file.read_bytes())
+        except FileNotFoundError:
+            raise InputError([Problem(shown, "file not found")]) from None
+        except (OSError, ValueError):
+            data = None  # not readable JSON: loading the scenario reports why
+        if is_result(data):
+            return _checked_result(data, shown)
+    try:
+        scenario = load_scenario(file)
+    except InputError as exc:
+        raise InputError(
+            [Problem(shown + (f": {p.path}" if p.path else ""), p.message) for p in exc.problems]
+        ) from None
+    return solve(scenario).to_dict()
+
+
+def _checked_result(data: Mapping[str, Any], shown: str) -> dict[str, Any]:
+    problems = []
+    for index, alloc in enumerate(data["allocations"]):
+        where = f"{shown}: allocations[{index}]"
+        if not isinstance(alloc, Mapping) or not isinstance(alloc.get("id"), str):
+            problems.append(Problem(where, "needs an id (text)"))
+        elif isinstance(alloc.get("units"), bool) or not isinstance(alloc.get("units"), int):
+            problems.append(Problem(f"{where}.units", "must be a whole number"))
+    if problems:
+        raise InputError(problems)
+    return dict(data)
+
+
+def run_labels(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Short labels for runs read from files: the file names without suffix, numbered when
+    two are the same."""
+    stems = [Path(p).stem or os.fspath(p) for p in paths]
+    out = []
+    for index, stem in enumerate(stems):
+        repeats = stems[:index].count(stem)
+        out.append(stem if repeats == 0 and stems.count(stem) == 1 else f"{stem} ({repeats + 1})")
+    return out

@@ -63,12 +63,13 @@ SCENARIO_SUFFIXES: Mapping[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".js
 RECIPIENT_SUFFIXES = (".csv", ".xlsx")
 RECIPIENT_COLUMNS = ("id", "name", "score", "weight", "floor", "cap", "previous")
 TAG_PREFIX = "tags."
+CRITERIA_PREFIX = "criteria."
 MAX_FILE_BYTES = 50 * 1024 * 1024
 """Largest scenario or recipient file (or text body) read, in bytes."""
 MAX_YAML_NODES = 2_000_000
 """Largest YAML document after expanding aliases, in nodes (guards against alias bombs)."""
 
-_ALLOWED_COLUMNS = ", ".join((*RECIPIENT_COLUMNS, "tags.<tag>"))
+_ALLOWED_COLUMNS = ", ".join((*RECIPIENT_COLUMNS, "tags.<tag>", "criteria.<name>"))
 _NUMBER_COLUMNS = ("score", "weight", "floor", "cap", "previous")
 _WHOLE_COLUMNS = ("floor", "cap")
 _RECIPIENT_FILE_KEYS = ("file", "sheet")
@@ -156,8 +157,9 @@ def read_recipients(
 ) -> list[dict[str, Any]]:
     """Read recipients from a ``.csv`` (UTF-8) or ``.xlsx`` file into a list of dicts.
 
-    Columns: ``id, name, score, weight, floor, cap, previous`` and ``tags.<tag>``; empty cells
-    are left out; ids stay text (leading zeros kept). Problems are reported at
+    Columns: ``id, name, score, weight, floor, cap, previous``, ``tags.<tag>`` and
+    ``criteria.<name>`` (per-criterion scores, :mod:`optimizer.criteria`); empty cells are left
+    out; ids stay text (leading zeros kept). Problems are reported at
     ``recipients.file`` or at the cell's field path (``recipients[3].score``)."""
     file = Path(path)
     shown = os.fspath(path)
@@ -817,8 +819,9 @@ def _rows_to_recipients(rows: list[list[Any]], shown: str) -> list[dict[str, Any
             continue
         if name in seen:
             problems.append(Problem("recipients.file", f"column {name!r} appears twice in {shown}"))
-        elif name in RECIPIENT_COLUMNS or (
-            name.startswith(TAG_PREFIX) and len(name) > len(TAG_PREFIX)
+        elif name in RECIPIENT_COLUMNS or any(
+            name.startswith(prefix) and len(name) > len(prefix)
+            for prefix in (TAG_PREFIX, CRITERIA_PREFIX)
         ):
             columns.append((j, name))
         else:
@@ -830,9 +833,12 @@ def _rows_to_recipients(rows: list[list[Any]], shown: str) -> list[dict[str, Any
                 )
             )
         seen.add(name)
-    for required in ("id", "score"):
-        if required not in seen:
-            problems.append(Problem("recipients.file", f"{shown} has no {required!r} column"))
+    if "id" not in seen:
+        problems.append(Problem("recipients.file", f"{shown} has no 'id' column"))
+    if "score" not in seen and not any(name.startswith(CRITERIA_PREFIX) for name in seen):
+        problems.append(
+            Problem("recipients.file", f"{shown} has no 'score' (or 'criteria.<name>') column")
+        )
     if problems:
         raise InputError(problems)
 
@@ -849,6 +855,19 @@ def _rows_to_recipients(rows: list[list[Any]], shown: str) -> list[dict[str, Any
                 continue
             if name.startswith(TAG_PREFIX):
                 recipient.setdefault("tags", {})[name[len(TAG_PREFIX) :]] = _cell_text(cell)
+            elif name.startswith(CRITERIA_PREFIX):
+                criterion = name[len(CRITERIA_PREFIX) :]
+                try:
+                    recipient.setdefault("criteria", {})[criterion] = _cell_number(
+                        cell, whole=False
+                    )
+                except ValueError as exc:
+                    problems.append(
+                        Problem(
+                            f"recipients[{index}].criteria.{criterion}",
+                            f"{exc} in {shown} row {row_number}",
+                        )
+                    )
             elif name in _NUMBER_COLUMNS:
                 try:
                     recipient[name] = _cell_number(cell, whole=name in _WHOLE_COLUMNS)

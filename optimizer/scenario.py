@@ -18,11 +18,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
+from optimizer.criteria import Scores, Weights, with_composite_scores
 from optimizer.errors import InputError, Problem
 
 METHOD_ALIASES: Mapping[str, str] = {
@@ -66,6 +69,21 @@ class Recipient(_Frozen):
     cap: int | None = Field(default=None, ge=0)
     previous: float | None = Field(default=None, ge=0)
     tags: dict[str, str] = Field(default_factory=dict)
+    criteria: Scores | None = None
+    """Per-criterion scores; ``score`` is then their weighted average (see
+    :mod:`optimizer.criteria`)."""
+
+    @model_serializer(mode="wrap")
+    def _without_derived(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out what is not given: no ``criteria`` key without criteria (so scenarios
+        without them keep their content hash), and no ``score`` where it is computed from
+        criteria (so that the normalised form validates again after a criterion changed)."""
+        data: dict[str, Any] = handler(self)
+        if self.criteria is None:
+            data.pop("criteria", None)
+        else:
+            data.pop("score", None)
+        return data
 
     @field_validator("id")
     @classmethod
@@ -235,6 +253,8 @@ class Scenario(_Frozen):
     budget: int = Field(gt=0, le=10**12)
     unit: Unit = Field(default_factory=Unit)
     recipients: tuple[Recipient, ...]
+    criteria: Weights | None = None
+    """Named evaluation criteria and their weights (:mod:`optimizer.criteria`)."""
     grades: tuple[Grade, ...] = ()
     objective: Objective = Field(default_factory=Objective)
     rules: tuple[Rule, ...] = ()
@@ -249,6 +269,8 @@ class Scenario(_Frozen):
             )
         data = {k: v for k, v in data.items() if k != "extends"}
         problems = _raw_problems(data)
+        data, criteria_problems = with_composite_scores(data)
+        problems.extend(criteria_problems)
         try:
             scenario = cls.model_validate(data)
         except ValidationError as exc:
@@ -259,6 +281,35 @@ class Scenario(_Frozen):
         if problems:
             raise InputError(sorted(set(problems), key=_problem_order))
         return scenario
+
+    @model_serializer(mode="wrap")
+    def _without_empty_criteria(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if self.criteria is None:
+            data.pop("criteria", None)
+        return data
+
+    @field_validator("criteria")
+    @classmethod
+    def _criterion_names(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        for name in value or {}:
+            if not name.strip() or name.strip() != name or any(c in name for c in ".[]="):
+                raise ValueError(
+                    f"criterion name {name!r} must be non-empty text without spaces at the "
+                    "ends and without '.', '[', ']' or '='"
+                )
+        return value
+
+    def with_scores(self, scores: Mapping[str, float]) -> Scenario:
+        """A copy in which the recipients named in ``scores`` have that score, given directly
+        (their criteria scores, if any, are dropped). Not validated: each score must be > 0."""
+        recipients = tuple(
+            r.model_copy(update={"score": float(scores[r.id]), "criteria": None})
+            if r.id in scores
+            else r
+            for r in self.recipients
+        )
+        return self.model_copy(update={"recipients": recipients})
 
     def canonical(self) -> dict[str, Any]:
         """The normalised content as plain JSON values, recipients sorted by id."""
