@@ -77,8 +77,8 @@ class _HighsSession(Session):
             ("mip_abs_gap", _MARGIN),
             ("threads", 1),
             ("random_seed", 0),
-            ("primal_feasibility_tolerance", 1e-10),
-            ("mip_feasibility_tolerance", 1e-10),
+            ("primal_feasibility_tolerance", 1e-9),
+            ("mip_feasibility_tolerance", 1e-9),
         ):
             h.setOptionValue(option, value)
         self.program = program
