@@ -1,18 +1,24 @@
 """CBC (COIN-OR branch and cut) through PuLP, using the CBC binary bundled with PuLP.
 
-The model is the same sparse row matrix as HiGHS (:class:`RowBuilder`), turned into PuLP
-expressions row by row. PuLP hands the model to CBC as an MPS file and reads back a solution
-file; both live in a private temporary directory that is always removed, and CBC's log goes
-to ``/dev/null``, so nothing is printed on stdout and nothing is left in the working
-directory.
+The model is the sparse row matrix HiGHS uses (:class:`RowBuilder`), turned into PuLP
+expressions row by row, except for grade orders: those become exact integer rows between
+each pair of grades (:func:`~optimizer.solvers.cpsat.ratio_coefficients`), as in CP-SAT,
+instead of rows through a continuous ratio variable that a tolerance can let slip. PuLP
+hands the model to CBC as an MPS file and reads back a solution file; both live in a
+private temporary directory that is always removed, and CBC's log goes to ``/dev/null``,
+so nothing is printed on stdout and nothing is left in the working directory.
 
-Two things PuLP does are not trusted:
+What PuLP and CBC report is not taken at face value:
 
-- its status: PuLP reports a run *stopped on time with an incumbent* as ``Optimal``; the
+- the status: PuLP reports a run *stopped on time with an incumbent* as ``Optimal``; the
   first line of CBC's solution file is read instead (:func:`status_of_line`);
-- its numbers: PuLP writes the MPS file with 13 significant digits and CBC prints values
+- CBC itself: its preprocessing and cut generators are off, having produced wrong
+  optima and false infeasibility with the large cost coefficients (:meth:`_solve_once`);
+- the numbers: PuLP writes the MPS file with 13 significant digits and CBC prints values
   with 8, so every coefficient is checked to be an integer written exactly, stage values
-  are recomputed exactly from the (rounded) units, and warm starts are set exactly.
+  are recomputed exactly from the (rounded) units, a finished stage is bounded around its
+  answer so that the bound's numbers stay small, and warm starts are set exactly;
+- the answer: units must be integral and meet every constraint, or there is no answer.
 """
 
 from __future__ import annotations
@@ -31,13 +37,13 @@ from optimizer.entitlement import IntArray
 from optimizer.model import Cuts, IntegerProgram
 from optimizer.result import Status
 from optimizer.solvers.base import Backend, RunResult, Session
+from optimizer.solvers.cpsat import constant_stage, ratio_coefficients
 from optimizer.solvers.rows import RowBuilder
 
 _MARGIN = 0.5
-# PuLP writes MPS numbers as "% .12e": 13 significant digits. Integers below 10**13 are
-# written exactly, and ``v + 0.5`` is exact below 10**12.
+# PuLP writes MPS numbers as "% .12e": 13 significant digits, so integers below 10**13 are
+# written exactly.
 _EXACT_INT = 10**13
-_EXACT_HALF = 10**12
 # CBC's own integrality tolerance is 1e-7; with cut slopes of up to ~1e9 that could move a
 # stage value by whole units, so integers are held tighter.
 _INTEGER_TOLERANCE = 1e-9
@@ -145,8 +151,18 @@ class _CbcSession(Session):
             )
         )
         problem = pulp.LpProblem("allot", pulp.LpMinimize)
+        # RowBuilder's last columns and rows encode the ratio orders with continuous
+        # variables, which a solver's feasibility tolerance can let slip (1/1.000001 passes
+        # for 1/1); they are replaced by exact integer rows between grade pairs.
+        num_cols = n * (len(cuts) + 1)
+        ratio_rows = sum(
+            len(order.levels[g]) + len(order.levels[g + 1])
+            for order in program.orders
+            for g in range(len(order.levels) - 1)
+        )
+        num_rows = len(rows.row_lower) - ratio_rows
         columns: list[Any] = []
-        for j in range(rows.num_cols):
+        for j in range(num_cols):
             lower = float(rows.col_lower[j]) if np.isfinite(rows.col_lower[j]) else None
             upper = float(rows.col_upper[j]) if np.isfinite(rows.col_upper[j]) else None
             if j < n:
@@ -158,15 +174,29 @@ class _CbcSession(Session):
         ends = [*rows.starts[1:].tolist(), len(rows.index)]
         index = rows.index.tolist()
         value = rows.value.tolist()
-        for r, (begin, end) in enumerate(zip(rows.starts.tolist(), ends, strict=True)):
+        for r, (begin, end) in enumerate(zip(rows.starts.tolist()[:num_rows], ends, strict=False)):
             expr = pulp.LpAffineExpression(
                 [(columns[index[k]], value[k]) for k in range(begin, end)]
             )
             low, high = float(rows.row_lower[r]), float(rows.row_upper[r])
             self._add_row(expr, low, high, f"r{r}")
-        self.num_rows = len(rows.row_lower)
+        self.num_rows = num_rows
+        hi = program.hi.tolist()
+        for order in program.orders:
+            for better, worse in zip(order.levels, order.levels[1:], strict=False):
+                for i in better.tolist():
+                    for j in worse.tolist():
+                        if hi[j] <= 0:
+                            continue
+                        q, p = ratio_coefficients(order.weight[i], order.weight[j], hi[j])
+                        self.exact = self.exact and max(p, q) * max(hi[i], hi[j]) < _EXACT_INT
+                        self.num_rows += 1
+                        expr = pulp.LpAffineExpression([(columns[i], q), (columns[j], -p)])
+                        self._add_row(expr, 0.0, np.inf, f"r{self.num_rows}")
         self.warm = False
         self.stage = -1
+        self.last_x: IntArray | None = None
+        self.shifts: list[tuple[int, list[Any], IntArray]] = []
 
     def _add_row(self, expr: Any, low: float, high: float, name: str) -> None:
         pulp = self._pulp
@@ -194,21 +224,76 @@ class _CbcSession(Session):
         self.problem.setObjective(self._expression(stage))
 
     def bound_objective(self, stage: int, value: int) -> None:
-        if abs(value) + 1 < _EXACT_HALF:
-            rhs = value + _MARGIN
-        elif abs(value) < _EXACT_INT:
-            rhs = float(value)  # exact; CBC's tolerance keeps the optimum feasible
-        else:
+        """``sum(t) <= value + 0.5``, written around the stage's answer ``x*``: new columns
+        ``u_i = t_i - F_i(x*_i)`` and ``sum(u) <= 0.5``. The same constraint, but its numbers
+        stay small: ``value`` itself can exceed what PuLP writes exactly (10**12) and, as a
+        right-hand side next to cost slopes of 10**9, drowns the 0.5 margin in tolerances."""
+        pulp = self._pulp
+        x = self.last_x
+        if stage >= len(self.cuts) or x is None:
             self.exact = False
             return
+        cut = self.cuts[stage]
+        level = cut.floor_value.astype(np.int64).copy()
+        np.maximum.at(level, cut.owner, cut.intercept + cut.slope * x[cut.owner])
+        if int(level.sum()) != value or not _exact_integers(level):
+            self.exact = False
+            return
+        shifted = []
+        for i, j in enumerate(self.rows.stage_cols[stage].tolist()):
+            u = self.problem.add_variable(f"u{stage}_{i}", None, None, pulp.LpContinuous)
+            shifted.append(u)
+            self.num_rows += 1
+            expr = pulp.LpAffineExpression([(self.columns[j], 1.0), (u, -1.0)])
+            self._add_row(expr, float(level[i]), float(level[i]), f"r{self.num_rows}")
         self.num_rows += 1
-        self._add_row(self._expression(stage), -np.inf, rhs, f"r{self.num_rows}")
+        expr = pulp.LpAffineExpression([(u, 1.0) for u in shifted])
+        self._add_row(expr, -np.inf, _MARGIN, f"r{self.num_rows}")
+        self.shifts.append((stage, shifted, level))
 
     def run(self, time_limit_s: float) -> RunResult:
         if not self.exact:
             # a coefficient would be rounded on its way to CBC: no answer beats a wrong one
             return RunResult(Status.ERROR, None, None, None)
+        if np.any(self.program.lo > self.program.hi):
+            # CBC rejects crossed column bounds instead of reporting infeasibility
+            return RunResult(Status.INFEASIBLE, None, None, None)
+        if self.last_x is not None and constant_stage(self.cuts, self.stage):
+            # every allocation costs the same here: the previous answer is optimal
+            value = float(self._stage_value(self.last_x))
+            return RunResult(Status.OPTIMAL, self.last_x.astype(np.float64), value, None)
+        status = self._solve_once(time_limit_s)
+        if status == Status.INFEASIBLE and self.warm:
+            # the previous stage's answer satisfies every row, this bound included: a claim
+            # of infeasibility here is numerical trouble, not a property of the scenario
+            return RunResult(Status.ERROR, None, None, None)
+        if status not in (Status.OPTIMAL, Status.FEASIBLE):
+            return RunResult(status, None, None, None)
+        raw = [v.varValue for v in self.columns[: self.program.size]]
+        if any(v is None for v in raw):
+            return RunResult(Status.ERROR, None, None, None)
+        values = np.array(raw, dtype=np.float64)
+        x: IntArray = np.rint(values).astype(np.int64)
+        # CBC writes values with 8 significant digits (76.000002), so only a clear miss
+        # counts; the rounded units are then checked against every constraint
+        if np.max(np.abs(values - x), initial=0.0) > 1e-3 or self.program.violations(x):
+            # not an allocation after all: CBC stopped without a usable incumbent
+            return RunResult(
+                Status.ERROR if status == Status.OPTIMAL else Status.TIME_LIMIT, None, None, None
+            )
+        self.last_x = x
+        self._warm_start(x)
+        return RunResult(status, values, float(self._stage_value(x)), None)
+
+    def _solve_once(self, time_limit_s: float) -> Status:
+        """One CBC run in a private temporary directory, its status from the solution file."""
         pulp = self._pulp
+        # CBC 2.10's preprocessing (CglPreProcess) and cut generators are not safe with cost
+        # slopes of 10**9: seen cutting off the optimum of a tie-break stage (3 recipients,
+        # budget 1), declaring a feasible stage "integer infeasible", or, when the time
+        # limit interrupts preprocessing, a feasible program infeasible or crashing. The
+        # epigraph rows are already the convex hull of each cost, so little is lost.
+        options = [f"integerTolerance {_INTEGER_TOLERANCE}", "preprocess off", "cuts off"]
         workdir = tempfile.mkdtemp(prefix="allot-cbc-")
         try:
             solver = _recording_cbc()(
@@ -219,24 +304,15 @@ class _CbcSession(Session):
                 gapAbs=_MARGIN,
                 threads=1,
                 warmStart=self.warm,
-                options=[f"integerTolerance {_INTEGER_TOLERANCE}"],
+                options=options,
             )
             solver.tmpDir = workdir
             self.problem.solve(solver)
         except (pulp.PulpSolverError, OSError):
-            return RunResult(Status.ERROR, None, None, None)
+            return Status.ERROR
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        status = status_of_line(solver.status_line)
-        if status not in (Status.OPTIMAL, Status.FEASIBLE):
-            return RunResult(status, None, None, None)
-        raw = [v.varValue for v in self.columns[: self.program.size]]
-        if any(v is None for v in raw):
-            return RunResult(Status.ERROR, None, None, None)
-        values = np.array(raw, dtype=np.float64)
-        x: IntArray = np.rint(values).astype(np.int64)
-        self._warm_start(x)
-        return RunResult(status, values, float(self._stage_value(x)), None)
+        return status_of_line(solver.status_line)
 
     def _stage_value(self, x: IntArray) -> int:
         """The exact objective of the current stage at ``x`` (CBC prints 8 digits only)."""
@@ -249,20 +325,20 @@ class _CbcSession(Session):
 
     def _warm_start(self, x: IntArray) -> None:
         """Set every column to an exactly feasible point at ``x`` for the next stage's MIP
-        start: epigraph variables at their cost, ratio variables between the grades."""
-        n = self.program.size
-        for j in range(n):
+        start (CBC's solution file has 8 digits only): the units, the epigraph variables at
+        their cost, and the shifted copies of bounded stages."""
+        for j in range(self.program.size):
             self.columns[j].varValue = int(x[j])
+        levels = []
         for cols, cut in zip(self.rows.stage_cols, self.cuts, strict=True):
             level = cut.floor_value.astype(np.int64).copy()
             np.maximum.at(level, cut.owner, cut.intercept + cut.slope * x[cut.owner])
+            levels.append(level)
             for i, j in enumerate(cols.tolist()):
                 self.columns[j].varValue = int(level[i])
-        aux = n * (len(self.cuts) + 1)
-        for order in self.program.orders:
-            for better in order.levels[:-1]:
-                self.columns[aux].varValue = float(np.min(x[better] / order.weight[better]))
-                aux += 1
+        for stage, shifted, base in self.shifts:
+            for i, u in enumerate(shifted):
+                u.varValue = int(levels[stage][i] - base[i])
         self.warm = True
 
 

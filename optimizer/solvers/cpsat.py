@@ -6,10 +6,13 @@ Everything CP-SAT sees is an integer, so no tolerance is involved anywhere:
 - each stage's epigraph variable ``t_i`` is an integer in ``[floor_value_i, max(F_i(lo),
   F_i(hi))]`` (a convex cost is largest at an end of its range) above the integer cuts;
 - a ratio order ``x_i / w_i >= x_j / w_j`` is written, for every ``i`` of a better grade and
-  ``j`` of the next worse one, as ``x_i * W_j >= x_j * W_i`` with the weights as exact
-  fractions (the decimal the weight was written as; denominators over 10**6 are rounded to
-  the nearest fraction with a denominator up to 10**6) cross-multiplied to integers;
-- a finished stage is bounded by ``objective <= v`` exactly (no margin needed).
+  ``j`` of the next worse one, as ``q * x_i >= p * x_j`` with small integers that allow
+  exactly the same integer points as the weights' decimal values (:func:`ratio_coefficients`;
+  CBC uses the same rows);
+- a finished stage is bounded by ``objective <= v`` exactly (no margin needed), written
+  around the stage's answer so that the row's numbers stay small;
+- a stage that prices every allocation the same (the secondary cost of divisor methods)
+  is not searched: the previous answer is optimal.
 
 The search is deterministic: one worker and a fixed seed.
 """
@@ -32,20 +35,55 @@ SEED = 0
 _DOMAIN_LIMIT = 2**62 - 1
 
 
-def weight_fraction(weight: float) -> Fraction:
-    """A positive weight as an exact fraction of its shortest decimal form (``1.1`` is 11/10,
-    not the binary float), with the denominator limited to 10**6."""
-    return Fraction(repr(float(weight))).limit_denominator(10**6)
+def ratio_coefficients(w_better: float, w_worse: float, worse_max: int) -> tuple[int, int]:
+    """``(q, p)`` such that, for integers ``x_j`` in ``[0, worse_max]``,
+    ``x_i / w_better >= x_j / w_worse`` holds exactly when ``q * x_i >= p * x_j``.
+
+    The weights are taken as the exact fractions of their shortest decimal form (``1.1`` is
+    11/10, not the nearest binary float), so ``x_i >= r * x_j`` with ``r = w_better /
+    w_worse``. Only the lattice points matter: for ``x_j <= worse_max`` the ratio
+    ``x_i / x_j`` is a fraction with denominator at most ``worse_max``, so ``r`` can be
+    replaced by the smallest such fraction ``p / q >= r`` without changing which points are
+    allowed. Coefficients then stay below ``worse_max * (r + 1)``, however many digits the
+    weights have (1.0000001 and 1 are not confused, as rounding each weight would).
+    """
+    r = decimal_fraction(w_better) / decimal_fraction(w_worse)
+    bounded = ceiling_fraction(r, max(int(worse_max), 1))
+    return bounded.denominator, bounded.numerator
 
 
-def cross_coefficients(w_better: float, w_worse: float) -> tuple[int, int]:
-    """``(a, b)`` with ``x_i / w_better >= x_j / w_worse`` exactly ``a * x_i >= b * x_j``."""
-    better, worse = weight_fraction(w_better), weight_fraction(w_worse)
-    # x_i * worse >= x_j * better, times both denominators
-    a = worse.numerator * better.denominator
-    b = better.numerator * worse.denominator
-    common = math.gcd(a, b) or 1
-    return a // common, b // common
+def decimal_fraction(weight: float) -> Fraction:
+    """A weight as the exact fraction of its shortest decimal form: ``1.1`` is 11/10."""
+    return Fraction(repr(float(weight)))
+
+
+def ceiling_fraction(r: Fraction, max_denominator: int) -> Fraction:
+    """The smallest fraction ``p / q >= r`` with ``1 <= q <= max_denominator``
+    (Stern-Brocot descent, moving each side in one step per run of equal turns)."""
+    if max_denominator < 1:
+        raise ValueError("max_denominator must be at least 1")
+    if r.denominator <= max_denominator:
+        return r
+    # invariant: a/b < r < c/d, Farey neighbours (b * c - a * d == 1)
+    a, b = math.floor(r), 1
+    c, d = a + 1, 1
+    while b + d <= max_denominator:
+        if Fraction(a + c, b + d) < r:
+            # the largest k with (a + k c) / (b + k d) < r
+            k = math.ceil((r * b - a) / (c - r * d)) - 1
+            k = min(k, (max_denominator - b) // d)
+            a, b = a + k * c, b + k * d
+        else:
+            # the largest k with (k a + c) / (k b + d) > r
+            k = math.ceil((c - r * d) / (r * b - a)) - 1
+            k = min(k, (max_denominator - d) // b)
+            c, d = k * a + c, k * b + d
+    return Fraction(c, d)
+
+
+def constant_stage(cuts: tuple[Cuts, ...], stage: int) -> bool:
+    """Whether stage ``stage`` prices every allocation the same (no cut has a slope)."""
+    return 0 <= stage < len(cuts) and not np.any(cuts[stage].slope)
 
 
 def status_of(code: Any) -> Status:
@@ -80,7 +118,7 @@ class CpSatBackend(Backend):
     def version(cls) -> str:
         import ortools
 
-        return str(ortools.__version__)
+        return str(getattr(ortools, "__version__", "unknown"))
 
     def open(self, program: IntegerProgram, cuts: tuple[Cuts, ...]) -> Session:
         return _CpSatSession(program, cuts)
@@ -96,7 +134,7 @@ class _CpSatSession(Session):
         self.valid = True
         n = program.size
         lo, hi = program.lo.tolist(), program.hi.tolist()
-        self.x = [model.new_int_var(lo[i], hi[i], f"x{i}") for i in range(n)]
+        self.x = [model.new_int_var(lo[i], max(lo[i], hi[i]), f"x{i}") for i in range(n)]
         linear = cp_model.LinearExpr
         model.add(linear.sum(self.x) == program.budget)
         for row in program.sums:
@@ -106,16 +144,22 @@ class _CpSatSession(Session):
             if row.upper is not None:
                 model.add(total <= row.upper)
         self.t: list[list[Any]] = []
+        self.t_bounds: list[list[tuple[int, int]]] = []
         for stage, cut in enumerate(cuts):
             self.t.append(self._epigraph(stage, cut, lo, hi))
         for order in program.orders:
             for better, worse in zip(order.levels, order.levels[1:], strict=False):
                 for i in better.tolist():
                     for j in worse.tolist():
-                        a, b = cross_coefficients(order.weight[i], order.weight[j])
-                        model.add(a * self.x[i] >= b * self.x[j])
+                        if hi[j] <= 0:
+                            continue
+                        q, p = ratio_coefficients(order.weight[i], order.weight[j], hi[j])
+                        model.add(q * self.x[i] >= p * self.x[j])
         self.rank = program.cost.tertiary(np.arange(n)).tolist()
+        self.cuts = cuts
         self.stage = -1
+        self.last: tuple[IntArray, list[list[int]]] | None = None
+        self.shifts: list[tuple[int, list[Any], IntArray]] = []
 
     def _epigraph(self, stage: int, cut: Cuts, lo: list[int], hi: list[int]) -> list[Any]:
         """Integer ``t_i`` above every cut of recipient ``i``, within its exact range."""
@@ -129,11 +173,11 @@ class _CpSatSession(Session):
             top[o] = max(top[o], c + s * lo[o], c + s * hi[o])
         if any(abs(v) > _DOMAIN_LIMIT for v in floor + top):
             self.valid = False
+        bounds = [(max(floor[i], -_DOMAIN_LIMIT), min(top[i], _DOMAIN_LIMIT)) for i in range(n)]
+        self.t_bounds.append(bounds)
         t = [
-            self.model.new_int_var(
-                max(floor[i], -_DOMAIN_LIMIT), min(top[i], _DOMAIN_LIMIT), f"t{stage}_{i}"
-            )
-            for i in range(n)
+            self.model.new_int_var(low, high, f"t{stage}_{i}")
+            for i, (low, high) in enumerate(bounds)
         ]
         for o, s, c in zip(owner, slope, intercept, strict=True):
             self.model.add(t[o] - s * self.x[o] >= c)
@@ -148,23 +192,58 @@ class _CpSatSession(Session):
     def set_objective(self, stage: int) -> None:
         self.stage = stage
         if stage < 0:
-            self.model.clear_objective()
+            self.model.clear_objective()  # type: ignore[no-untyped-call]
         else:
             self.model.minimize(self._expression(stage))
 
     def bound_objective(self, stage: int, value: int) -> None:
-        self.model.add(self._expression(stage) <= int(value))
+        """``objective <= value``; a cost stage is written around its answer ``x*`` as
+        ``u_i = t_i - F_i(x*_i)``, ``sum(u) <= 0``, which keeps the numbers in CP-SAT's
+        LP relaxation small (the plain row has a right-hand side of order 10**14)."""
+        if stage >= len(self.t) or self.last is None:
+            self.model.add(self._expression(stage) <= int(value))
+            return
+        x = self.last[0]
+        cut = self.cuts[stage]
+        level = cut.floor_value.astype(np.int64).copy()
+        np.maximum.at(level, cut.owner, cut.intercept + cut.slope * x[cut.owner])
+        if int(level.sum()) != int(value):
+            self.model.add(self._expression(stage) <= int(value))
+            return
+        shifted = []
+        for i, t in enumerate(self.t[stage]):
+            low, high = self.t_bounds[stage][i]
+            f = int(level[i])
+            u = self.model.new_int_var(low - f, high - f, f"u{stage}_{i}")
+            self.model.add(t - u == f)
+            shifted.append(u)
+        self.model.add(self._cp.LinearExpr.sum(shifted) <= 0)
+        self.shifts.append((stage, shifted, level))
 
     def run(self, time_limit_s: float) -> RunResult:
         cp_model = self._cp
         if not self.valid:
             return RunResult(Status.ERROR, None, None, None)
+        if np.any(self.program.lo > self.program.hi):
+            # an empty domain makes the model invalid, but the program is just infeasible
+            return RunResult(Status.INFEASIBLE, None, None, None)
+        if self.last is not None and constant_stage(self.cuts, self.stage):
+            # every allocation costs the same here (divisor methods have no secondary
+            # cost): the previous stage's answer is optimal, no search needed
+            previous = self.last[0]
+            value = float(self._stage_value(previous))
+            return RunResult(Status.OPTIMAL, previous.astype(np.float64), value, value)
         solver = cp_model.CpSolver()
         params = solver.parameters
         params.num_workers = 1
         params.random_seed = SEED
         params.max_time_in_seconds = max(float(time_limit_s), 0.001)
         params.log_search_progress = False
+        # By default CP-SAT starts its LP relaxation empty and adds rows "lazily"; with
+        # epigraph costs of order 10**8 it can then stay empty, and the search lowers the
+        # objective one unit per solution without ever proving it (6 recipients, budget 26,
+        # Adams: > 30 s instead of 10 ms). The models are small: load every row.
+        params.add_lp_constraints_lazily = False
         code = solver.solve(self.model)
         status = status_of(code)
         if status not in (Status.OPTIMAL, Status.FEASIBLE):
@@ -187,9 +266,14 @@ class _CpSatSession(Session):
 
     def _hint(self, solver: Any, x: IntArray) -> None:
         """Start the next stage from this solution (still feasible under the new bound)."""
-        self.model.clear_hints()
+        self.model.clear_hints()  # type: ignore[no-untyped-call]
+        levels = [[int(solver.value(var)) for var in stage] for stage in self.t]
         for var, value in zip(self.x, x.tolist(), strict=True):
             self.model.add_hint(var, value)
-        for stage in self.t:
-            for var in stage:
-                self.model.add_hint(var, solver.value(var))
+        for stage, values in zip(self.t, levels, strict=True):
+            for var, value in zip(stage, values, strict=True):
+                self.model.add_hint(var, value)
+        for stage_index, shifted, base in self.shifts:
+            for i, var in enumerate(shifted):
+                self.model.add_hint(var, levels[stage_index][i] - int(base[i]))
+        self.last = (x, levels)
