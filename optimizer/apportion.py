@@ -4,8 +4,21 @@ When only bounds constrain the units, taking the ``budget - sum(lo)`` cheapest u
 (ordered by primary cost, then the tie-breakers, then k) is optimal, because each
 recipient's unit costs never decrease. With the divisor-method costs this *is* the bounded
 divisor method (highest priorities first); with the Hamilton cost it is the bounded
-largest-remainder method. No solver is called; the work is one sort.
+largest-remainder method. No solver is called.
 
+Two implementations give the same answer:
+
+- :func:`greedy_by_sort` tabulates every unit between the bounds and sorts them (one
+  ``lexsort``): simple, and the reference the tests hold the other to, but its memory and
+  time grow with ``sum(hi - lo)``, which is the budget times the number of uncapped
+  recipients;
+- :func:`select_units` finds the *threshold*: the key ``(primary, secondary, rank, k)`` of
+  the last unit taken, one component at a time, by bisection over each component's values.
+  How many units of recipient ``i`` lie below a threshold is one inversion of its cost
+  (:meth:`~optimizer.objectives.MarginalCost.first_guess`, checked against the exact
+  integer costs), so the work is ``O(n)`` per bisection step whatever the budget.
+
+:func:`greedy` uses the sort when the window is small and the threshold search otherwise.
 :func:`apportion` is the textbook interface: entitlements in, seats out.
 """
 
@@ -17,8 +30,16 @@ import numpy as np
 
 from optimizer.entitlement import FloatArray, IntArray
 from optimizer.model import IntegerProgram
-from optimizer.objectives import MarginalCost, unit_table
+from optimizer.objectives import MarginalCost, UnitCost, unit_table
 from optimizer.scenario import METHOD_ALIASES
+
+SORT_LIMIT = 65_536
+"""Below this many units between the bounds, :func:`greedy` sorts them all."""
+
+KEY_STAGES = 4
+"""The components of a unit's key: primary cost, secondary cost, rank, k."""
+
+Aggregate = Callable[[IntArray], IntArray]
 
 
 def greedy(program: IntegerProgram) -> IntArray | None:
@@ -28,9 +49,260 @@ def greedy(program: IntegerProgram) -> IntArray | None:
     need = program.budget - int(lo.sum())
     if need < 0 or int(hi.sum()) < program.budget or np.any(lo > hi):
         return None
+    if int((hi - lo).sum()) <= SORT_LIMIT:
+        return greedy_by_sort(program)
+    return select_units(program.cost, lo, hi, np.array([0]), np.array([need]))
+
+
+def greedy_by_sort(program: IntegerProgram) -> IntArray | None:
+    """:func:`greedy` by tabulating and sorting every unit between the bounds."""
+    lo, hi = program.lo, program.hi
+    need = program.budget - int(lo.sum())
+    if need < 0 or int(hi.sum()) < program.budget or np.any(lo > hi):
+        return None
     table = unit_table(program.cost, lo, hi)
     order = np.lexsort((table.k, table.tertiary, table.secondary, table.primary))[:need]
     return lo + np.bincount(table.owner[order], minlength=program.size).astype(np.int64)
+
+
+def first_at_least(
+    cost: UnitCost, stage: int, i: IntArray, value: IntArray, start: IntArray, stop: IntArray
+) -> IntArray:
+    """For each recipient ``i[j]``, the first k in ``[start[j], stop[j])`` whose key
+    component ``stage`` is at least ``value[j]`` (``stop[j]`` if none), given that the
+    component never decreases on that range.
+
+    Stages 0 and 1 (the primary and secondary costs) start from the cost's closed-form
+    guess when it has one, then check it against the exact integer costs; the few guesses
+    that are off are repaired by a step or by bisection, so the answer is exact whatever
+    the guess. Stage 2 (rank) is constant per recipient, stage 3 is k itself.
+    """
+    if stage == 2:
+        return np.where(cost.tertiary(i) >= value, start, stop)
+    if stage == 3:
+        return np.clip(value, start, stop)
+    f = cost.primary if stage == 0 else cost.secondary
+    guess = getattr(cost, "first_guess", None)
+    if guess is None:
+        k = start.copy()
+    else:
+        raw = guess(stage, i, value)
+        raw = np.where(np.isnan(raw), -np.inf, raw)
+        k = np.ceil(np.clip(raw, start, stop)).astype(np.int64)
+
+    def wrong(k: IntArray, sel: IntArray) -> IntArray:
+        """Which of the entries ``sel`` are not yet the answer: too late (the unit before
+        already reaches the value) or too early (unit k does not)."""
+        a, b, v, kk = start[sel], stop[sel], value[sel], k[sel]
+        late = kk > a
+        late[late] = f(i[sel][late], kk[late] - 1) >= v[late]
+        early = kk < b
+        early[early] = f(i[sel][early], kk[early]) < v[early]
+        return np.where(late, -1, np.where(early, 1, 0))
+
+    sel = np.arange(len(i))
+    for _ in range(2):  # a rounding error moves the guess by a unit: step once or twice
+        if not len(sel):
+            return k
+        move = wrong(k, sel)
+        sel = sel[move != 0]
+        k[sel] += move[move != 0]
+    if len(sel):
+        move = wrong(k, sel)
+        sel = sel[move != 0]
+    if len(sel):  # far off (or no guess): bisection on [start, stop]
+        low, high = start[sel].copy(), stop[sel].copy()
+        while True:
+            open_ = low < high
+            if not open_.any():
+                break
+            mid = low + (high - low) // 2
+            at = np.flatnonzero(open_)
+            reached = f(i[sel][at], mid[at]) >= value[sel][at]
+            high[at] = np.where(reached, mid[at], high[at])
+            low[at] = np.where(reached, low[at], mid[at] + 1)
+        k[sel] = low
+    return k
+
+
+def select_units(
+    cost: UnitCost,
+    lo: IntArray,
+    hi: IntArray,
+    starts: IntArray,
+    need: IntArray,
+    *,
+    aggregate: Aggregate | None = None,
+    owner: IntArray | None = None,
+) -> IntArray:
+    """Choose, in each segment of recipients, ``need`` units beyond ``lo`` with the
+    smallest keys, and return the resulting allocation.
+
+    Segment ``s`` holds recipients ``starts[s]:starts[s+1]`` (the arrays are in segment
+    order, segments are not empty) and the caller guarantees
+    ``0 <= need[s] <= sum(hi - lo)`` over it. With ``aggregate`` (one segment only), the
+    count to reach is not the number of units taken but ``aggregate(x - lo)``, a
+    non-decreasing function that grows by at most one per unit (the nested greedy counts
+    group totals clipped to the group's bounds this way). ``owner[j]`` is the index the
+    cost knows row ``j`` by (default: ``j``).
+
+    The search keeps, per recipient, the range ``[a, b)`` of units whose keys tie with the
+    threshold found so far (units before ``a`` are taken, units from ``b`` are not), and
+    resolves the key one component at a time: for component ``c``, the value ``v`` of the
+    unit that completes the count is the largest ``v`` for which the units with
+    ``c < v`` are still too few (bisection between the smallest and largest ``c`` in the
+    ranges); the new range is the units with ``c == v``. The bisection counts with the
+    cost's closed-form guesses, then the value is checked with exact counts (and searched
+    again, exactly, in the rare case a guess misled it).
+    """
+    if len(lo) == 0:
+        return lo.copy()
+    search = _ThresholdSearch(cost, lo, hi, starts, need, aggregate, owner)
+    for stage in range(KEY_STAGES):
+        if search.done.all():
+            break
+        search.resolve(stage)
+    if not search.done.all():  # pragma: no cover - the four components identify every unit
+        raise AssertionError("threshold search did not converge")
+    return search.a
+
+
+class _ThresholdSearch:
+    """The state of :func:`select_units`: per recipient the tie range ``[a, b)``, per
+    segment whether its count is reached."""
+
+    def __init__(
+        self,
+        cost: UnitCost,
+        lo: IntArray,
+        hi: IntArray,
+        starts: IntArray,
+        need: IntArray,
+        aggregate: Aggregate | None,
+        owner: IntArray | None,
+    ) -> None:
+        n = len(lo)
+        self.cost, self.lo, self.starts, self.need = cost, lo, starts, need
+        self.aggregate = aggregate
+        self.who = np.arange(n, dtype=np.int64) if owner is None else owner
+        self.seg_of = np.zeros(n, dtype=np.int64)
+        if len(starts) > 1:
+            self.seg_of[starts[1:]] = 1
+            np.cumsum(self.seg_of, out=self.seg_of)
+        self.a, self.b = lo.copy(), hi.copy()
+        self.done = self.total(self.a - lo) >= need
+        self._finish_where(self.total(self.b - lo) == need)
+
+    def total(self, counts: IntArray) -> IntArray:
+        """The count each segment has reached when recipient j takes ``counts[j]``."""
+        if self.aggregate is not None:
+            return self.aggregate(counts)
+        out: IntArray = np.add.reduceat(counts, self.starts)
+        return out
+
+    def _finish_where(self, finished: np.ndarray) -> None:
+        """Segments whose whole tie range completes the count take all of it."""
+        finished = finished & ~self.done
+        self.a = np.where(finished[self.seg_of], self.b, self.a)
+        self.done |= finished
+
+    def resolve(self, stage: int) -> None:
+        """Narrow every open segment's tie range to the units whose component ``stage``
+        equals that of the unit completing the count."""
+        a, b, who = self.a, self.b, self.who
+        big = np.iinfo(np.int64).max
+        rows = np.flatnonzero(~self.done[self.seg_of] & (a < b))
+        # bracket: the smallest component in each range, and one past the largest
+        first = np.full(len(a), big, dtype=np.int64)
+        last = np.full(len(a), -big, dtype=np.int64)
+        first[rows] = _component(self.cost, stage, who[rows], a[rows])
+        last[rows] = _component(self.cost, stage, who[rows], b[rows] - 1)
+        low0 = np.minimum.reduceat(first, self.starts)  # count below low0 < need
+        high0 = np.maximum.reduceat(last, self.starts) + 1  # count below high0 >= need
+        v = self._bisect(stage, rows, low0, high0, ~self.done, exact=False)
+        while True:  # check v with exact counts; where the guesses misled, bisect exactly
+            at = v[self.seg_of][rows]
+            a_rows = first_at_least(self.cost, stage, who[rows], at, a[rows], b[rows])
+            b_rows = first_at_least(self.cost, stage, who[rows], at + 1, a[rows], b[rows])
+            below = a - self.lo
+            below[rows] = a_rows - self.lo[rows]
+            upto = below.copy()
+            upto[rows] = b_rows - self.lo[rows]
+            too_high = self.total(below) >= self.need
+            wrong = ~self.done & (too_high | (self.total(upto) < self.need))
+            if not wrong.any():
+                break
+            low = np.where(too_high, low0, v + 1)
+            high = np.where(too_high, v, high0)
+            v = np.where(wrong, self._bisect(stage, rows, low, high, wrong, exact=True), v)
+        self.a[rows], self.b[rows] = a_rows, b_rows
+        self._finish_where(self.total(self.b - self.lo) == self.need)
+
+    def _bisect(
+        self,
+        stage: int,
+        rows: IntArray,
+        low: IntArray,
+        high: IntArray,
+        active: np.ndarray,
+        *,
+        exact: bool,
+    ) -> IntArray:
+        """Per active segment, the largest v in ``[low, high)`` whose count is short of
+        the need, given that ``low``'s is and ``high``'s is not."""
+        guess = None if exact or stage >= 2 else getattr(self.cost, "first_guess", None)
+        single = len(self.starts) == 1
+        who, start, stop = self.who[rows], self.a[rows], self.b[rows]
+        seg = self.seg_of[rows]
+        counts = self.a - self.lo
+        base = self.lo[rows]
+        # the counts at low and high (those of the tie range's ends, to start with: only
+        # the interpolation uses them)
+        g_low = self.total(counts)
+        ends = counts.copy()
+        ends[rows] = stop - base
+        g_high = self.total(ends)
+        # secondary costs grow about linearly in k, so their counts about linearly in the
+        # threshold: interpolate there (the primary counts jump, and bisection is better)
+        linear = stage == 1
+        interpolate = np.full(len(low), linear)
+        while True:
+            span = high - low
+            work = active & (span > 1)
+            if not work.any():
+                return low
+            # regula falsi while it pays off (the range at least halves), else bisection
+            with np.errstate(invalid="ignore", divide="ignore"):
+                frac = (self.need - g_low) / (g_high - g_low).astype(np.float64)
+            step = np.floor(np.nan_to_num(frac, nan=0.5) * span.astype(np.float64))
+            guessed = low + np.clip(step, 1, np.maximum(span - 1, 1)).astype(np.int64)
+            mid = np.where(interpolate, guessed, low + span // 2)
+            value = np.full(len(rows), mid[0]) if single else mid[seg]
+            if guess is None:
+                k = first_at_least(self.cost, stage, who, value, start, stop)
+            else:  # the closed-form guess alone: monotone, and rarely off by a unit
+                raw = guess(stage, who, value)
+                raw[np.isnan(raw)] = -np.inf
+                k = np.ceil(np.clip(raw, start, stop)).astype(np.int64)
+            counts[rows] = k - base
+            g_mid = self.total(counts)
+            short = g_mid < self.need
+            low = np.where(work & short, mid, low)
+            g_low = np.where(work & short, g_mid, g_low)
+            high = np.where(work & ~short, mid, high)
+            g_high = np.where(work & ~short, g_mid, g_high)
+            interpolate = linear & ((high - low) * 2 <= span)
+
+
+def _component(cost: UnitCost, stage: int, i: IntArray, k: IntArray) -> IntArray:
+    """Component ``stage`` of the key of unit ``k`` of recipient ``i``."""
+    if stage == 0:
+        return cost.primary(i, k)
+    if stage == 1:
+        return cost.secondary(i, k)
+    if stage == 2:
+        return cost.tertiary(i)
+    return k
 
 
 def maxmin_floors(
@@ -50,12 +322,22 @@ def maxmin_floors(
 
     if not np.any(positive):
         return lo.copy()
+    answers: dict[bytes, bool] = {}
+
+    def ask(floors: IntArray) -> bool:
+        """The oracle, asked once per distinct floors (near the end of the bisection most
+        midpoints raise the floors exactly as one of the ends does)."""
+        key = floors.tobytes()
+        if key not in answers:
+            answers[key] = feasible(floors)
+        return answers[key]
+
     low, high = 0.0, float(np.min(hi[positive] / quota[positive]))
-    if feasible(floors(high)):
+    if ask(floors(high)):
         return floors(high)
     for _ in range(60):
         mid = (low + high) / 2.0
-        if feasible(floors(mid)):
+        if ask(floors(mid)):
             low = mid
         else:
             high = mid
@@ -82,8 +364,6 @@ def apportion(
     >>> apportion([5, 3, 2], 7, "jefferson")
     [4, 2, 1]
     """
-    from optimizer.model import IntegerProgram
-
     ent = np.asarray(entitlements, dtype=np.float64)
     n = len(ent)
     names = list(ids) if ids is not None else [f"{i:012d}" for i in range(n)]

@@ -40,37 +40,49 @@ class Entitlements:
 
 
 def entitlements(scenario: Scenario) -> Entitlements:
-    """Compute e_i = weight_i * score_i * multiplier(grade_i) and q_i = budget * e_i / sum(e)."""
-    order = sorted(range(len(scenario.recipients)), key=lambda j: scenario.recipients[j].id)
-    recs = [scenario.recipients[j] for j in order]
-    grades = [scenario.grade_of(r) for r in recs]
-    level_of = {g.grade: index for index, g in enumerate(scenario.grades)}
+    """Compute e_i = weight_i * score_i * multiplier(grade_i) and q_i = budget * e_i / sum(e).
+
+    Whole arrays at a time (a scenario may hold every firm of a programme)."""
+    recipients = scenario.recipients
+    n = len(recipients)
+    given_ids = [r.id for r in recipients]
+    if any("\x00" in i for i in given_ids):  # NumPy strings cannot hold NUL: sort in Python
+        order = np.array(sorted(range(n), key=given_ids.__getitem__), dtype=np.int64)
+    else:  # code-point order, as Python sorts str (ids are unique: no ties)
+        order = np.argsort(np.array(given_ids, dtype=str), kind="stable").astype(np.int64)
+    recs = [recipients[j] for j in order.tolist()]
+    ids = tuple(r.id for r in recs)
     weight = np.array([r.weight for r in recs], dtype=np.float64)
     score = np.array([r.score for r in recs], dtype=np.float64)
-    multiplier = np.array([g.multiplier if g else 1.0 for g in grades], dtype=np.float64)
+    # the first (best) band the score reaches, as Scenario.grade_of
+    grade_level = np.full(n, -1, dtype=np.int64)
+    for level in range(len(scenario.grades) - 1, -1, -1):
+        grade_level[score >= scenario.grades[level].min_score] = level
+    bands = [g.multiplier for g in scenario.grades] + [1.0]
+    multiplier = np.array(bands, dtype=np.float64)[grade_level]
+    names: list[str | None] = [g.grade for g in scenario.grades] + [None]
     ent = weight * score * multiplier
     quota = scenario.budget * ent / ent.sum()
-    ids = tuple(r.id for r in recs)
-    rank_order = sorted(range(len(recs)), key=lambda j: (-ent[j], ids[j]))
-    rank = np.empty(len(recs), dtype=np.int64)
-    rank[rank_order] = np.arange(len(recs))
+    # rank: larger entitlement first, then id (the arrays are in id order already)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.lexsort((np.arange(n), -ent))] = np.arange(n)
+    caps = [r.cap for r in recs]
+    previous = [r.previous for r in recs]
     return Entitlements(
         ids=ids,
-        position=np.array(order, dtype=np.int64),
+        position=order,
         weight=weight,
         score=score,
         multiplier=multiplier,
         entitlement=ent,
         quota=quota,
-        grade=tuple(g.grade if g else None for g in grades),
-        grade_level=np.array([level_of[g.grade] if g else -1 for g in grades], dtype=np.int64),
+        grade=tuple(names[g] for g in grade_level.tolist()),
+        grade_level=grade_level,
         floor=np.array([r.floor for r in recs], dtype=np.int64),
-        cap=np.array(
-            [scenario.budget if r.cap is None else min(r.cap, scenario.budget) for r in recs],
-            dtype=np.int64,
+        cap=np.minimum(
+            np.array([scenario.budget if c is None else c for c in caps], dtype=np.int64),
+            scenario.budget,
         ),
-        previous=np.array(
-            [np.nan if r.previous is None else r.previous for r in recs], dtype=np.float64
-        ),
+        previous=np.array([np.nan if p is None else p for p in previous], dtype=np.float64),
         rank=rank,
     )

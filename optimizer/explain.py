@@ -21,20 +21,24 @@ def binding(x: IntArray, ent: Entitlements, rules: CompiledRules) -> list[tuple[
     group rule at its bound, or grade_order tying it to the neighbouring grade."""
     out: list[list[str]] = [[] for _ in range(ent.size)]
     q = ent.quota
-    for i in range(ent.size):
-        if x[i] == rules.lo[i] and x[i] > q[i] + _EPS:
-            out[i].extend(rules.lo_source[i])
-        if x[i] == rules.hi[i] and x[i] < q[i] - _EPS:
-            out[i].extend(rules.hi_source[i] or ("cap",))
+    held_up = np.flatnonzero((x == rules.lo) & (x > q + _EPS))
+    held_down = np.flatnonzero((x == rules.hi) & (x < q - _EPS))
+    for i in held_up.tolist():
+        out[i].extend(rules.lo_source[i])
+    for i in held_down.tolist():
+        out[i].extend(rules.hi_source[i] or ("cap",))
     for row in rules.sums:
         total = int(x[row.index].sum())
         group_quota = float(q[row.index].sum())
-        held_up = row.lower is not None and total == row.lower and total > group_quota + _EPS
-        held_down = row.upper is not None and total == row.upper and total < group_quota - _EPS
-        if held_up or held_down:
-            for i in row.index:
-                if (held_up and x[i] >= q[i] - _EPS) or (held_down and x[i] <= q[i] + _EPS):
-                    out[i].append(row.label)
+        up = row.lower is not None and total == row.lower and total > group_quota + _EPS
+        down = row.upper is not None and total == row.upper and total < group_quota - _EPS
+        if up or down:
+            xs, qs = x[row.index], q[row.index]
+            mask = (xs >= qs - _EPS) if up else (xs <= qs + _EPS)
+            if up and down:
+                mask = (xs >= qs - _EPS) | (xs <= qs + _EPS)
+            for i in row.index[mask].tolist():
+                out[i].append(row.label)
     for order in rules.orders:
         for better, worse in zip(order.levels, order.levels[1:], strict=False):
             ratio_b = x[better] / order.weight[better]
@@ -43,11 +47,12 @@ def binding(x: IntArray, ent: Entitlements, rules: CompiledRules) -> list[tuple[
             if abs(tie - float(ratio_w.max())) > _EPS:
                 continue
             for members, ratios, up in ((better, ratio_b, True), (worse, ratio_w, False)):
-                for i, r in zip(members, ratios, strict=True):
-                    pushed = x[i] > q[i] + _EPS if up else x[i] < q[i] - _EPS
-                    if abs(r - tie) <= _EPS and pushed and order.label not in out[i]:
+                pushed = x[members] > q[members] + _EPS if up else x[members] < q[members] - _EPS
+                at_tie = np.abs(ratios - tie) <= _EPS
+                for i in members[pushed & at_tie].tolist():
+                    if order.label not in out[i]:
                         out[i].append(order.label)
-    return [tuple(dict.fromkeys(b)) for b in out]
+    return [tuple(dict.fromkeys(b)) if b else () for b in out]
 
 
 def gini(values: FloatArray) -> float:

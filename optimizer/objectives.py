@@ -21,6 +21,7 @@ good allocations, the one closest to the quotas in squared distance), then by ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -87,13 +88,13 @@ class MarginalCost:
         if self.rule == "hamilton":
             cost = np.clip(2.0 * (kf - q) + 1.0, -1.0, 1.0)
         elif self.rule == "weighted":
-            top = float(self.quota.max())
+            top = self._top
             cost = -q / top if top > 0 else np.zeros_like(q)
         else:
             d = divisor(self.rule, kf)
             with np.errstate(divide="ignore", invalid="ignore"):
                 priority = np.where(d > 0, q / np.where(d > 0, d, 1.0), 0.0)
-            first = 2.0 * float(self.quota.max()) + q
+            first = 2.0 * self._top + q
             cost = -np.where(d > 0, priority, first)
         return np.rint(cost * SCALE).astype(np.int64)
 
@@ -108,6 +109,44 @@ class MarginalCost:
     def tertiary(self, i: IntArray) -> IntArray:
         """Last tie-break: the recipient's rank (larger entitlement, then id, first)."""
         return self.rank[i]
+
+    @cached_property
+    def _top(self) -> float:
+        """The largest quota (computed once: the costs are evaluated many times)."""
+        return float(self.quota.max()) if len(self.quota) else 0.0
+
+    def first_guess(self, stage: int, i: IntArray, value: IntArray) -> FloatArray:
+        """Where the cost of stage ``stage`` (0 primary, 1 secondary) of recipient ``i``
+        first reaches ``value``: the smallest real k whose unrounded cost is at least
+        ``value - 1/2``, by inverting each rule's formula (``-inf``: from the first unit on,
+        ``inf``: never). Only a guess (floating point, rounding): the threshold search
+        checks it against the exact integer costs and repairs it
+        (:func:`optimizer.apportion.first_at_least`)."""
+        q = self.quota[i]
+        scale = SCALE if stage == 0 else TIE_SCALE
+        t = (value.astype(np.float64) - 0.5) / scale  # the unrounded cost to reach
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if stage == 1 or self.rule == "hamilton":
+                if stage == 1 and self.rule in DIVISOR_METHODS:
+                    return np.where(t <= 0.0, -np.inf, np.inf)
+                guess = q + (t - 1.0) / 2.0  # 2(k - q) + 1 >= t
+                if stage == 0:  # clipped to [-1, 1]
+                    guess = np.where(t <= -1.0, -np.inf, np.where(t > 1.0, np.inf, guess))
+                return guess
+            if self.rule == "weighted":
+                zero = np.zeros(len(i), dtype=np.int64)
+                return np.where(self.primary(i, zero) >= value, -np.inf, np.inf)
+            # divisor methods: -q / d(k) >= t  <=>  d(k) >= q / -t (t < 0; never for t > 0)
+            c = np.where(t < 0.0, q / -t, np.inf)
+            if self.rule == "jefferson":
+                guess = c - 1.0
+            elif self.rule == "webster":
+                guess = c - 0.5
+            elif self.rule == "adams":
+                guess = c
+            else:  # huntington-hill: k (k + 1) >= c^2
+                guess = (np.sqrt(1.0 + 4.0 * c * c) - 1.0) / 2.0
+            return np.where(t > 0.0, np.inf, guess)
 
 
 @dataclass(frozen=True)

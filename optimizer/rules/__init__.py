@@ -33,43 +33,58 @@ def compile_rules(scenario: Scenario, ent: Entitlements) -> CompiledRules:
     """Apply every rule of the scenario to the recipients' floors and caps."""
     lo = ent.floor.copy()
     hi = ent.cap.copy()
-    lo_src: list[list[str]] = [["floor"] if f > 0 else [] for f in lo]
-    hi_src: list[list[str]] = [["cap"] if c < scenario.budget else [] for c in hi]
+    # what set each bound, as an index into a short table of distinct tuples of labels
+    lo_src = _Sources(np.where(lo > 0, 1, 0), [(), ("floor",)])
+    hi_src = _Sources(np.where(hi < scenario.budget, 1, 0), [(), ("cap",)])
     sums: list[SubsetSum] = []
     orders: list[RatioOrder] = []
+    tags = group.TagIndex(scenario, ent)
     for rule in scenario.rules:
         if isinstance(rule, ChangeLimitRule):
             rule_lo, rule_hi = change_limit.bounds(rule, ent, scenario.budget)
-            _tighten(lo, lo_src, rule_lo, rule.label, np.greater, neutral=0)
-            _tighten(hi, hi_src, rule_hi, rule.label, np.less, neutral=scenario.budget)
+            lo_src.tighten(lo, rule_lo, rule.label, np.greater, neutral=0)
+            hi_src.tighten(hi, rule_hi, rule.label, np.less, neutral=scenario.budget)
         elif isinstance(rule, GroupRule):
-            sums.append(group.subset_sum(rule, scenario, ent))
+            sums.append(group.subset_sum(rule, scenario, ent, tags=tags))
         elif isinstance(rule, GradeOrderRule):
             orders.append(grade_order.ratio_order(rule, ent))
     return CompiledRules(
         lo=lo,
         hi=hi,
-        lo_source=tuple(tuple(s) for s in lo_src),
-        hi_source=tuple(tuple(s) for s in hi_src),
+        lo_source=lo_src.per_recipient(),
+        hi_source=hi_src.per_recipient(),
         sums=tuple(sums),
         orders=tuple(orders),
     )
 
 
-def _tighten(
-    bound: IntArray,
-    sources: list[list[str]],
-    new: IntArray,
-    label: str,
-    tighter: np.ufunc,
-    *,
-    neutral: int,
-) -> None:
-    """Move ``bound`` to ``new`` where tighter; name ``label`` wherever it now sets the bound
-    (a bound equal to ``neutral``, 0 or the budget, is no bound at all)."""
-    for i in range(len(bound)):
-        if tighter(new[i], bound[i]):
-            bound[i] = new[i]
-            sources[i] = [label]
-        elif new[i] == bound[i] != neutral and label not in sources[i]:
-            sources[i].append(label)
+class _Sources:
+    """The labels behind each recipient's bound: a code per recipient into a table of the
+    few distinct tuples of labels (whole arrays at a time, however many recipients)."""
+
+    def __init__(self, code: IntArray, table: list[tuple[str, ...]]) -> None:
+        self.code = code.astype(np.int64)
+        self.table = table
+
+    def _code_of(self, labels: tuple[str, ...]) -> int:
+        if labels not in self.table:
+            self.table.append(labels)
+        return self.table.index(labels)
+
+    def tighten(
+        self, bound: IntArray, new: IntArray, label: str, tighter: np.ufunc, *, neutral: int
+    ) -> None:
+        """Move ``bound`` to ``new`` where tighter; name ``label`` wherever it now sets the
+        bound (a bound equal to ``neutral``, 0 or the budget, is no bound at all)."""
+        moved = tighter(new, bound)
+        also = ~moved & (new == bound) & (bound != neutral)
+        for old in sorted(set(self.code[also].tolist())):
+            labels = self.table[old]
+            if label not in labels:
+                self.code[also & (self.code == old)] = self._code_of((*labels, label))
+        self.code[moved] = self._code_of((label,))
+        bound[moved] = new[moved]
+
+    def per_recipient(self) -> tuple[tuple[str, ...], ...]:
+        table = self.table
+        return tuple([table[c] for c in self.code.tolist()])

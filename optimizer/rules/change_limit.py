@@ -5,8 +5,6 @@ It only tightens each recipient's bounds, so the exact greedy still applies.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from optimizer.entitlement import Entitlements, IntArray
@@ -17,13 +15,14 @@ _EPS = 1e-9
 
 def bounds(rule: ChangeLimitRule, ent: Entitlements, budget: int) -> tuple[IntArray, IntArray]:
     """Lower and upper bounds the rule sets (0 and the budget for recipients it spares)."""
+    prev = ent.previous
+    given = ~np.isnan(prev)
     lo = np.zeros(ent.size, dtype=np.int64)
     hi = np.full(ent.size, budget, dtype=np.int64)
-    for i, prev in enumerate(ent.previous):
-        if math.isnan(prev):
-            continue
-        if rule.max_decrease is not None:
-            lo[i] = max(0, math.ceil(prev * (1.0 - rule.max_decrease) - _EPS))
-        if rule.max_increase is not None:
-            hi[i] = min(budget, math.floor(prev * (1.0 + rule.max_increase) + _EPS))
+    if rule.max_decrease is not None:
+        least = np.ceil(prev[given] * (1.0 - rule.max_decrease) - _EPS)
+        lo[given] = np.maximum(0, least).astype(np.int64)
+    if rule.max_increase is not None:
+        most = np.floor(prev[given] * (1.0 + rule.max_increase) + _EPS)
+        hi[given] = np.minimum(budget, most).astype(np.int64)
     return lo, hi

@@ -3,6 +3,15 @@
 A backend only needs to know how to build the program once (:class:`Session`), set a
 stage's objective, bound a finished stage and run. The driver solves the stages in order
 (primary cost, then the tie-breakers), so every backend returns the same allocation.
+
+The three cost stages (primary, least squares, ``rank . x``) single out one allocation
+whenever the rules form a partition (:mod:`optimizer.partition`), but under ``grade_order``
+two allocations can tie on all three. The driver then ends with the *rank stages*: in rank
+order (largest entitlement, then id, first), each recipient takes as many units as the
+optimum still allows, and keeps them. That makes the answer a strict lexicographic optimum,
+the same on every backend. The rank stages are skipped where they cannot change anything:
+for programs of a partition structure (the optimum is unique there) and for a recipient
+already at its cap.
 """
 
 from __future__ import annotations
@@ -16,9 +25,29 @@ import numpy as np
 
 from optimizer.entitlement import IntArray
 from optimizer.model import Cuts, IntegerProgram, epigraph_cuts
+from optimizer.partition import structure
 from optimizer.result import Status
 
 STAGES = 3
+"""Cost stages: primary, secondary (least squares), tertiary (``rank . x``)."""
+
+
+def tie_order(program: IntegerProgram) -> IntArray:
+    """Recipients in rank order: the order of the rank stages."""
+    out: IntArray = np.argsort(program.cost.tertiary(np.arange(program.size)), kind="stable")
+    return out
+
+
+def linear_stage(program: IntegerProgram, stage: int, cut_stages: int) -> IntArray:
+    """The coefficients over ``x`` of a linear stage (``stage >= cut_stages``): ``rank`` for
+    the tertiary stage, then ``-x_r`` (take as many units as possible) for the recipient
+    ``r`` of each rank stage."""
+    if stage == cut_stages:
+        out: IntArray = program.cost.tertiary(np.arange(program.size)).astype(np.int64)
+        return out
+    coefficients = np.zeros(program.size, dtype=np.int64)
+    coefficients[tie_order(program)[stage - cut_stages - 1]] = -1
+    return coefficients
 
 
 @dataclass(frozen=True)
@@ -46,8 +75,8 @@ class Session(ABC):
 
     @abstractmethod
     def set_objective(self, stage: int) -> None:
-        """Minimise stage ``stage``: sum of epigraph variables, or ``rank . x`` for the last,
-        or nothing at all (feasibility) when ``stage < 0``."""
+        """Minimise stage ``stage``: sum of epigraph variables, or a :func:`linear_stage`
+        after those, or nothing at all (feasibility) when ``stage < 0``."""
 
     @abstractmethod
     def bound_objective(self, stage: int, value: int) -> None:
@@ -80,7 +109,9 @@ class Backend(ABC):
     def solve(
         self, program: IntegerProgram, *, time_limit_s: float, stages: int = STAGES
     ) -> Outcome:
-        """Solve the stages in order; ``stages=0`` only looks for a feasible point."""
+        """Solve the stages in order, then the rank stages; ``stages=0`` only looks for a
+        feasible point. A stage stopped by the time limit reports the best allocation so
+        far (``time_limit``); the stages before it were solved to optimality."""
         deadline = time.monotonic() + time_limit_s
         table = program.units()
         cuts = (
@@ -90,13 +121,40 @@ class Backend(ABC):
         session = self.open(program, cuts[: min(stages, 2)])
         if stages == 0:
             session.set_objective(-1)
-        run = RunResult(Status.ERROR, None, None, None)
+        unique = structure(program) is not None  # the cost stages single out the optimum
+        ranked = tie_order(program).tolist() if stages == STAGES and not unique else []
+        best: np.ndarray | None = None
         gap: float | None = 0.0
-        for stage in range(max(stages, 1)):
+        total = max(stages, 1) + max(len(ranked) - 1, 0)
+        for stage in range(total):
+            if stage >= STAGES and best is not None:
+                r = ranked[stage - STAGES]
+                x = _integral(best)
+                if x[r] >= program.hi[r]:  # already all it could have: keep it, no run
+                    session.bound_objective(stage, -int(x[r]))
+                    continue
             if stages:
                 session.set_objective(stage)
             run = session.run(max(deadline - time.monotonic(), 0.01))
             if run.status in (Status.INFEASIBLE, Status.ERROR) or run.values is None:
+                if stage >= STAGES and best is not None and run.status != Status.TIME_LIMIT:
+                    # numerical trouble in a rank stage (HiGHS has reported "unbounded"):
+                    # the answer is proven optimal for every cost stage; say so
+                    return Outcome(
+                        Status.OPTIMAL,
+                        _integral(best),
+                        0.0,
+                        f"{self.name} failed rank stage {stage - STAGES + 1} "
+                        f"({run.status}): an equally good allocation may exist",
+                    )
+                if best is not None and run.status == Status.TIME_LIMIT:
+                    return Outcome(
+                        Status.TIME_LIMIT,
+                        _integral(best),
+                        gap,
+                        f"{self.name} stopped at stage {stage + 1} of {total}; the "
+                        "allocation is optimal for the stages before it",
+                    )
                 status = Status.INFEASIBLE if run.status == Status.INFEASIBLE else run.status
                 return Outcome(status, None, None, f"{self.name}: {run.status}")
             if run.status != Status.OPTIMAL:
@@ -106,12 +164,13 @@ class Backend(ABC):
                     Status.TIME_LIMIT,
                     _integral(run.values),
                     gap,
-                    f"{self.name} stopped at stage {stage + 1} of {stages}",
+                    f"{self.name} stopped at stage {stage + 1} of {total}",
                 )
-            if stage + 1 < stages and run.objective is not None:
+            best = run.values
+            if stage + 1 < total and run.objective is not None:
                 session.bound_objective(stage, round(run.objective))
-        assert run.values is not None
-        return Outcome(Status.OPTIMAL, _integral(run.values), 0.0)
+        assert best is not None
+        return Outcome(Status.OPTIMAL, _integral(best), 0.0)
 
 
 def _integral(values: np.ndarray) -> IntArray:

@@ -10,6 +10,7 @@ import numpy as np
 
 from optimizer.entitlement import IntArray
 from optimizer.model import IntegerProgram
+from optimizer.solvers.base import tie_order
 
 MAX_RECIPIENTS = 6
 MAX_BUDGET = 30
@@ -79,10 +80,14 @@ def brute_force(program: IntegerProgram) -> IntArray | None:
     nothing is feasible. Only for tiny programs (ValueError otherwise).
 
     The stage values do not always single out one allocation (with a grade order, two
-    allocations can tie on all three); the tied allocation that comes first in the
-    lexicographic order of ``x`` is returned then, and :func:`optima` lists them all."""
+    allocations can tie on all three); the driver's rank stages then decide
+    (:mod:`optimizer.solvers.base`): of the tied allocations, the one that gives the most
+    units to the first recipient in rank order, then to the second, and so on."""
     found = optima(program)
-    return found[0] if found else None
+    if not found:
+        return None
+    ranked = tie_order(program)
+    return max(found, key=lambda x: tuple(x[ranked].tolist()))
 
 
 def _maybe_feasible(program: IntegerProgram, candidates: IntArray) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 from optimizer.entitlement import IntArray
 from optimizer.model import Cuts, IntegerProgram
 from optimizer.result import Status
-from optimizer.solvers.base import Backend, RunResult, Session
+from optimizer.solvers.base import Backend, RunResult, Session, linear_stage
 from optimizer.solvers.cpsat import constant_stage, ratio_coefficients
 from optimizer.solvers.rows import RowBuilder
 
@@ -230,7 +230,11 @@ class _CbcSession(Session):
         right-hand side next to cost slopes of 10**9, drowns the 0.5 margin in tolerances."""
         pulp = self._pulp
         x = self.last_x
-        if stage >= len(self.cuts) or x is None:
+        if stage >= len(self.cuts):  # a linear stage: small integer coefficients
+            self.num_rows += 1
+            self._add_row(self._expression(stage), -np.inf, value + _MARGIN, f"r{self.num_rows}")
+            return
+        if x is None:
             self.exact = False
             return
         cut = self.cuts[stage]
@@ -321,7 +325,7 @@ class _CbcSession(Session):
             return 0
         if stage < len(self.cuts):
             return self.program.stage_values(x)[stage]
-        return int((self.program.cost.tertiary(np.arange(self.program.size)) * x).sum())
+        return int((linear_stage(self.program, stage, len(self.cuts)) * x).sum())
 
     def _warm_start(self, x: IntArray) -> None:
         """Set every column to an exactly feasible point at ``x`` for the next stage's MIP

@@ -28,7 +28,7 @@ import numpy as np
 from optimizer.entitlement import IntArray
 from optimizer.model import Cuts, IntegerProgram
 from optimizer.result import Status
-from optimizer.solvers.base import Backend, RunResult, Session
+from optimizer.solvers.base import Backend, RunResult, Session, linear_stage
 
 SEED = 0
 # CP-SAT requires every domain inside [-2**62, 2**62]
@@ -155,7 +155,6 @@ class _CpSatSession(Session):
                             continue
                         q, p = ratio_coefficients(order.weight[i], order.weight[j], hi[j])
                         model.add(q * self.x[i] >= p * self.x[j])
-        self.rank = program.cost.tertiary(np.arange(n)).tolist()
         self.cuts = cuts
         self.stage = -1
         self.last: tuple[IntArray, list[list[int]]] | None = None
@@ -187,7 +186,7 @@ class _CpSatSession(Session):
         linear = self._cp.LinearExpr
         if stage < len(self.t):
             return linear.sum(self.t[stage])
-        return linear.weighted_sum(self.x, self.rank)
+        return linear.weighted_sum(self.x, self._linear(stage))
 
     def set_objective(self, stage: int) -> None:
         self.stage = stage
@@ -262,7 +261,11 @@ class _CpSatSession(Session):
         a float, inexact beyond 2**53)."""
         if self.stage < len(self.t):
             return self.program.stage_values(x)[self.stage]
-        return sum(r * int(v) for r, v in zip(self.rank, x.tolist(), strict=True))
+        return sum(c * int(v) for c, v in zip(self._linear(self.stage), x.tolist(), strict=True))
+
+    def _linear(self, stage: int) -> list[int]:
+        out: list[int] = linear_stage(self.program, stage, len(self.t)).tolist()
+        return out
 
     def _hint(self, solver: Any, x: IntArray) -> None:
         """Start the next stage from this solution (still feasible under the new bound)."""

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from optimizer.model import Cuts, IntegerProgram
+from optimizer.solvers.base import linear_stage
 
 FArray = npt.NDArray[np.float64]
 IArray = npt.NDArray[np.int64]
@@ -32,7 +33,7 @@ class RowBuilder:
         for cols, cut in zip(self.stage_cols, cuts, strict=True):
             self.col_lower[cols] = cut.floor_value
         self.col_lower[first_aux:] = 0.0
-        self.rank = program.cost.tertiary(np.arange(n)).astype(np.float64)
+        self.program = program
 
         starts: list[IArray] = []
         index: list[IArray] = []
@@ -107,5 +108,5 @@ class RowBuilder:
         if 0 <= stage < len(self.stage_cols):
             cost[self.stage_cols[stage]] = 1.0
         elif stage >= len(self.stage_cols):
-            cost[: self.n] = self.rank
+            cost[: self.n] = linear_stage(self.program, stage, len(self.stage_cols))
         return cost

@@ -1,0 +1,74 @@
+"""``python -m benchmarks run [--quick] [--out results.json] [--compare old.json]``.
+
+Runs the registry (the quick suite with ``--quick``), prints a line per measurement and
+the Markdown table, writes the JSON (and, if asked, the Markdown and the PNG), and exits
+1 when an answer fails its check or, in the quick suite, an Allot / baseline ratio is
+over its gate (2 for bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import sys
+from pathlib import Path
+
+from benchmarks.registry import full_suite, quick_suite
+from benchmarks.report import compare_files, environment, markdown, plot, to_json, write
+from benchmarks.runner import run_suite
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the benchmarks")
+    run.add_argument("--quick", action="store_true", help="the CI suite (about a minute)")
+    run.add_argument("--out", type=Path, help="write the results as JSON here")
+    run.add_argument("--markdown", type=Path, help="write the Markdown table here")
+    run.add_argument("--plot", type=Path, help="write the log-log PNG here")
+    run.add_argument("--compare", type=Path, help="print the ratios against this JSON")
+    run.add_argument("--only", help="only instances whose name matches this glob")
+    args = parser.parse_args(argv)
+
+    old = None
+    if args.compare is not None:
+        try:
+            old = json.loads(args.compare.read_text())
+        except (OSError, ValueError) as exc:
+            parser.error(f"--compare {args.compare}: {exc}")
+    specs = quick_suite() if args.quick else full_suite()
+    if args.only:
+        specs = [s for s in specs if fnmatch.fnmatch(s.name, args.only)]
+        if not specs:
+            parser.error(f"--only {args.only}: no instance matches")
+    rows = run_suite(specs, log=lambda line: write(line + "\n"))
+    command = ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]
+    meta = environment(command)
+    results = to_json(rows, meta)
+    table = markdown(rows, meta)
+    write("\n" + table)
+    if args.out is not None:
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+    if args.markdown is not None:
+        args.markdown.write_text(table)
+    if args.plot is not None:
+        plot(rows, args.plot)
+    if old is not None:
+        write("\n" + compare_files(results, old))
+    failed = [r for r in rows if not r.check_ok]
+    over = [r for r in rows if not r.gate_ok]
+    for row in failed:
+        write(f"CHECK FAILED {row.spec.name}: {row.check}\n")
+    for row in over:
+        write(
+            f"RATIO GATE {row.spec.name}: Allot / baseline = {row.ratio} > {row.spec.max_ratio}\n"
+        )
+    if failed or over:
+        return 1
+    write(f"\nall {len(rows)} instances checked; every ratio within its gate\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
