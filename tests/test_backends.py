@@ -628,6 +628,55 @@ def test_stopped_runs_are_never_reported_optimal(monkeypatch: pytest.MonkeyPatch
         monkeypatch.undo()
 
 
+def test_a_later_stage_stopped_without_answer_keeps_the_earlier_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stage 1 solved, stage 2 stopped by the time limit with nothing: the answer is stage
+    1's allocation (valid, primary-optimal), reported as TIME_LIMIT with a zero gap, never
+    dropped and never called optimal. A rank stage that fails (HiGHS once said "unbounded")
+    leaves the allocation of the cost stages, optimal, with a note."""
+    from optimizer.solvers import base
+
+    data = _large_data()
+    data["rules"] = [{"type": "grade_order"}]
+    program = _program(data)
+    reference = solvers.backend("highs").solve(program, time_limit_s=30)
+    assert reference.status == Status.OPTIMAL and reference.x is not None
+    for name in MILP:
+        backend = solvers.backend(name)
+        session_class = type(backend.open(program, ()))
+        original = session_class.run
+
+        def failing_from(
+            stop: int, result: Status, _original: Any = original
+        ) -> Any:  # the stop-th run onwards reports ``result`` without values
+            calls = {"n": 0}
+
+            def run(self: Any, time_limit_s: float) -> Any:
+                calls["n"] += 1
+                if calls["n"] >= stop:
+                    return base.RunResult(result, None, None, None)
+                return _original(self, time_limit_s)
+
+            return run
+
+        monkeypatch.setattr(session_class, "run", failing_from(2, Status.TIME_LIMIT))
+        outcome = backend.solve(program, time_limit_s=30)
+        assert outcome.status == Status.TIME_LIMIT, (name, outcome)
+        assert outcome.x is not None and not program.violations(outcome.x)
+        assert outcome.gap == 0.0 and "stage 2" in outcome.detail
+        primary = program.stage_values(outcome.x)[0]
+        assert primary == program.stage_values(reference.x)[0]
+
+        monkeypatch.setattr(session_class, "run", failing_from(4, Status.ERROR))
+        outcome = backend.solve(program, time_limit_s=30)
+        assert outcome.status == Status.OPTIMAL, (name, outcome)
+        assert outcome.x is not None
+        assert program.stage_values(outcome.x) == program.stage_values(reference.x)
+        assert "rank stage" in outcome.detail
+        monkeypatch.undo()
+
+
 # ---------------------------------------------------------------- hygiene
 
 
