@@ -70,7 +70,7 @@ def full_suite() -> list[BenchSpec]:
                     backends = milp
                 elif size == 840 and rules == "groups" and objective == "hamilton":
                     backends = ("highs",)
-                specs.append(_spec(size, objective, rules, backends=backends, time_limit_s=120.0))
+                specs.append(_spec(size, objective, rules, backends=backends, time_limit_s=60.0))
     return specs
 
 

@@ -58,6 +58,10 @@ class Unit(_Frozen):
 TagValue = str | int | float | bool
 
 
+def _by_id(recipient: dict[str, Any]) -> str:
+    return str(recipient["id"])
+
+
 class Recipient(_Frozen):
     """One region, programme or firm that receives whole units."""
 
@@ -312,9 +316,14 @@ class Scenario(_Frozen):
         return self.model_copy(update={"recipients": recipients})
 
     def canonical(self) -> dict[str, Any]:
-        """The normalised content as plain JSON values, recipients sorted by id."""
-        data = self.model_dump(mode="json")
-        data["recipients"] = sorted(data["recipients"], key=lambda r: r["id"])
+        """The normalised content as plain JSON values, recipients sorted by id.
+
+        The same as ``model_dump(mode="json")`` (the tests check it), with the recipients
+        read field by field: their values are already plain JSON values, and pydantic's
+        serializer, with the wrap serializer it calls per recipient, was 80% of the time
+        of a 100,000-recipient solve."""
+        data = self.model_dump(mode="json", exclude={"recipients"})
+        data["recipients"] = sorted(map(_plain_recipient, self.recipients), key=_by_id)
         return data
 
     @property
@@ -519,3 +528,19 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
                 )
             )
     return problems
+
+
+_RECIPIENT_FIELDS = tuple(Recipient.model_fields)
+
+
+def _plain_recipient(r: Recipient) -> dict[str, Any]:
+    """``r.model_dump(mode="json")`` without the serializer: every field is a string, a
+    number, None or a flat dict of those."""
+    data = {name: getattr(r, name) for name in _RECIPIENT_FIELDS}
+    if r.criteria is None:
+        del data["criteria"]
+    else:
+        data["criteria"] = dict(r.criteria)
+        del data["score"]
+    data["tags"] = dict(r.tags)
+    return data

@@ -677,6 +677,39 @@ def test_a_later_stage_stopped_without_answer_keeps_the_earlier_one(
         monkeypatch.undo()
 
 
+def test_rank_stages_run_only_up_to_their_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each rank stage is a solve: 14 recipients under grade_order get them (but none for a
+    recipient at its cap), a program over more than RANK_STAGE_LIMIT recipients ends after
+    the three cost stages, and a partition program (unique optimum) never has them."""
+    from optimizer.solvers import base
+
+    session_class = type(solvers.backend("highs").open(_program(_large_data()), ()))
+    original = session_class.run
+    runs = {"n": 0}
+
+    def counted(self: Any, time_limit_s: float) -> Any:
+        runs["n"] += 1
+        return original(self, time_limit_s)
+
+    monkeypatch.setattr(session_class, "run", counted)
+
+    def stages(data: dict[str, Any]) -> int:
+        program = _program(data)
+        runs["n"] = 0
+        outcome = solvers.backend("highs").solve(program, time_limit_s=60)
+        assert outcome.status == Status.OPTIMAL and outcome.x is not None
+        return runs["n"]
+
+    assert base.STAGES < stages(_large_data()) <= base.STAGES + 14 - 1
+    large = _large_data(n=base.RANK_STAGE_LIMIT + 1, budget=40 * (base.RANK_STAGE_LIMIT + 1))
+    for recipient in large["recipients"]:
+        recipient["floor"] = 0
+    assert stages(large) == base.STAGES
+    partition = _large_data()
+    partition["rules"] = partition["rules"][:1]
+    assert stages(partition) == base.STAGES
+
+
 # ---------------------------------------------------------------- hygiene
 
 

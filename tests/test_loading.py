@@ -151,6 +151,34 @@ def test_hash_ignores_key_order_formatting_and_recipient_order(tmp_path: Path) -
     assert other.content_hash == reference.content_hash == compact.content_hash
 
 
+EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES_DIR.glob("*.yaml")))
+def test_canonical_form_is_the_pydantic_dump(name: str) -> None:
+    """canonical() reads recipients field by field for speed: it must equal pydantic's
+    own JSON dump, criteria and tags included, so the hash means what it says."""
+    scenario = load_scenario(EXAMPLES_DIR / name)
+    variants = [scenario]
+    first = scenario.recipients[0]
+    variants.append(
+        scenario.model_copy(
+            update={
+                "recipients": (
+                    first.model_copy(
+                        update={"criteria": {"a": 1.0, "b": 2.5}, "tags": {"z": "1", "a": "2"}}
+                    ),
+                    *scenario.recipients[1:],
+                )
+            }
+        )
+    )
+    for each in variants:
+        dumped = each.model_dump(mode="json")
+        dumped["recipients"] = sorted(dumped["recipients"], key=lambda r: r["id"])
+        assert each.canonical() == dumped
+
+
 def test_hash_changes_when_a_score_changes(tmp_path: Path) -> None:
     changed = base()
     changed["recipients"][1]["score"] = 91.5

@@ -11,7 +11,8 @@ order (largest entitlement, then id, first), each recipient takes as many units 
 optimum still allows, and keeps them. That makes the answer a strict lexicographic optimum,
 the same on every backend. The rank stages are skipped where they cannot change anything:
 for programs of a partition structure (the optimum is unique there) and for a recipient
-already at its cap.
+already at its cap; and beyond :data:`RANK_STAGE_LIMIT` recipients, where they would cost
+more than the rest of the solve.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from optimizer.result import Status
 
 STAGES = 3
 """Cost stages: primary, secondary (least squares), tertiary (``rank . x``)."""
+RANK_STAGE_LIMIT = 64
+"""Rank stages run for programs of at most this many recipients (14 regions, one region's
+60 programmes): each is a solve of its own. Larger MILPs end after the cost stages, and
+an allocation tied with theirs on every cost stage would be reported as it is found."""
 
 
 def tie_order(program: IntegerProgram) -> IntArray:
@@ -122,7 +127,9 @@ class Backend(ABC):
         if stages == 0:
             session.set_objective(-1)
         unique = structure(program) is not None  # the cost stages single out the optimum
-        ranked = tie_order(program).tolist() if stages == STAGES and not unique else []
+        ranked: list[int] = []
+        if stages == STAGES and not unique and program.size <= RANK_STAGE_LIMIT:
+            ranked = tie_order(program).tolist()
         best: np.ndarray | None = None
         gap: float | None = 0.0
         total = max(stages, 1) + max(len(ranked) - 1, 0)
