@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit chromium clean
+.PHONY: run test lint typecheck unit chromium bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy optimizer api tests
+	$(BIN)/mypy optimizer api tests benchmarks
 
 unit: $(STAMP) chromium
 	$(BIN)/pytest -q
@@ -31,6 +31,15 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null )
 
 test: lint typecheck unit
+
+# The benchmark suite: Allot beside a plain PuLP + CBC model of the same problem, measured
+# in the same run. `bench-quick` is CI's (a minute or two; exits 1 when a check fails or an
+# Allot / baseline ratio is over its gate); `bench` is the full table of README "Performance".
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks run --quick --out $${TMPDIR:-/tmp}/allot-benchmarks-quick.json
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks run --out docs/benchmarks.json --markdown docs/benchmarks.md --plot docs/performance.png
 
 # The service on http://127.0.0.1:8000 with the example scenarios loaded and a fresh local
 # admin token printed (database: ALLOT_DATABASE_URL, default ./allot.db).

@@ -1,4 +1,6 @@
-"""``python -m benchmarks run [--quick] [--out results.json] [--compare old.json]``.
+"""``python -m benchmarks run [--quick] [--out results.json] [--compare old.json]``, and
+``python -m benchmarks instance SIZE OBJECTIVE RULES --out FILE.json`` to write one
+generated instance as a scenario file (for timing ``allot solve`` as a whole process).
 
 Runs the registry (the quick suite with ``--quick``), prints a line per measurement and
 the Markdown table, writes the JSON (and, if asked, the Markdown and the PNG), and exits
@@ -14,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from benchmarks.instances import OBJECTIVES, RULE_SETS, InstanceSpec, generate
 from benchmarks.registry import full_suite, quick_suite
 from benchmarks.report import compare_files, environment, markdown, plot, to_json, write
 from benchmarks.runner import run_suite
@@ -29,7 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--plot", type=Path, help="write the log-log PNG here")
     run.add_argument("--compare", type=Path, help="print the ratios against this JSON")
     run.add_argument("--only", help="only instances whose name matches this glob")
+    one = sub.add_parser("instance", help="write one generated instance as a scenario file")
+    one.add_argument("size", type=int)
+    one.add_argument("objective", choices=OBJECTIVES)
+    one.add_argument("rules", choices=RULE_SETS)
+    one.add_argument("--seed", type=int, default=0)
+    one.add_argument("--out", type=Path, required=True, help="the JSON scenario file")
     args = parser.parse_args(argv)
+    if args.command == "instance":
+        spec = InstanceSpec(args.size, args.objective, args.rules, args.seed)
+        args.out.write_text(json.dumps(generate(spec), ensure_ascii=False) + "\n")
+        write(f"wrote {spec.name} to {args.out}\n")
+        return 0
 
     old = None
     if args.compare is not None:

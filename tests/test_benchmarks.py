@@ -17,6 +17,7 @@ from benchmarks.check import Problem, compare
 from benchmarks.instances import OBJECTIVES, RULE_SETS, InstanceSpec, generate
 from benchmarks.registry import BenchSpec, full_suite, quick_suite
 from benchmarks.runner import BASELINE, Measurement, judge, run_suite
+from optimizer.loading import load_scenario
 from optimizer.result import Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
@@ -227,3 +228,14 @@ def test_main_refuses_an_unknown_instance() -> None:
     with pytest.raises(SystemExit) as caught:
         main(["run", "--quick", "--only", "nothing-like-this"])
     assert caught.value.code == 2
+
+
+def test_instance_command_writes_a_scenario_that_solves_like_the_generator(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "n14.json"
+    assert main(["instance", "14", "webster", "groups", "--out", str(target)]) == 0
+    scenario = load_scenario(target)
+    direct = Scenario.from_data(generate(InstanceSpec(14, "webster", "groups")))
+    assert scenario.content_hash == direct.content_hash
+    assert solve(scenario).status == Status.OPTIMAL
