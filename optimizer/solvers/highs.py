@@ -87,6 +87,7 @@ class _HighsSession(Session):
         self.program = program
         self._last: np.ndarray | None = None  # the last run's solution (all columns)
         self._cost_is_zero = True
+        self._stage = -1
         rows = RowBuilder(program, cuts)
         self.rows = rows
         inf = highspy.kHighsInf
@@ -113,6 +114,7 @@ class _HighsSession(Session):
 
     def set_objective(self, stage: int) -> None:
         cost = self.rows.objective(stage)
+        self._stage = stage
         self._cost_is_zero = not np.any(cost)
         self.h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
         self.h.changeObjectiveSense(self._hs.ObjSense.kMinimize)
@@ -129,6 +131,21 @@ class _HighsSession(Session):
             np.array([0]), nz, cost[nz], np.array([-np.inf]), np.array([value + _MARGIN])
         )
 
+    def _lp_max(self, r: int) -> float | None:
+        """The largest ``x_r`` of the LP relaxation under the current rows (None if the LP
+        did not solve): an upper bound on any allocation's."""
+        h, n = self.h, self.program.size
+        columns = np.arange(n, dtype=np.int32)
+        kind = self._hs.HighsVarType
+        h.changeColsIntegrality(n, columns, np.array([kind.kContinuous] * n))
+        try:
+            h.run()
+            if h.getModelStatus() != self._hs.HighsModelStatus.kOptimal:
+                return None
+            return float(h.getSolution().col_value[r])
+        finally:
+            h.changeColsIntegrality(n, columns, np.array([kind.kInteger] * n))
+
     def run(self, time_limit_s: float) -> RunResult:
         h = self.h
         last = self._last
@@ -136,6 +153,14 @@ class _HighsSession(Session):
             # nothing to optimise (divisor methods have no secondary cost): the last
             # stage's answer satisfies every row, the new objective bound included
             return RunResult(Status.OPTIMAL, last[: self.program.size], 0.0, 0.0)
+        if last is not None and self._stage > len(self.rows.stage_cols):
+            # a rank stage (take as many units for r as an optimum allows): when the LP
+            # relaxation cannot fit one unit more, the last answer is this stage's optimum
+            r = int(np.flatnonzero(self.rows.objective(self._stage))[0])
+            most = self._lp_max(r)
+            if most is not None and most < last[r] + 1.0 - 1e-6:
+                value = -float(round(last[r]))
+                return RunResult(Status.OPTIMAL, last[: self.program.size], value, value)
         if last is not None:
             # start from the last stage's answer: it is feasible, bound rows included
             start = self._hs.HighsSolution()
