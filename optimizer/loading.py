@@ -638,13 +638,17 @@ def _fresh_dict(data: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _fresh(item) for key, item in data.items()}
 
 
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def _fresh(value: Any) -> Any:
     """A copy that shares no containers (YAML aliases would otherwise make one override
-    change several places)."""
+    change several places). Scalars are not passed down: a firm-level file has millions."""
+    scalar = _SCALAR_TYPES
     if isinstance(value, Mapping):
-        return {key: _fresh(item) for key, item in value.items()}
+        return {k: v if type(v) in scalar else _fresh(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_fresh(item) for item in value]
+        return [v if type(v) in scalar else _fresh(v) for v in value]
     return value
 
 

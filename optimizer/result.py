@@ -3,7 +3,7 @@ and the diagnosis of an infeasible scenario. ``Result.to_dict`` is the JSON cont
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -102,12 +102,12 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """The result contract of DESIGN.md as plain JSON values."""
-        data = asdict(self)
+        allocations = self.allocations
+        data = asdict(replace(self, allocations=()))  # asdict deep-copies: slow per recipient
+        data["allocations"] = [{**vars(a), "binding": list(a.binding)} for a in allocations]
         data["status"] = str(self.status)
         data["scenario"] = {"name": self.scenario, "hash": self.scenario_hash}
         del data["scenario_hash"]
-        for alloc in data["allocations"]:
-            alloc["binding"] = list(alloc["binding"])
         if data["diagnosis"] is not None:
             for item in data["diagnosis"]["relax"]:
                 item["recipients"] = list(item["recipients"])

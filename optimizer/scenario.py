@@ -11,7 +11,7 @@ import hashlib
 import json
 import math
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -107,6 +107,8 @@ class Recipient(_Frozen):
     @field_validator("tags", mode="before")
     @classmethod
     def _tags_as_text(cls, value: Any) -> Any:
+        if type(value) is dict and all(type(v) is str for v in value.values()):
+            return value  # already text (keys are checked as str by the field type)
         if isinstance(value, Mapping):
             return {
                 str(k): (str(v).lower() if isinstance(v, bool) else _tag_text(v))
@@ -438,15 +440,26 @@ def _raw_problems(data: Mapping[str, Any]) -> list[Problem]:
 
 def _non_finite(value: Any, loc: tuple[str | int, ...]) -> Iterator[Problem]:
     """Every inf/nan in the data (``1e400`` parses as inf), even where a field such as a tag
-    would otherwise turn it into text."""
+    would otherwise turn it into text. Text, integers and finite numbers are skipped without
+    a call each: a firm-level file has millions of them."""
     if isinstance(value, float) and not math.isfinite(value):
         yield Problem(path_text(loc), f"must be a finite number (got {value!r})")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _non_finite(item, (*loc, str(key)))
+        return
+    if isinstance(value, Mapping):
+        items: Iterable[tuple[str | int, Any]] = ((str(k), v) for k, v in value.items())
     elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from _non_finite(item, (*loc, index))
+        items = enumerate(value)
+    else:
+        return
+    plain = _PLAIN_TYPES
+    for key, item in items:
+        kind = type(item)
+        if kind in plain or (kind is float and math.isfinite(item)):
+            continue
+        yield from _non_finite(item, (*loc, key))
+
+
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
 
 
 def _cross_problems(scenario: Scenario) -> list[Problem]:

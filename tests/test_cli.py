@@ -146,8 +146,8 @@ def test_solve_json_is_the_result_contract(runner: CliRunner, regions_file: Path
     result = run(runner, "solve", regions_file, "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    # exactly json.dumps(result.to_dict(), ensure_ascii=False, indent=2), nothing else
-    assert result.stdout == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    # exactly the result's JSON, nothing else
+    assert result.stdout == cli.result_json(data)
     assert "부산광역시" in result.stdout  # not \\u-escaped
     assert data["status"] == "optimal"
     assert [a["id"] for a in data["allocations"]] == IDS
@@ -156,6 +156,22 @@ def test_solve_json_is_the_result_contract(runner: CliRunner, regions_file: Path
     assert sum(units) == BUDGET
     assert data["diagnosis"] is None
     assert data["scenario"]["hash"].startswith("sha256:")
+
+
+def test_json_output_is_the_result_dict_one_allocation_per_line(regions_file: Path) -> None:
+    """The fast writer (indented, allocations one per line) parses back to exactly
+    ``to_dict()``, even when a name looks like its placeholder line."""
+    result = real_solve(load_scenario(regions_file))
+    tricky = replace(
+        result,
+        scenario='x\n  "allocations": "?"',
+        allocations=(replace(result.allocations[0], name='"allocations": "?"'),),
+    )
+    for each in (result, tricky, replace(result, allocations=())):
+        text = cli.result_json(each.to_dict())
+        assert json.loads(text) == each.to_dict()
+    lines = cli.result_json(result.to_dict()).splitlines()
+    assert sum(line.startswith('    {"id": ') for line in lines) == len(result.allocations)
 
 
 def test_csv_has_the_same_units_as_json(runner: CliRunner, regions_file: Path) -> None:
