@@ -7,9 +7,7 @@ same list the CLI prints; nothing here touches the database except to read a sto
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,10 +17,11 @@ from api.store import Prepared
 from optimizer import solvers
 from optimizer.compile import build_program
 from optimizer.errors import InputError, Problem
-from optimizer.loading import Format, parse_data, parse_value, resolve_data, validate_data
-from optimizer.overrides import apply_overrides, parse_assignment
+from optimizer.loading import Format, parse_data, resolve_data, validate_data
+from optimizer.overrides import apply_overrides
 from optimizer.scenario import Scenario
 from optimizer.solve import choose_backend
+from optimizer.sweep import parse_axis
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 JSON_TYPES = ("application/json",)
@@ -102,51 +101,9 @@ def prepare(
 
 def parse_sweep(spec: str, *, limit: int) -> tuple[str, list[tuple[str, Any]]]:
     """``budget=1000:2000:100`` (start:stop:step, stop included) or ``budget=900,1000,1200``
-    -> the path and the (text, value) of each point."""
-    try:
-        path, _, text = parse_assignment(spec)
-    except ValueError as exc:
-        raise InputError([Problem("set", f"{spec!r}: {exc}")]) from None
-    if not text:
-        raise InputError([Problem("set", f"{spec!r}: no values after '='")])
-    parts = text.split(":")
-    if len(parts) == 3 and "," not in text:
-        texts = _range(parts, limit)
-    elif len(parts) == 1:
-        texts = [item.strip() for item in text.split(",")]
-        if any(not item for item in texts):
-            raise InputError([Problem("set", f"{spec!r}: an empty value in the list")])
-    else:
-        raise InputError([Problem("set", f"{spec!r}: use path=start:stop:step or path=v1,v2,...")])
-    if len(texts) > limit:
-        raise InputError(
-            [Problem("set", f"{spec!r}: {len(texts)} values; a sweep may have at most {limit}")]
-        )
-    points = [(item, parse_value(item, where="set")) for item in texts]
-    return path, points
-
-
-def _range(parts: Sequence[str], limit: int) -> list[str]:
-    try:
-        start, stop, step = (Decimal(p.strip()) for p in parts)
-    except decimal.InvalidOperation:
-        raise InputError(
-            [Problem("set", "start:stop:step must be three numbers (e.g. 1000:2000:100)")]
-        ) from None
-    if not all(d.is_finite() for d in (start, stop, step)):
-        raise InputError([Problem("set", "start, stop and step must be finite numbers")])
-    if step == 0 or (stop - start) * step < 0:
-        raise InputError([Problem("set", f"step {step} never gets from {start} to {stop}")])
-    count = int((stop - start) / step) + 1
-    if count > limit:
-        raise InputError([Problem("set", f"{count} values; a sweep may have at most {limit}")])
-    return [_number_text(start + i * step) for i in range(count)]
-
-
-def _number_text(value: Decimal) -> str:
-    if value == value.to_integral_value():
-        return str(int(value))
-    return format(value.normalize(), "f")
+    -> the path and the (text, value) of each point (the CLI's parser, problems at ``set``)."""
+    axis = parse_axis(spec, where="set", limit=limit)
+    return axis.path, list(zip(axis.texts, axis.values, strict=True))
 
 
 def prepare_sweep(
