@@ -32,7 +32,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TextIO, get_args
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, get_args
 
 import typer
 from rich import box
@@ -44,27 +44,19 @@ from rich.text import Text
 
 import optimizer
 from optimizer import solvers
-from optimizer.compare import compare, load_result, run_labels
 from optimizer.compile import build_program
 from optimizer.errors import AllotError, InputError, Problem
-from optimizer.export import (
-    comparison_csv,
-    comparison_html,
-    comparison_xlsx,
-    metric_rows,
-    robust_csv,
-    rule_rows,
-    sensitivity_csv,
-    sweep_csv,
-)
 from optimizer.loading import load_data, load_scenario
-from optimizer.parallel import Progress
 from optimizer.result import Result, Status
-from optimizer.robust import RobustReport, robustness
 from optimizer.scenario import Backend, Scenario
-from optimizer.sensitivity import DEFAULT_PRECISION, Change, SensitivityReport, sensitivity
+from optimizer.sensitivity import DEFAULT_PRECISION
 from optimizer.solve import choose_backend, solve
-from optimizer.sweep import SweepReport, parse_axis, run_sweep, variants
+
+if TYPE_CHECKING:  # the what-if modules load with their commands: `solve` starts faster
+    from optimizer.parallel import Progress
+    from optimizer.robust import RobustReport
+    from optimizer.sensitivity import Change, SensitivityReport
+    from optimizer.sweep import SweepReport
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1
@@ -585,6 +577,9 @@ def compare_command(
     Per recipient the units in each run, the difference from the first run (units and %) and
     the grades; then each run's metrics and which rules bound in which run.
     """
+    from optimizer.compare import compare, load_result, run_labels
+    from optimizer.export import comparison_xlsx
+
     with _errors_as_exit():
         problems = _option_problems(None, None, out)
         if len(files) < 2:
@@ -643,6 +638,8 @@ def sweep_command(
 
     Each variant is solved exactly as `allot solve` would solve it alone.
     """
+    from optimizer.sweep import parse_axis, run_sweep, variants
+
     with _errors_as_exit():
         problems = _option_problems(None, None, out) + _parallel_problems(jobs)
         axes = []
@@ -688,6 +685,8 @@ def robust_command(
     Adds normal noise to the evaluation scores, solves each sample and reports per recipient
     min, p5, median, p95 and max of its units and how often its grade changes.
     """
+    from optimizer.robust import robustness
+
     with _errors_as_exit():
         problems = _option_problems(None, None, out) + _parallel_problems(jobs)
         try:
@@ -744,6 +743,8 @@ def sensitivity_command(
     Up and down, everything else fixed, found by bisection with the real solver to --precision
     score points.
     """
+    from optimizer.sensitivity import sensitivity
+
     with _errors_as_exit():
         problems = _option_problems(None, None, out) + _parallel_problems(jobs)
         try:
@@ -860,6 +861,8 @@ def _text_or_json(data: Any) -> str:
 
 
 def _compare_text(comparison: dict[str, Any], fmt: CompareFormat) -> str:
+    from optimizer.export import comparison_csv, comparison_html
+
     if fmt is CompareFormat.JSON:
         return _text_or_json(comparison)
     if fmt is CompareFormat.CSV:
@@ -872,6 +875,8 @@ def _compare_text(comparison: dict[str, Any], fmt: CompareFormat) -> str:
 
 
 def _sweep_text(report: SweepReport, fmt: OutputFormat) -> str:
+    from optimizer.export import sweep_csv
+
     if fmt is OutputFormat.JSON:
         return _text_or_json(report.to_dict())
     if fmt is OutputFormat.CSV:
@@ -882,6 +887,8 @@ def _sweep_text(report: SweepReport, fmt: OutputFormat) -> str:
 
 
 def _robust_text(report: RobustReport, fmt: OutputFormat) -> str:
+    from optimizer.export import robust_csv
+
     if fmt is OutputFormat.JSON:
         return _text_or_json(report.to_dict())
     if fmt is OutputFormat.CSV:
@@ -892,6 +899,8 @@ def _robust_text(report: RobustReport, fmt: OutputFormat) -> str:
 
 
 def _sensitivity_text(report: SensitivityReport, fmt: OutputFormat) -> str:
+    from optimizer.export import sensitivity_csv
+
     if fmt is OutputFormat.JSON:
         return _text_or_json(report.to_dict())
     if fmt is OutputFormat.CSV:
@@ -917,6 +926,8 @@ def _signed(value: int | None) -> str:
 
 
 def _print_comparison(console: Console, comparison: dict[str, Any]) -> None:
+    from optimizer.export import metric_rows, rule_rows
+
     runs = comparison["runs"]
     labels = [run["label"] for run in runs]
     title = f"units per recipient (baseline: {labels[0]})"
