@@ -320,8 +320,13 @@ def _render(result: Result, scenario: Scenario, fmt: OutputFormat) -> str:
         return result_json(result.to_dict())
     if fmt is OutputFormat.CSV:
         return _csv_text(result)
+    return _plain_text(lambda console: _print_report(console, result, scenario))
+
+
+def _plain_text(draw: Callable[[Console], None]) -> str:
+    """What ``draw`` prints on a plain console (no colour, fixed width), lines right-trimmed."""
     buffer = io.StringIO()
-    _print_report(_console(buffer, plain=True), result, scenario)
+    draw(_console(buffer, plain=True))
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
 
@@ -809,9 +814,7 @@ def _emit(
         if console.is_terminal:
             table(console)
             return
-        buffer = io.StringIO()
-        table(_console(buffer, plain=True))
-        text = "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+        text = _plain_text(table)
     sys.stdout.write(text)
     sys.stdout.flush()
 
@@ -869,9 +872,7 @@ def _compare_text(comparison: dict[str, Any], fmt: CompareFormat) -> str:
         return comparison_csv(comparison)
     if fmt is CompareFormat.HTML:
         return comparison_html(comparison)
-    buffer = io.StringIO()
-    _print_comparison(_console(buffer, plain=True), comparison)
-    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+    return _plain_text(lambda console: _print_comparison(console, comparison))
 
 
 def _sweep_text(report: SweepReport, fmt: OutputFormat) -> str:
@@ -881,9 +882,7 @@ def _sweep_text(report: SweepReport, fmt: OutputFormat) -> str:
         return _text_or_json(report.to_dict())
     if fmt is OutputFormat.CSV:
         return sweep_csv(report.to_dict())
-    buffer = io.StringIO()
-    _print_sweep(_console(buffer, plain=True), report)
-    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+    return _plain_text(lambda console: _print_sweep(console, report))
 
 
 def _robust_text(report: RobustReport, fmt: OutputFormat) -> str:
@@ -893,9 +892,7 @@ def _robust_text(report: RobustReport, fmt: OutputFormat) -> str:
         return _text_or_json(report.to_dict())
     if fmt is OutputFormat.CSV:
         return robust_csv(report.to_dict())
-    buffer = io.StringIO()
-    _print_robust(_console(buffer, plain=True), report)
-    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+    return _plain_text(lambda console: _print_robust(console, report))
 
 
 def _sensitivity_text(report: SensitivityReport, fmt: OutputFormat) -> str:
@@ -905,9 +902,7 @@ def _sensitivity_text(report: SensitivityReport, fmt: OutputFormat) -> str:
         return _text_or_json(report.to_dict())
     if fmt is OutputFormat.CSV:
         return sensitivity_csv(report.to_dict())
-    buffer = io.StringIO()
-    _print_sensitivity(_console(buffer, plain=True), report)
-    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+    return _plain_text(lambda console: _print_sensitivity(console, report))
 
 
 def _plain_table() -> Table:
