@@ -37,7 +37,7 @@ from optimizer.entitlement import IntArray
 from optimizer.model import Cuts, IntegerProgram
 from optimizer.result import Status
 from optimizer.solvers.base import Backend, RunResult, Session, linear_stage
-from optimizer.solvers.cpsat import constant_stage, ratio_coefficients
+from optimizer.solvers.cpsat import constant_stage, ratio_rows
 from optimizer.solvers.rows import RowBuilder
 
 _MARGIN = 0.5
@@ -155,12 +155,12 @@ class _CbcSession(Session):
         # variables, which a solver's feasibility tolerance can let slip (1/1.000001 passes
         # for 1/1); they are replaced by exact integer rows between grade pairs.
         num_cols = n * (len(cuts) + 1)
-        ratio_rows = sum(
+        continuous_ratio_rows = sum(
             len(order.levels[g]) + len(order.levels[g + 1])
             for order in program.orders
             for g in range(len(order.levels) - 1)
         )
-        num_rows = len(rows.row_lower) - ratio_rows
+        num_rows = len(rows.row_lower) - continuous_ratio_rows
         columns: list[Any] = []
         for j in range(num_cols):
             lower = float(rows.col_lower[j]) if np.isfinite(rows.col_lower[j]) else None
@@ -182,17 +182,11 @@ class _CbcSession(Session):
             self._add_row(expr, low, high, f"r{r}")
         self.num_rows = num_rows
         hi = program.hi.tolist()
-        for order in program.orders:
-            for better, worse in zip(order.levels, order.levels[1:], strict=False):
-                for i in better.tolist():
-                    for j in worse.tolist():
-                        if hi[j] <= 0:
-                            continue
-                        q, p = ratio_coefficients(order.weight[i], order.weight[j], hi[j])
-                        self.exact = self.exact and max(p, q) * max(hi[i], hi[j]) < _EXACT_INT
-                        self.num_rows += 1
-                        expr = pulp.LpAffineExpression([(columns[i], q), (columns[j], -p)])
-                        self._add_row(expr, 0.0, np.inf, f"r{self.num_rows}")
+        for i, j, q, p in ratio_rows(program):
+            self.exact = self.exact and max(p, q) * max(hi[i], hi[j]) < _EXACT_INT
+            self.num_rows += 1
+            expr = pulp.LpAffineExpression([(columns[i], q), (columns[j], -p)])
+            self._add_row(expr, 0.0, np.inf, f"r{self.num_rows}")
         self.warm = False
         self.stage = -1
         self.last_x: IntArray | None = None

@@ -20,6 +20,7 @@ The search is deterministic: one worker and a fixed seed.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -50,6 +51,19 @@ def ratio_coefficients(w_better: float, w_worse: float, worse_max: int) -> tuple
     r = decimal_fraction(w_better) / decimal_fraction(w_worse)
     bounded = ceiling_fraction(r, max(int(worse_max), 1))
     return bounded.denominator, bounded.numerator
+
+
+def ratio_rows(program: IntegerProgram) -> Iterator[tuple[int, int, int, int]]:
+    """``(i, j, q, p)`` for every exact row ``q * x_i >= p * x_j`` of the program's ratio
+    orders: ``i`` of a better grade, ``j`` of the next worse one that can get units."""
+    hi = program.hi.tolist()
+    for order in program.orders:
+        for better, worse in zip(order.levels, order.levels[1:], strict=False):
+            for i in better.tolist():
+                for j in worse.tolist():
+                    if hi[j] > 0:
+                        q, p = ratio_coefficients(order.weight[i], order.weight[j], hi[j])
+                        yield i, j, q, p
 
 
 def decimal_fraction(weight: float) -> Fraction:
@@ -147,14 +161,8 @@ class _CpSatSession(Session):
         self.t_bounds: list[list[tuple[int, int]]] = []
         for stage, cut in enumerate(cuts):
             self.t.append(self._epigraph(stage, cut, lo, hi))
-        for order in program.orders:
-            for better, worse in zip(order.levels, order.levels[1:], strict=False):
-                for i in better.tolist():
-                    for j in worse.tolist():
-                        if hi[j] <= 0:
-                            continue
-                        q, p = ratio_coefficients(order.weight[i], order.weight[j], hi[j])
-                        model.add(q * self.x[i] >= p * self.x[j])
+        for i, j, q, p in ratio_rows(program):
+            model.add(q * self.x[i] >= p * self.x[j])
         self.cuts = cuts
         self.stage = -1
         self.last: tuple[IntArray, list[list[int]]] | None = None
