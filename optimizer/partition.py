@@ -234,6 +234,56 @@ def nested_greedy(program: IntegerProgram, layout: Layout | None = None) -> IntA
     return out
 
 
+class SortedUnits:
+    """Every unit between a program's bounds, sorted once by key (primary, secondary, rank,
+    k): the nested greedy of the same program under any tighter bounds is then one pass
+    over it, without the threshold search (the threshold search of
+    :mod:`optimizer.thresholds` solves hundreds of such programs)."""
+
+    def __init__(self, program: IntegerProgram, layout: Layout) -> None:
+        table = program.units()
+        order = np.lexsort((table.k, table.tertiary, table.secondary, table.primary))
+        self.owner = table.owner[order]
+        self.k = table.k[order]
+        self.size = program.size
+        self.layout = layout
+        groups = len(layout.starts)
+        group_of = np.full(program.size, groups, dtype=np.int64)  # ungrouped: one more
+        position = np.arange(layout.grouped)
+        group_of[layout.order[: layout.grouped]] = (
+            np.searchsorted(layout.starts, position, side="right") - 1
+        )
+        self.group = group_of[self.owner]
+        self.groups = groups
+
+    def solve(self, program: IntegerProgram) -> IntArray | None:
+        """The nested greedy's optimum of ``program`` (the program sorted, with bounds
+        inside its own), or None when it is infeasible."""
+        slack = self.layout.slack(program)
+        if slack is None:
+            return None
+        lo, hi = program.lo, program.hi
+        free = np.flatnonzero((self.k >= lo[self.owner]) & (self.k < hi[self.owner]))
+        group = self.group[free]
+        least = np.append(slack.least, 0)
+        most = np.append(slack.most, _NO_LIMIT)
+        # the running count of each free unit inside its group, in key order (1-based)
+        by_group = np.argsort(group, kind="stable")
+        sizes = np.bincount(group, minlength=self.groups + 1)
+        first = np.zeros(len(sizes), dtype=np.int64)
+        np.cumsum(sizes[:-1], out=first[1:])
+        count = np.empty(len(free), dtype=np.int64)
+        count[by_group] = np.arange(len(free)) - first[group[by_group]] + 1
+        # a unit raises the clipped total when its group is past its least, not its most
+        raises = np.cumsum((count > least[group]) & (count <= most[group]))
+        short = slack.need - int(slack.least.sum())
+        threshold = 0 if short == 0 else int(np.searchsorted(raises, short)) + 1
+        below = np.bincount(group[:threshold], minlength=self.groups + 1)
+        take = np.clip(below, least, most)
+        taken = free[count <= take[group]]
+        return lo + np.bincount(self.owner[taken], minlength=self.size).astype(np.int64)
+
+
 def relaxation(program: IntegerProgram) -> tuple[IntegerProgram, tuple[str, ...]]:
     """The program without the rules that break the partition structure (grade orders and
     group rules overlapping an earlier kept one), and the labels of what was dropped."""

@@ -58,7 +58,7 @@ class SolverReport:
 
     backend: str
     version: str
-    path: str  # "greedy" (exact structure) or "milp"
+    path: str  # "greedy", "partition", "search" (exact structured paths) or "milp"
     seconds: float
     build_seconds: float
     gap: float | None

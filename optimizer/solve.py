@@ -7,10 +7,14 @@ result says which ran (``solver.path``):
 - ``greedy``: only bounds (floors, caps, ``change_limit``): the separable greedy;
 - ``partition``: group rules over disjoint member sets as well: the nested greedy of
   :mod:`optimizer.partition`;
-- ``milp``: anything else (``grade_order``, overlapping groups), by a MILP backend. Before
-  building it, ``auto`` solves the structured relaxation (the same program without the
-  rules that break the structure); when that answer satisfies every rule it is the
-  optimum, and no MILP is needed (the path is then the relaxation's).
+- ``search``: ``grade_order`` as well: the exact search over grade thresholds of
+  :mod:`optimizer.thresholds` (a branch and bound whose every node is a nested greedy);
+- ``milp``: anything else (overlapping groups that bind), by a MILP backend.
+
+Before searching, ``auto`` solves the structured relaxation (the same program without the
+rules that break the structure); when that answer satisfies every rule it is the optimum
+(the path is then the relaxation's). When the search cannot settle the program (an
+overlapping group rule binds, or the search grows past its node limit), the MILP does.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from optimizer.result import Allocation, Result, SolverReport, Status
 from optimizer.rules import CompiledRules
 from optimizer.scenario import Scenario
 from optimizer.solvers import Backend, Outcome
+from optimizer.thresholds import search
 
 AUTO_MILP = "highs"
 MAX_MILP_UNITS = 5_000_000
@@ -110,6 +115,8 @@ def _solve(
         solved = None
         if requested == "auto" and name != "greedy":
             solved = _by_relaxation(program, ent.quota, maxmin=maxmin)
+            if solved is None and program.orders:
+                solved = _by_search(program, ent.quota, maxmin=maxmin)
         if solved is not None:
             name, engine, (path, program, x, detail) = "greedy", None, solved
             status, gap = (Status.OPTIMAL, 0.0) if x is not None else (Status.INFEASIBLE, None)
@@ -219,6 +226,45 @@ def _by_relaxation(
         f"{'them' if len(dropped) > 1 else 'it'}: no MILP was needed"
     )
     return kind, full, x, note
+
+
+class _Unsettled(Exception):
+    """The threshold search gave up on a program (the MILP takes over)."""
+
+
+def _by_search(
+    program: IntegerProgram, quota: np.ndarray, *, maxmin: bool
+) -> tuple[str, IntegerProgram, IntArray | None, str] | None:
+    """Solve by the threshold search; None when it cannot settle the program. For
+    ``maxmin`` the floors are raised with the search (stopping at the first allocation)
+    as the feasibility oracle."""
+    if program.tightened().window() > MAX_MILP_UNITS:
+        return None  # the search sorts every unit too: the MILP says why it cannot either
+    opened = 0
+
+    def settled(trial: IntegerProgram, *, first_feasible: bool) -> IntArray | None:
+        nonlocal opened
+        found = search(trial, first_feasible=first_feasible)
+        if found is None:
+            raise _Unsettled
+        opened += found.nodes
+        return found.x
+
+    try:
+        if maxmin:
+            program = _raise_floors(
+                program,
+                quota,
+                lambda trial: settled(trial, first_feasible=True) is not None,
+            )
+        x = settled(program, first_feasible=False)
+    except _Unsettled:
+        return None
+    note = (
+        f"grade_order by the exact search over grade thresholds ({opened:,} "
+        f"node{'' if opened == 1 else 's'}, each a nested greedy): no MILP was needed"
+    )
+    return "search", program, x, note
 
 
 def _milp(
