@@ -255,6 +255,10 @@ class SortedUnits:
         )
         self.group = group_of[self.owner]
         self.groups = groups
+        # the units group by group (key order kept inside each), and where each group starts
+        self.by_group = np.argsort(self.group, kind="stable")
+        self.group_sorted = self.group[self.by_group]
+        self.group_start = np.searchsorted(self.group_sorted, np.arange(groups + 1))
 
     def solve(self, program: IntegerProgram) -> IntArray | None:
         """The nested greedy's optimum of ``program`` (the program sorted, with bounds
@@ -263,17 +267,17 @@ class SortedUnits:
         if slack is None:
             return None
         lo, hi = program.lo, program.hi
-        free = np.flatnonzero((self.k >= lo[self.owner]) & (self.k < hi[self.owner]))
+        is_free = (self.k >= lo[self.owner]) & (self.k < hi[self.owner])
+        # the running count of each free unit inside its group, in key order (1-based)
+        running = np.cumsum(is_free[self.by_group])
+        before = np.concatenate([[0], running])[self.group_start]
+        count_all = np.empty(len(is_free), dtype=np.int64)
+        count_all[self.by_group] = running - before[self.group_sorted]
+        free = np.flatnonzero(is_free)
         group = self.group[free]
+        count = count_all[free]
         least = np.append(slack.least, 0)
         most = np.append(slack.most, _NO_LIMIT)
-        # the running count of each free unit inside its group, in key order (1-based)
-        by_group = np.argsort(group, kind="stable")
-        sizes = np.bincount(group, minlength=self.groups + 1)
-        first = np.zeros(len(sizes), dtype=np.int64)
-        np.cumsum(sizes[:-1], out=first[1:])
-        count = np.empty(len(free), dtype=np.int64)
-        count[by_group] = np.arange(len(free)) - first[group[by_group]] + 1
         # a unit raises the clipped total when its group is past its least, not its most
         raises = np.cumsum((count > least[group]) & (count <= most[group]))
         short = slack.need - int(slack.least.sum())
