@@ -101,7 +101,7 @@ def load_data(path: str | os.PathLike[str]) -> dict[str, Any]:
     file = Path(path)
     shown = os.fspath(path)
     with _guard_depth(""):
-        return _fresh_dict(_load_file(file, shown, where="", chain=(), root=None))
+        return _load_file(file, shown, where="", chain=(), root=None)
 
 
 def parse_data(
@@ -120,7 +120,7 @@ def parse_data(
     root = _real(base_dir) if base_dir is not None else None
     here = _Here(base_dir, "")
     with _guard_depth(""):
-        return _fresh_dict(_resolve(_as_scenario_mapping(data, source, ""), here, (), root))
+        return _resolve(_as_scenario_mapping(data, source, ""), here, (), root)
 
 
 def resolve_data(
@@ -143,7 +143,7 @@ def parse_value(text: str, *, where: str) -> Any:
     if len(text) > MAX_FILE_BYTES:
         raise _error(where, f"value is too large (more than {MAX_FILE_BYTES} bytes)")
     with _guard_depth(where):
-        return _fresh(_parse_yaml(text, f"value {text!r}", where))
+        return _parse_yaml(text, f"value {text!r}", where)
 
 
 def validate_data(data: Any) -> Scenario:
@@ -489,7 +489,8 @@ def _parse_yaml(text: str, shown: str, where: str) -> Any:
         if node is None:
             raise _error(where, f"{shown}: file is empty")
         _check_expansion(node)
-        return loader.construct_document(node)
+        # anchors and aliases share containers: copy them apart (JSON never shares any)
+        return _fresh(loader.construct_document(node))
     except _DuplicateKeyError as exc:
         mark = exc.problem_mark
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

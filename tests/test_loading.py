@@ -173,10 +173,23 @@ def test_canonical_form_is_the_pydantic_dump(name: str) -> None:
             }
         )
     )
+    variants.append(
+        scenario.model_copy(
+            update={
+                "recipients": tuple(
+                    r.model_copy(update={"name": 'quote " back \\ 한글 \u2028', "cap": None})
+                    for r in scenario.recipients
+                )
+            }
+        )
+    )
     for each in variants:
         dumped = each.model_dump(mode="json")
         dumped["recipients"] = sorted(dumped["recipients"], key=lambda r: r["id"])
         assert each.canonical() == dumped
+        # the hashed text is the canonical form's compact JSON, written without it
+        text = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert each.canonical_text() == text
 
 
 def test_hash_changes_when_a_score_changes(tmp_path: Path) -> None:
