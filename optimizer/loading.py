@@ -41,6 +41,7 @@ from typing import Any, Literal, NamedTuple
 import yaml
 from yaml.constructor import ConstructorError
 
+from optimizer.collector import cyclic_gc_paused
 from optimizer.errors import InputError, Problem
 from optimizer.scenario import Scenario
 
@@ -100,7 +101,7 @@ def load_data(path: str | os.PathLike[str]) -> dict[str, Any]:
     before validation. Raises :class:`InputError`."""
     file = Path(path)
     shown = os.fspath(path)
-    with _guard_depth(""):
+    with _guard_depth(""), cyclic_gc_paused():
         return _load_file(file, shown, where="", chain=(), root=None)
 
 
@@ -148,7 +149,7 @@ def parse_value(text: str, *, where: str) -> Any:
 
 def validate_data(data: Any) -> Scenario:
     """Validate resolved data into a :class:`Scenario`, reporting every problem at once."""
-    with _guard_depth(""):
+    with _guard_depth(""), cyclic_gc_paused():
         return Scenario.from_data(data)
 
 

@@ -43,6 +43,7 @@ import numpy as np
 from optimizer.apportion import greedy, select_units
 from optimizer.entitlement import IntArray
 from optimizer.model import IntegerProgram, SubsetSum
+from optimizer.objectives import UnitTable
 
 _NO_LIMIT = np.iinfo(np.int64).max // 4
 
@@ -240,8 +241,10 @@ class SortedUnits:
     over it, without the threshold search (the threshold search of
     :mod:`optimizer.thresholds` solves hundreds of such programs)."""
 
-    def __init__(self, program: IntegerProgram, layout: Layout) -> None:
-        table = program.units()
+    def __init__(
+        self, program: IntegerProgram, layout: Layout, table: UnitTable | None = None
+    ) -> None:
+        table = table or program.units()
         order = np.lexsort((table.k, table.tertiary, table.secondary, table.primary))
         self.owner = table.owner[order]
         self.k = table.k[order]

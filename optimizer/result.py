@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
+
+from optimizer.collector import cyclic_gc_paused
 
 
 class Status(StrEnum):
@@ -22,9 +24,9 @@ class Status(StrEnum):
         return self in (Status.OPTIMAL, Status.FEASIBLE, Status.TIME_LIMIT)
 
 
-@dataclass(frozen=True)
-class Allocation:
-    """What one recipient gets, and why."""
+class Allocation(NamedTuple):
+    """What one recipient gets, and why. (A named tuple: a 100,000-recipient result makes
+    one each, and a tuple is made in half the time of a frozen dataclass.)"""
 
     id: str
     name: str
@@ -102,9 +104,16 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """The result contract of DESIGN.md as plain JSON values."""
+        with cyclic_gc_paused():
+            return self._to_dict()
+
+    def _to_dict(self) -> dict[str, Any]:
         allocations = self.allocations
         data = asdict(replace(self, allocations=()))  # asdict deep-copies: slow per recipient
-        data["allocations"] = [{**vars(a), "binding": list(a.binding)} for a in allocations]
+        names = Allocation._fields
+        data["allocations"] = [
+            {**dict(zip(names, a, strict=True)), "binding": list(a.binding)} for a in allocations
+        ]
         data["status"] = str(self.status)
         data["scenario"] = {"name": self.scenario, "hash": self.scenario_hash}
         del data["scenario_hash"]

@@ -337,7 +337,7 @@ class Scenario(_Frozen):
         data = self.model_dump(mode="json", exclude={"recipients"})
         data["recipients"] = []
         head = _CANONICAL_JSON(data)
-        body = ",".join(map(_recipient_text, sorted(self.recipients, key=_recipient_id)))
+        body = _recipients_text(sorted(self.recipients, key=_recipient_id))
         before, after = head.split('"recipients":[]', 1)
         return f'{before}"recipients":[{body}]{after}'
 
@@ -598,20 +598,32 @@ def _json_number(value: float | None) -> str:
     return "null" if value is None else repr(value)
 
 
-def _recipient_text(r: Recipient) -> str:
-    """``_CANONICAL_JSON(_plain_recipient(r))``, written field by field in sorted key
-    order (cap, criteria, floor, id, name, previous, score, tags, weight)."""
-    name = "null" if r.name is None else _TEXT(r.name)
-    if r.criteria is None:
-        middle = f',"previous":{_json_number(r.previous)},"score":{r.score!r}'
-        criteria = ""
-    else:
-        middle = f',"previous":{_json_number(r.previous)}'
-        criteria = f',"criteria":{_CANONICAL_JSON(r.criteria)}'
-    return (
-        f'{{"cap":{_json_number(r.cap)}{criteria},"floor":{r.floor!r},"id":{_TEXT(r.id)},'
-        f'"name":{name}{middle},"tags":{_CANONICAL_JSON(r.tags)},"weight":{r.weight!r}}}'
-    )
+def _recipients_text(recipients: Iterable[Recipient]) -> str:
+    """``_CANONICAL_JSON([_plain_recipient(r) for r in recipients])`` without its brackets,
+    each recipient written field by field in sorted key order (cap, criteria, floor, id,
+    name, previous, score, tags, weight); the text of each distinct tag set is written
+    once (firms share a few hundred)."""
+    text, number = _TEXT, _json_number
+    tag_texts: dict[tuple[tuple[str, str], ...], str] = {}
+    out = []
+    for r in recipients:
+        key = tuple(r.tags.items())
+        tags = tag_texts.get(key)
+        if tags is None:
+            pairs = ",".join([f"{text(k)}:{text(v)}" for k, v in sorted(r.tags.items())])
+            tags = tag_texts[key] = f"{{{pairs}}}"
+        name = "null" if r.name is None else text(r.name)
+        if r.criteria is None:
+            middle = f',"previous":{number(r.previous)},"score":{r.score!r}'
+            criteria = ""
+        else:
+            middle = f',"previous":{number(r.previous)}'
+            criteria = f',"criteria":{_CANONICAL_JSON(r.criteria)}'
+        out.append(
+            f'{{"cap":{number(r.cap)}{criteria},"floor":{r.floor!r},"id":{text(r.id)},'
+            f'"name":{name}{middle},"tags":{tags},"weight":{r.weight!r}}}'
+        )
+    return ",".join(out)
 
 
 def _plain_recipient(r: Recipient) -> dict[str, Any]:

@@ -37,6 +37,7 @@ import numpy as np
 
 from optimizer.entitlement import FloatArray, IntArray
 from optimizer.model import IntegerProgram
+from optimizer.objectives import UnitTable
 from optimizer.partition import Layout, SortedUnits, relaxation
 
 MAX_NODES = 4000
@@ -65,64 +66,82 @@ def search(program: IntegerProgram, *, first_feasible: bool = False) -> Searched
     """The optimum of ``program`` (which has grade orders) by the threshold search, or None
     when the search cannot settle it (see the module docstring). ``first_feasible``: stop at
     the first allocation that keeps every rule, optimal or not (a feasibility test)."""
-    program = program.tightened()  # the same allocations, fewer units to sort
-    relaxed, _ = relaxation(program)
-    units = SortedUnits(relaxed, Layout.of(relaxed))
-    chains = [
-        _Chain(
-            tuple(
-                (better, order.weight[better], worse, order.weight[worse])
-                for better, worse in zip(order.levels, order.levels[1:], strict=False)
+    return ThresholdSearch(program).run(first_feasible=first_feasible)
+
+
+class ThresholdSearch:
+    """The search over one program, prepared once (units sorted, levels paired) for any
+    number of runs under raised floors: ``maxmin`` asks for one run per floor it tries."""
+
+    def __init__(self, program: IntegerProgram) -> None:
+        self.program = program.tightened()  # the same allocations, fewer units to sort
+        self.relaxed, _ = relaxation(self.program)
+        table = self.program.units()
+        self.units = SortedUnits(self.relaxed, Layout.of(self.relaxed), table)
+        self.values = _Values(self.program, table)
+        self.chains = [
+            _Chain(
+                tuple(
+                    (better, order.weight[better], worse, order.weight[worse])
+                    for better, worse in zip(order.levels, order.levels[1:], strict=False)
+                )
             )
-        )
-        for order in program.orders
-    ]
-    values = _Values(program)
-    heap: list[tuple[tuple[int, ...], int, IntArray, IntArray, IntArray]] = []
-    opened = 0
+            for order in self.program.orders
+        ]
 
-    def push(lo: IntArray, hi: IntArray) -> None:
-        nonlocal opened
-        opened += 1
-        bounds = _propagate(lo, hi, chains)
-        if bounds is None:
-            return
-        x = units.solve(replace(relaxed, lo=bounds[0], hi=bounds[1]))
-        if x is None:
-            return
-        entry = (values.key(x), opened, bounds[0], bounds[1], x)
-        if first_feasible:
-            heap.append(entry)  # a stack: depth first, the newest node next
-        else:
-            heapq.heappush(heap, entry)
+    def run(
+        self, floors: IntArray | None = None, *, first_feasible: bool = False
+    ) -> Searched | None:
+        """Search the program with its floors raised to ``floors`` (None: as they are)."""
+        program = self.program
+        if floors is not None:
+            program = replace(program, lo=np.maximum(program.lo, floors))
+        relaxed, units, values, chains = self.relaxed, self.units, self.values, self.chains
+        heap: list[tuple[tuple[int, ...], int, IntArray, IntArray, IntArray]] = []
+        opened = 0
 
-    push(program.lo.copy(), program.hi.copy())
-    while heap:
-        _, _, lo, hi, x = heap.pop() if first_feasible else heapq.heappop(heap)
-        split = _worst_pair(x, chains)
-        if split is None:
-            if program.violations(x):  # an overlapping group rule: not a threshold's bound
+        def push(lo: IntArray, hi: IntArray) -> None:
+            nonlocal opened
+            opened += 1
+            bounds = _propagate(lo, hi, chains)
+            if bounds is None:
+                return
+            x = units.solve(replace(relaxed, lo=bounds[0], hi=bounds[1]))
+            if x is None:
+                return
+            entry = (values.key(x), opened, bounds[0], bounds[1], x)
+            if first_feasible:
+                heap.append(entry)  # a stack: depth first, the newest node next
+            else:
+                heapq.heappush(heap, entry)
+
+        push(program.lo.copy(), program.hi.copy())
+        while heap:
+            _, _, lo, hi, x = heap.pop() if first_feasible else heapq.heappop(heap)
+            split = _worst_pair(x, chains)
+            if split is None:
+                if program.violations(x):  # an overlapping group rule: no threshold's bound
+                    return None
+                return Searched(x, opened)
+            if opened + 2 > MAX_NODES:
                 return None
-            return Searched(x, opened)
-        if opened + 2 > MAX_NODES:
-            return None
-        better, w_better, worse, w_worse, m = split
-        up = lo.copy()
-        up[better] = np.maximum(up[better], _at_least(m, w_better))
-        push(up, hi.copy())
-        down = hi.copy()
-        down[worse] = np.minimum(down[worse], _at_most(m, w_worse))
-        push(lo.copy(), down)
-    return Searched(None, opened)
+            better, w_better, worse, w_worse, m = split
+            up = lo.copy()
+            up[better] = np.maximum(up[better], _at_least(m, w_better))
+            push(up, hi.copy())
+            down = hi.copy()
+            down[worse] = np.minimum(down[worse], _at_most(m, w_worse))
+            push(lo.copy(), down)
+        return Searched(None, opened)
 
 
 class _Values:
     """The (primary, secondary, tertiary) cost of an allocation relative to the program's
     floors, then its units in rank order negated (larger units first break exact ties),
-    from prefix sums of the program's unit costs."""
+    from prefix sums of the program's unit costs (``table``). Floors raised later shift
+    every allocation's cost by the same amount: the order is the same."""
 
-    def __init__(self, program: IntegerProgram) -> None:
-        table = program.units()
+    def __init__(self, program: IntegerProgram, table: UnitTable) -> None:
         self.lo = program.lo
         self.start = table.start[:-1]
         self.primary = np.concatenate([[0], np.cumsum(table.primary)])

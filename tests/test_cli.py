@@ -165,7 +165,7 @@ def test_json_output_is_the_result_dict_one_allocation_per_line(regions_file: Pa
     tricky = replace(
         result,
         scenario='x\n  "allocations": "?"',
-        allocations=(replace(result.allocations[0], name='"allocations": "?"'),),
+        allocations=(result.allocations[0]._replace(name='"allocations": "?"'),),
     )
     for each in (result, tricky, replace(result, allocations=())):
         text = cli.result_json(each.to_dict())

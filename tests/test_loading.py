@@ -10,6 +10,8 @@ from typing import Any
 import openpyxl
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from optimizer.errors import InputError
 from optimizer.loading import (
@@ -190,6 +192,40 @@ def test_canonical_form_is_the_pydantic_dump(name: str) -> None:
         # the hashed text is the canonical form's compact JSON, written without it
         text = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         assert each.canonical_text() == text
+
+
+_TEXTS = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=8)
+
+
+@st.composite
+def recipient_data(draw: st.DrawFn, index: int) -> dict[str, Any]:
+    """Any valid recipient: text with quotes, escapes and non-ASCII, optional fields."""
+    rec: dict[str, Any] = {
+        "id": f"r{index}-" + draw(st.text('abc"\\é한', max_size=4)),
+        "score": draw(st.floats(0.001, 1e6)),
+        "weight": draw(st.floats(0.0, 1e3)),
+        "floor": draw(st.integers(0, 10)),
+        "tags": draw(st.dictionaries(_TEXTS, _TEXTS, max_size=3)),
+    }
+    for key, value in (
+        ("name", _TEXTS),
+        ("cap", st.integers(10, 10**12)),
+        ("previous", st.floats(0.0, 1e9)),
+        ("criteria", st.dictionaries(_TEXTS, st.floats(0.0, 100.0), min_size=1, max_size=3)),
+    ):
+        if draw(st.booleans()):
+            rec[key] = draw(value)
+    return rec
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_hashed_text_is_the_compact_json_of_the_canonical_form(data: st.DataObject) -> None:
+    recipients = [data.draw(recipient_data(i)) for i in range(data.draw(st.integers(1, 5)))]
+    scenario = Scenario.model_validate({"name": "x", "budget": 10, "recipients": recipients})
+    canonical = scenario.canonical()
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert scenario.canonical_text() == text
 
 
 def test_hash_changes_when_a_score_changes(tmp_path: Path) -> None:
