@@ -72,6 +72,9 @@ def objective_value(program: IntegerProgram, x: IntArray, kind: str) -> float:
     q = program.cost.quota
     if not isinstance(program.cost, MarginalCost) or program.cost.rule == "hamilton":
         return float(np.abs(x - q).sum())
+    if program.cost.rule == "weighted":  # every unit of a recipient costs the same
+        each = program.cost.primary(np.arange(len(x)), np.zeros(len(x), dtype=np.int64))
+        return float(-int((each * x).sum()) / SCALE)
     owner = np.repeat(np.arange(len(x)), x)
     k = np.arange(int(x.sum())) - np.repeat(np.cumsum(x) - x, x)
     return float(-program.cost.primary(owner, k).sum() / SCALE)

@@ -149,7 +149,7 @@ def parse_value(text: str, *, where: str) -> Any:
 
 def validate_data(data: Any) -> Scenario:
     """Validate resolved data into a :class:`Scenario`, reporting every problem at once."""
-    with _guard_depth(""), cyclic_gc_paused():
+    with _guard_depth(""):
         return Scenario.from_data(data)
 
 

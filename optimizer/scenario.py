@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from optimizer.collector import cyclic_gc_paused
 from optimizer.criteria import Scores, Weights, with_composite_scores
 from optimizer.errors import InputError, Problem
 
@@ -273,7 +274,11 @@ class Scenario(_Frozen):
             raise InputError(
                 [Problem("", f"a scenario must be a mapping of fields (got {type(data).__name__})")]
             )
-        data = {k: v for k, v in data.items() if k != "extends"}
+        with cyclic_gc_paused():  # a model per recipient: see optimizer.collector
+            return cls._from_mapping({k: v for k, v in data.items() if k != "extends"})
+
+    @classmethod
+    def _from_mapping(cls, data: dict[str, Any]) -> Scenario:
         problems = _raw_problems(data)
         data, criteria_problems = with_composite_scores(data)
         problems.extend(criteria_problems)
@@ -496,7 +501,7 @@ def _non_finite_in_recipients(recipients: list[Any]) -> Iterator[Problem]:
                     if of not in plain and not (of is float and isfinite(item)):
                         yield from _non_finite(value, ("recipients", index, key))
                         break
-            elif kind is list:
+            elif kind is list or kind is tuple:
                 yield from _non_finite(value, ("recipients", index, key))
 
 

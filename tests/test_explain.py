@@ -7,10 +7,14 @@ import math
 from itertools import product
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from optimizer.explain import objective_value
+from optimizer.model import IntegerProgram
+from optimizer.objectives import SCALE, MarginalCost
 from optimizer.result import Result, Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
@@ -466,3 +470,30 @@ def test_loose_group_rule_changes_nothing_with_ties(objective: Data) -> None:
     for ruled, path in ((run(ruled_data), "partition"), (run_milp(ruled_data), "milp")):
         assert ruled.solver.path == path
         assert units_of(ruled) == units_of(plain)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0.1, 50.0), min_size=1, max_size=8),
+    st.lists(st.integers(0, 30), min_size=8, max_size=8),
+    st.sampled_from(["weighted", "hamilton", "jefferson", "adams"]),
+)
+def test_objective_value_is_the_sum_over_the_units_given(
+    quota: list[float], units: list[int], rule: str
+) -> None:
+    """The metric is the objective the solver minimised, negated for the maximising rules:
+    the sum of every given unit's marginal cost (weighted's closed form must agree)."""
+    n = len(quota)
+    q = np.array(quota)
+    x = np.array(units[:n], dtype=np.int64)
+    cost = MarginalCost(rule, q, np.arange(n))
+    program = IntegerProgram(int(x.sum()), np.zeros(n, dtype=np.int64), x.copy(), (), (), cost)
+    value = objective_value(program, x, "proportional")
+    if rule == "hamilton":
+        assert value == pytest.approx(float(np.abs(x - q).sum()))
+        return
+    given_units = [(i, k) for i in range(n) for k in range(int(x[i]))]
+    owners = np.array([i for i, _ in given_units], dtype=np.int64)
+    ks = np.array([k for _, k in given_units], dtype=np.int64)
+    expected = -int(cost.primary(owners, ks).sum()) / SCALE if given_units else 0.0
+    assert value == expected
