@@ -244,7 +244,8 @@ class SortedUnits:
     def __init__(
         self, program: IntegerProgram, layout: Layout, table: UnitTable | None = None
     ) -> None:
-        table = table or program.units()
+        if table is None:
+            table = program.units()
         order = np.lexsort((table.k, table.tertiary, table.secondary, table.primary))
         self.owner = table.owner[order]
         self.k = table.k[order]
@@ -264,8 +265,8 @@ class SortedUnits:
         self.group_start = np.searchsorted(self.group_sorted, np.arange(groups + 1))
 
     def solve(self, program: IntegerProgram) -> IntArray | None:
-        """The nested greedy's optimum of ``program`` (the program sorted, with bounds
-        inside its own), or None when it is infeasible."""
+        """The nested greedy's optimum of ``program``: the sorted program with tighter
+        bounds (None when it is infeasible)."""
         slack = self.layout.slack(program)
         if slack is None:
             return None

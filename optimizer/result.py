@@ -110,10 +110,7 @@ class Result:
     def _to_dict(self) -> dict[str, Any]:
         allocations = self.allocations
         data = asdict(replace(self, allocations=()))  # asdict deep-copies: slow per recipient
-        names = Allocation._fields
-        data["allocations"] = [
-            {**dict(zip(names, a, strict=True)), "binding": list(a.binding)} for a in allocations
-        ]
+        data["allocations"] = [{**a._asdict(), "binding": list(a.binding)} for a in allocations]
         data["status"] = str(self.status)
         data["scenario"] = {"name": self.scenario, "hash": self.scenario_hash}
         del data["scenario_hash"]

@@ -436,13 +436,15 @@ def _raw_problems(data: Mapping[str, Any]) -> list[Problem]:
     if isinstance(recipients, list | tuple) and not recipients:
         problems.append(Problem("recipients", "must list at least one recipient"))
     if isinstance(recipients, list):
-        ids = [r.get("id") if type(r) is dict else None for r in recipients]
-        counts = Counter(i for i in ids if type(i) is str)
+        ids = [
+            r.get("id") if type(r) is dict or isinstance(r, Mapping) else None for r in recipients
+        ]
+        counts = Counter(i for i in ids if isinstance(i, str))
         if len(counts) == sum(counts.values()):
             return problems  # no duplicate ids
         first: dict[str, int] = {}
         for index, rid in enumerate(ids):
-            if type(rid) is str and counts[rid] > 1:
+            if isinstance(rid, str) and counts[rid] > 1:
                 if rid in first:
                     problems.append(
                         Problem(

@@ -290,7 +290,7 @@ def _allocations(
         [
             Allocation(
                 rec.id,
-                rec.name or rec.id,
+                rec.label,
                 u,
                 u * value,
                 qi,
