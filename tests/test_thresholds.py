@@ -78,12 +78,15 @@ def test_search_is_the_exhaustive_optimum(program: IntegerProgram) -> None:
         assert any(row.label == "cross" for row in program.sums)
         return
     note(f"{found.nodes} nodes")
-    assert found.x is not None or expected is None
     assert (found.x is None) == (expected is None)
     if expected is not None and found.x is not None:
         assert found.x.tolist() == expected.tolist()
+    # depth first, as maxmin's feasibility test: any allocation that keeps every rule
     feasible = thresholds.search(program, first_feasible=True)
-    assert feasible is not None and (feasible.x is None) == (expected is None)
+    if feasible is None:  # it met the overlapping rule first, and gave up
+        assert any(row.label == "cross" for row in program.sums)
+        return
+    assert (feasible.x is None) == (expected is None)
     if feasible.x is not None:
         assert not program.violations(feasible.x)
 
