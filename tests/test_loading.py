@@ -158,8 +158,8 @@ EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES_DIR.glob("*.yaml")))
 def test_canonical_form_is_the_pydantic_dump(name: str) -> None:
-    """canonical() reads recipients field by field for speed: it must equal pydantic's
-    own JSON dump, criteria and tags included, so the hash means what it says."""
+    """The hashed text is written field by field for speed: it must be the JSON of
+    pydantic's own dump, criteria and tags included, so the hash means what it says."""
     scenario = load_scenario(EXAMPLES_DIR / name)
     variants = [scenario]
     first = scenario.recipients[0]
