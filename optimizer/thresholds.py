@@ -39,6 +39,7 @@ from optimizer.entitlement import FloatArray, IntArray
 from optimizer.model import IntegerProgram
 from optimizer.objectives import UnitTable
 from optimizer.partition import Layout, SortedUnits, relaxation
+from optimizer.solvers.base import tie_order
 
 MAX_NODES = 4000
 """Nodes the search may open before it leaves the program to the MILP."""
@@ -55,11 +56,8 @@ class Searched:
     nodes: int
 
 
-@dataclass(frozen=True)
-class _Chain:
-    """One order's adjacent pairs of levels, with their members' weights."""
-
-    pairs: tuple[tuple[IntArray, FloatArray, IntArray, FloatArray], ...]
+_Pair = tuple[IntArray, FloatArray, IntArray, FloatArray]
+"""Two adjacent levels of an order, better first, each with its members' weights."""
 
 
 def search(program: IntegerProgram, *, first_feasible: bool = False) -> Searched | None:
@@ -79,15 +77,11 @@ class ThresholdSearch:
         table = self.program.units()
         self.units = SortedUnits(self.relaxed, Layout.of(self.relaxed), table)
         self.values = _Values(self.program, table)
-        self.chains = [
-            _Chain(
-                tuple(
-                    (better, order.weight[better], worse, order.weight[worse])
-                    for better, worse in zip(order.levels, order.levels[1:], strict=False)
-                )
-            )
+        self.pairs: tuple[_Pair, ...] = tuple(
+            (better, order.weight[better], worse, order.weight[worse])
             for order in self.program.orders
-        ]
+            for better, worse in zip(order.levels, order.levels[1:], strict=False)
+        )
 
     def run(
         self, floors: IntArray | None = None, *, first_feasible: bool = False
@@ -96,14 +90,14 @@ class ThresholdSearch:
         program = self.program
         if floors is not None:
             program = replace(program, lo=np.maximum(program.lo, floors))
-        relaxed, units, values, chains = self.relaxed, self.units, self.values, self.chains
+        relaxed, units, values, pairs = self.relaxed, self.units, self.values, self.pairs
         heap: list[tuple[tuple[int, ...], int, IntArray, IntArray, IntArray]] = []
         opened = 0
 
         def push(lo: IntArray, hi: IntArray) -> None:
             nonlocal opened
             opened += 1
-            bounds = _propagate(lo, hi, chains)
+            bounds = _propagate(lo, hi, pairs)
             if bounds is None:
                 return
             x = units.solve(replace(relaxed, lo=bounds[0], hi=bounds[1]))
@@ -118,14 +112,14 @@ class ThresholdSearch:
         push(program.lo.copy(), program.hi.copy())
         while heap:
             _, _, lo, hi, x = heap.pop() if first_feasible else heapq.heappop(heap)
-            split = _worst_pair(x, chains)
+            split = _worst_pair(x, pairs)
             if split is None:
                 if program.violations(x):  # an overlapping group rule: no threshold's bound
                     return None
                 return Searched(x, opened)
             if opened + 2 > MAX_NODES:
                 return None
-            better, w_better, worse, w_worse, m = split
+            (better, w_better, worse, w_worse), m = split
             up = lo.copy()
             up[better] = np.maximum(up[better], _at_least(m, w_better))
             push(up, hi.copy())
@@ -147,7 +141,7 @@ class _Values:
         self.primary = np.concatenate([[0], np.cumsum(table.primary)])
         self.secondary = np.concatenate([[0], np.cumsum(table.secondary)])
         self.rank = program.cost.tertiary(np.arange(program.size)).astype(np.int64)
-        self.ranked = np.argsort(self.rank, kind="stable")
+        self.ranked = tie_order(program)
 
     def key(self, x: IntArray) -> tuple[int, ...]:
         end = self.start + (x - self.lo)
@@ -174,7 +168,7 @@ def _at_most(ratio: float, weight: FloatArray) -> IntArray:
 
 
 def _propagate(
-    lo: IntArray, hi: IntArray, chains: list[_Chain]
+    lo: IntArray, hi: IntArray, pairs: tuple[_Pair, ...]
 ) -> tuple[IntArray, IntArray] | None:
     """Bounds the orders imply, to a fixed point: a better level takes at least the worse
     level's largest floor per weight, a worse one at most the better level's smallest cap
@@ -182,35 +176,32 @@ def _propagate(
     changed = True
     while changed:
         changed = False
-        for chain in chains:
-            for better, w_better, worse, w_worse in chain.pairs:
-                floor = _at_least(float(np.max(lo[worse] / w_worse)), w_better)
-                raise_ = floor > lo[better]
-                if np.any(raise_):
-                    lo[better[raise_]] = floor[raise_]
-                    changed = True
-                cap = _at_most(float(np.min(hi[better] / w_better)), w_worse)
-                lower = cap < hi[worse]
-                if np.any(lower):
-                    hi[worse[lower]] = cap[lower]
-                    changed = True
+        for better, w_better, worse, w_worse in pairs:
+            floor = _at_least(float(np.max(lo[worse] / w_worse)), w_better)
+            raise_ = floor > lo[better]
+            if np.any(raise_):
+                lo[better[raise_]] = floor[raise_]
+                changed = True
+            cap = _at_most(float(np.min(hi[better] / w_better)), w_worse)
+            lower = cap < hi[worse]
+            if np.any(lower):
+                hi[worse[lower]] = cap[lower]
+                changed = True
         if np.any(lo > hi):
             return None
     return lo, hi
 
 
-def _worst_pair(
-    x: IntArray, chains: list[_Chain]
-) -> tuple[IntArray, FloatArray, IntArray, FloatArray, float] | None:
+def _worst_pair(x: IntArray, pairs: tuple[_Pair, ...]) -> tuple[_Pair, float] | None:
     """The adjacent levels whose order ``x`` breaks the most, with the ratio to split at,
     or None when ``x`` keeps every order."""
-    worst: tuple[IntArray, FloatArray, IntArray, FloatArray, float] | None = None
+    worst: tuple[_Pair, float] | None = None
     gap = 2 * _TOL
-    for chain in chains:
-        for better, w_better, worse, w_worse in chain.pairs:
-            a = float(np.min(x[better] / w_better))
-            c = float(np.max(x[worse] / w_worse))
-            if c - a > gap:
-                gap = c - a
-                worst = (better, w_better, worse, w_worse, (a + c) / 2.0)
+    for pair in pairs:
+        better, w_better, worse, w_worse = pair
+        a = float(np.min(x[better] / w_better))
+        c = float(np.max(x[worse] / w_worse))
+        if c - a > gap:
+            gap = c - a
+            worst = (pair, (a + c) / 2.0)
     return worst
