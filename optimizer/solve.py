@@ -289,16 +289,16 @@ def _allocations(
     return tuple(
         [
             Allocation(
-                rec.id,
-                rec.label,
-                u,
-                u * value,
-                qi,
-                u / budget,
-                ei,
-                rec.score,
-                grade[i],
-                held[i],
+                id=rec.id,
+                name=rec.label,
+                units=u,
+                amount=u * value,
+                quota=qi,
+                share=u / budget,
+                entitlement=ei,
+                score=rec.score,
+                grade=grade[i],
+                binding=held[i],
             )
             for rec, i, u, qi, ei in zip(
                 scenario.recipients, at.tolist(), units, quota, entitlement, strict=True
