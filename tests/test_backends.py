@@ -453,6 +453,36 @@ def test_hamilton_with_raised_floors(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", MILP)
+def test_weighted_group_band_that_stopped_highs_without_presolve(name: str) -> None:
+    """HiGHS without presolve ended the primary stage with kSolveError on this weighted
+    program (found by test_explain's random scenarios); it now solves that run again with
+    presolve, and every backend returns the nested greedy's optimum."""
+    data: dict[str, Any] = {
+        "name": "solve error",
+        "budget": 93,
+        "recipients": [
+            {"id": "r0", "score": 80.24116699048007, "cap": 78, "tags": {"g": "in"}},
+            {"id": "r1", "score": 4, "weight": 3, "tags": {"g": "out"}},
+            {"id": "r2", "score": 20.05181942688808, "weight": 2, "floor": 8, "tags": {"g": "in"}},
+            {"id": "r3", "score": 2, "weight": 3, "tags": {"g": "out"}},
+            {"id": "r4", "score": 3, "weight": 2, "floor": 10, "tags": {"g": "out"}},
+            {"id": "r5", "score": 13.020382571444442, "tags": {"g": "out"}},
+        ],
+        "grades": [
+            {"grade": "A", "min_score": 50, "multiplier": 1.2},
+            {"grade": "B", "min_score": 0, "multiplier": 1.0},
+        ],
+        "objective": {"kind": "weighted"},
+        "rules": [{"type": "group", "tag": "g", "value": "in", "min_units": 78, "max_units": 88}],
+    }
+    result = solve(_scenario(data), backend=name)
+    assert result.status == Status.OPTIMAL, result.message
+    assert _units(result) == {"r0": 75, "r1": 0, "r2": 8, "r3": 0, "r4": 10, "r5": 0}
+    exact = solve(_scenario(data))
+    assert exact.solver.path == "partition" and _units(exact) == _units(result)
+
+
+@pytest.mark.parametrize("name", MILP)
 def test_one_unit_under_grade_order(name: str) -> None:
     """Budget 1 under grade_order, weighted: the unit goes to the best grade (any of them;
     the weight-0 recipient is exempt). HiGHS with presolve on called the first stage

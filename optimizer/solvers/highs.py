@@ -171,6 +171,15 @@ class _HighsSession(Session):
         h.run()
         status = h.getModelStatus()
         ms = self._hs.HighsModelStatus
+        if status == ms.kSolveError:
+            # without presolve HiGHS can stop with a solve error on these models (cost
+            # slopes of 1e9, tolerances of 1e-9): solve that run again with presolve
+            h.setOptionValue("presolve", "on")
+            try:
+                h.run()
+            finally:
+                h.setOptionValue("presolve", "off")
+            status = h.getModelStatus()
         info = h.getInfo()
         has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
         values = None
