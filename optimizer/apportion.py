@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from optimizer.entitlement import FloatArray, IntArray
+from optimizer.exact import ExactQuota, decimal_integers, repair
 from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost, UnitCost, unit_table
 from optimizer.scenario import METHOD_ALIASES
@@ -49,9 +50,110 @@ def greedy(program: IntegerProgram) -> IntArray | None:
     need = program.budget - int(lo.sum())
     if need < 0 or int(hi.sum()) < program.budget or np.any(lo > hi):
         return None
+    if isinstance(program.cost, MarginalCost):
+        return exact_greedy(program.cost, lo, hi, program.budget)
     if int((hi - lo).sum()) <= SORT_LIMIT:
         return greedy_by_sort(program)
     return select_units(program.cost, lo, hi, np.array([0]), np.array([need]))
+
+
+def exact_greedy(cost: MarginalCost, lo: IntArray, hi: IntArray, budget: int) -> IntArray:
+    """The separable optimum decided on exact keys (:mod:`optimizer.exact`): a
+    floating-point threshold places every recipient within a unit or so, then single-unit
+    exchanges on the exact keys finish. Costs ``O(n log(budget))``, exact at any budget."""
+    return repair(float_start(cost, lo, hi, budget), lo, hi, budget, cost.key)
+
+
+def float_start(cost: MarginalCost, lo: IntArray, hi: IntArray, budget: int) -> IntArray:
+    """An allocation within the bounds, of at most ``budget`` units, near the optimum: the
+    units below a floating-point threshold on the cost (bisection; ``O(n)`` a step)."""
+    q = cost.quota
+    if cost.rule == "weighted":
+        return _weighted_start(q, cost.rank, lo, hi, budget)
+    if cost.rule == "hamilton":
+        return _bisect(
+            lambda t: np.clip(np.ceil(t + q), lo, hi).astype(np.int64),
+            float(np.min(lo - q)) - 1.0,
+            float(np.max(hi - q)) + 1.0,
+            budget,
+        )
+    positive = q > 0
+    if not positive.any():
+        return _fill_by_rank(lo.copy(), hi, cost.rank, budget)
+    rule = cost.rule
+
+    def counts(divisor: float) -> IntArray:
+        """Units whose priority q / d(k) exceeds 1 / divisor: d(k) < q * divisor."""
+        y = q * divisor
+        if rule == "jefferson":
+            c = np.ceil(y - 1.0)
+        elif rule == "webster":
+            c = np.ceil(y - 0.5)
+        elif rule == "adams":
+            c = np.where(y > 0, np.maximum(np.ceil(y), 1.0), 0.0)
+        else:  # huntington-hill: k (k + 1) < y^2
+            c = np.where(
+                y > 0, np.maximum(np.ceil((np.sqrt(1.0 + 4.0 * y * y) - 1.0) / 2), 1.0), 0.0
+            )
+        return np.clip(c, lo, hi).astype(np.int64)
+
+    top = float(np.max((hi[positive] + 2.0) / q[positive]))
+    x = _bisect(counts, 0.0, top, budget)
+    return _fill_by_rank(x, hi, cost.rank, budget)
+
+
+def _bisect(counts: Callable[[float], IntArray], low: float, high: float, budget: int) -> IntArray:
+    """``counts`` at the largest threshold in ``[low, high]`` (found by bisection) whose
+    total is at most ``budget``; ``counts`` never decreases in the threshold."""
+    best = counts(low)
+    for _ in range(200):
+        mid = low + (high - low) / 2.0
+        if not low < mid < high:
+            break
+        at = counts(mid)
+        total = int(at.sum())
+        if total == budget:
+            return at
+        if total < budget:
+            low, best = mid, at
+        else:
+            high = mid
+    return best
+
+
+def _fill_by_rank(x: IntArray, hi: IntArray, rank: IntArray, budget: int) -> IntArray:
+    """Units still missing go to recipients in rank order, each up to its cap (where only
+    zero priorities are left)."""
+    short = budget - int(x.sum())
+    if short <= 0:
+        return x
+    order = np.argsort(rank, kind="stable")
+    room = (hi - x)[order]
+    take = np.zeros_like(x)
+    take[order] = np.clip(short - (np.cumsum(room) - room), 0, room)
+    return x + take
+
+
+def _weighted_start(
+    q: FloatArray, rank: IntArray, lo: IntArray, hi: IntArray, budget: int
+) -> IntArray:
+    """``weighted``: recipients with larger quotas fill to their caps first; those tied
+    with the last one share its units by the Hamilton start (equal quotas: evenly)."""
+    x = lo.copy()
+    need = budget - int(lo.sum())
+    order = np.lexsort((rank, -q))
+    room = np.cumsum((hi - lo)[order])
+    cut = int(np.searchsorted(room, need, side="left"))
+    if cut >= len(order):
+        return hi.copy()
+    level = q[order[cut]]
+    above = q > level
+    x[above] = hi[above]
+    tied = np.flatnonzero(q == level)
+    rest = need - int((hi - lo)[above].sum())
+    sub = MarginalCost("hamilton", q[tied], rank[tied])
+    x[tied] = float_start(sub, lo[tied], hi[tied], rest + int(lo[tied].sum()))
+    return x
 
 
 def greedy_by_sort(program: IntegerProgram) -> IntArray | None:
@@ -383,6 +485,7 @@ def apportion(
             canonical,  # type: ignore[arg-type]
             quota,
             rank,
+            ExactQuota.of_entitlements(house, decimal_integers(ent)[0]),
         ),
     )
     x = greedy(program)

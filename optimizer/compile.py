@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from optimizer.entitlement import Entitlements, entitlements
+from optimizer.exact import ExactQuota, exact_entitlements
 from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.rules import CompiledRules, compile_rules
@@ -13,8 +14,11 @@ def build_program(scenario: Scenario) -> tuple[Entitlements, CompiledRules, Inte
     """Entitlements, compiled rules and the integer program of a scenario."""
     ent = entitlements(scenario)
     rules = compile_rules(scenario, ent)
+    exact = ExactQuota.of_entitlements(
+        scenario.budget, exact_entitlements(ent.weight, ent.score, ent.multiplier)
+    )
     cost = MarginalCost.for_objective(
-        scenario.objective.kind, scenario.objective.resolved_method, ent.quota, ent.rank
+        scenario.objective.kind, scenario.objective.resolved_method, ent.quota, ent.rank, exact
     )
     program = IntegerProgram(
         budget=scenario.budget,

@@ -20,13 +20,15 @@ good allocations, the one closest to the quotas in squared distance), then by ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
 import numpy as np
 
 from optimizer.entitlement import FloatArray, IntArray
+from optimizer.exact import ExactQuota, Key, key_function
 from optimizer.scenario import Method
 
 SCALE = 1_000_000_000
@@ -68,18 +70,36 @@ class MarginalCost:
     rule: str  # "hamilton", a divisor method name, or "weighted"
     quota: FloatArray
     rank: IntArray
+    exact_quota: ExactQuota | None = field(default=None, compare=False, repr=False)
+    """The quotas as exact ratios (from the scenario's decimal inputs); None: the floats'
+    exact binary values."""
 
     @classmethod
     def for_objective(
-        cls, kind: str, method: Method | None, quota: FloatArray, rank: IntArray
+        cls,
+        kind: str,
+        method: Method | None,
+        quota: FloatArray,
+        rank: IntArray,
+        exact: ExactQuota | None = None,
     ) -> MarginalCost:
         """The marginal cost of a scenario objective; ``maxmin`` uses ``hamilton`` once its
         minimum ratio has been fixed by raised floors."""
         if kind == "weighted":
-            return cls("weighted", quota, rank)
+            return cls("weighted", quota, rank, exact)
         if kind == "maxmin":
-            return cls("hamilton", quota, rank)
-        return cls(method or "hamilton", quota, rank)
+            return cls("hamilton", quota, rank, exact)
+        return cls(method or "hamilton", quota, rank, exact)
+
+    @cached_property
+    def exact(self) -> ExactQuota:
+        """The quotas as exact ratios: every decision of the greedy paths is taken on them."""
+        return self.exact_quota or ExactQuota.of_floats(self.quota)
+
+    @cached_property
+    def key(self) -> Callable[[int, int], Key]:
+        """The exact key of unit ``k`` of recipient ``i`` (:func:`optimizer.exact.key_function`)."""
+        return key_function(self.rule, self.exact, self.rank.tolist())
 
     def primary(self, i: IntArray, k: IntArray) -> IntArray:
         """Cost of the (k+1)-th unit of recipient i (vectorised), in units of 1/SCALE."""

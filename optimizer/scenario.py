@@ -28,6 +28,7 @@ from pydantic import (
 from optimizer.collector import cyclic_gc_paused
 from optimizer.criteria import Scores, Weights, with_composite_scores
 from optimizer.errors import InputError, Problem
+from optimizer.exact import MAX_BUDGET
 
 METHOD_ALIASES: Mapping[str, str] = {
     "hamilton": "hamilton",
@@ -66,9 +67,9 @@ class Recipient(_Frozen):
     name: str | None = None
     score: float = Field(gt=0)
     weight: float = Field(default=1.0, ge=0)
-    floor: int = Field(default=0, ge=0)
-    cap: int | None = Field(default=None, ge=0)
-    previous: float | None = Field(default=None, ge=0)
+    floor: int = Field(default=0, ge=0, le=MAX_BUDGET)
+    cap: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    previous: float | None = Field(default=None, ge=0, le=MAX_BUDGET)
     tags: dict[str, str] = Field(default_factory=dict)
     criteria: Scores | None = None
     """Per-criterion scores; ``score`` is then their weighted average (see
@@ -172,8 +173,8 @@ class GroupRule(_Frozen):
     value: str
     min_share: float | None = Field(default=None, ge=0, le=1)
     max_share: float | None = Field(default=None, ge=0, le=1)
-    min_units: int | None = Field(default=None, ge=0)
-    max_units: int | None = Field(default=None, ge=0)
+    min_units: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    max_units: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
 
     @field_validator("value", mode="before")
     @classmethod
@@ -253,7 +254,7 @@ class Scenario(_Frozen):
 
     name: str = Field(min_length=1)
     description: str | None = None
-    budget: int = Field(gt=0, le=10**12)
+    budget: int = Field(gt=0, le=MAX_BUDGET)
     unit: Unit = Field(default_factory=Unit)
     recipients: tuple[Recipient, ...]
     criteria: Weights | None = None
