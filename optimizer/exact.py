@@ -22,6 +22,7 @@ Costs follow the recipients, not the units: nothing here allocates or loops per 
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -53,10 +54,14 @@ class ExactQuota:
 
     @classmethod
     def of_floats(cls, quota: FloatArray) -> ExactQuota:
-        """The exact binary values of float quotas, over one power-of-two denominator."""
-        parts = [float(v).as_integer_ratio() for v in quota.tolist()]
-        shift = max((d.bit_length() - 1 for _, d in parts), default=0)
-        return cls(tuple(n << (shift - (d.bit_length() - 1)) for n, d in parts), 1 << shift)
+        """Float quotas read as the simplest ratios they round from (``14/3`` for
+        ``4.666666666666667``), over one common denominator: quotas computed in floating
+        point keep the exact ties of the ratios they stand for."""
+        fracs = [simplest_ratio(v) for v in quota.tolist()]
+        denom = 1
+        for f in fracs:
+            denom = denom * f.denominator // math.gcd(denom, f.denominator)
+        return cls(tuple(f.numerator * (denom // f.denominator) for f in fracs), denom)
 
     @classmethod
     def of_entitlements(cls, budget: int, entitlement: Sequence[int]) -> ExactQuota:
@@ -69,6 +74,17 @@ class ExactQuota:
     def fraction(self, i: int) -> Fraction:
         """Recipient ``i``'s quota as a fraction."""
         return Fraction(self.numer[i], self.denom)
+
+
+def simplest_ratio(value: float) -> Fraction:
+    """The ratio with the smallest denominator (a power of ten at most 10^15) that rounds
+    to ``value``; the float's exact binary value when none does."""
+    exact = Fraction(value)
+    for digits in range(16):
+        near = exact.limit_denominator(10**digits)
+        if float(near) == value:
+            return near
+    return exact
 
 
 def decimal_integers(values: FloatArray) -> tuple[list[int], int]:

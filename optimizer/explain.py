@@ -153,7 +153,7 @@ def objective_value(program: IntegerProgram, x: IntArray, kind: str) -> float:
         return float(np.abs(x - q).sum())
     if program.cost.rule == "weighted":  # every unit of a recipient costs the same
         each = program.cost.primary(np.arange(len(x)), np.zeros(len(x), dtype=np.int64))
-        return float(-int((each * x).sum()) / SCALE)
+        return float(-(each.astype(np.float64) * x).sum() / SCALE)  # no int64 overflow
     rule = program.cost.rule
     units = np.asarray(x, dtype=np.int64)
     # where d(0) = 0 (Adams, Huntington-Hill) the first unit's priority is 2 max(q) + q_i

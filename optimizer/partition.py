@@ -42,8 +42,9 @@ import numpy as np
 
 from optimizer.apportion import greedy, select_units
 from optimizer.entitlement import IntArray
+from optimizer.exact import Groups, repair
 from optimizer.model import IntegerProgram, SubsetSum
-from optimizer.objectives import UnitTable
+from optimizer.objectives import MarginalCost, UnitTable
 
 _NO_LIMIT = np.iinfo(np.int64).max // 4
 
@@ -232,6 +233,13 @@ def nested_greedy(program: IntegerProgram, layout: Layout | None = None) -> IntA
             )
     out = np.empty_like(x)
     out[order] = x
+    if isinstance(program.cost, MarginalCost):  # decide on exact keys (optimizer.exact)
+        group_of = np.full(program.size, len(starts), dtype=np.int64)
+        group_of[order[:grouped]] = np.repeat(
+            np.arange(len(starts)), np.diff(np.append(starts, grouped))
+        )
+        groups = Groups(group_of.tolist(), layout.lower.tolist(), layout.upper.tolist())
+        out = repair(out, program.lo, program.hi, program.budget, program.cost.key, groups)
     return out
 
 

@@ -171,9 +171,10 @@ class _HighsSession(Session):
         h.run()
         status = h.getModelStatus()
         ms = self._hs.HighsModelStatus
-        if status == ms.kSolveError:
+        if status in (ms.kSolveError, ms.kUnbounded, ms.kUnboundedOrInfeasible):
             # without presolve HiGHS can stop with a solve error on these models (cost
-            # slopes of 1e9, tolerances of 1e-9): solve that run again with presolve
+            # slopes of 1e9, tolerances of 1e-9), or call a bounded one unbounded: solve
+            # that run again with presolve
             h.setOptionValue("presolve", "on")
             try:
                 h.run()
