@@ -24,7 +24,9 @@ Two implementations give the same answer:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 import numpy as np
 
@@ -408,44 +410,72 @@ def _component(cost: UnitCost, stage: int, i: IntArray, k: IntArray) -> IntArray
 
 
 def maxmin_floors(
-    quota: FloatArray, lo: IntArray, hi: IntArray, feasible: Callable[[IntArray], bool]
+    quota: FloatArray,
+    lo: IntArray,
+    hi: IntArray,
+    feasible: Callable[[IntArray], bool],
+    exact: ExactQuota | None = None,
 ) -> IntArray:
     """Raise floors to ``ceil(lam * q_i)`` for the largest ``lam`` that stays feasible.
 
     ``feasible(floors)`` answers for raised floors; the largest minimum of ``x_i / q_i`` is
     then guaranteed by the floors, and the remaining units go by the Hamilton cost.
-    Recipients with a zero quota are not counted in the minimum.
+    Recipients with a zero quota are not counted in the minimum. Exact at any budget: the
+    floors are computed from the exact quotas (``exact``, default: the floats read as
+    ratios), a floating-point bisection narrows ``lam`` to adjacent floats, and the
+    breakpoints ``m / q_i`` left between them are searched exactly.
     """
-    positive = quota > 0
-
-    def floors(lam: float) -> IntArray:
-        raised = np.ceil(lam * quota - 1e-9).astype(np.int64)
-        return np.where(positive, np.maximum(lo, raised), lo)
-
+    exact = exact or ExactQuota.of_floats(quota)
+    numer = np.array(exact.numer, dtype=object)
+    positive = numer > 0
     if not np.any(positive):
         return lo.copy()
+    denom = exact.denom
+
+    def floors(lam: Fraction) -> IntArray:
+        scaled = lam.denominator * denom
+        raised = (-((-lam.numerator * numer) // scaled)).astype(np.int64)
+        return np.where(positive, np.maximum(lo, raised), lo)
+
     answers: dict[bytes, bool] = {}
 
-    def ask(floors: IntArray) -> bool:
+    def ask(lam: Fraction) -> bool:
         """The oracle, asked once per distinct floors (near the end of the bisection most
         midpoints raise the floors exactly as one of the ends does)."""
-        key = floors.tobytes()
+        at = floors(lam)
+        key = at.tobytes()
         if key not in answers:
-            answers[key] = feasible(floors)
+            answers[key] = feasible(at)
         return answers[key]
 
-    low, high = 0.0, float(np.min(hi[positive] / quota[positive]))
-    if ask(floors(high)):
-        return floors(high)
-    for _ in range(60):
-        mid = (low + high) / 2.0
-        if ask(floors(mid)):
+    where = np.flatnonzero(positive).tolist()
+    top = min(Fraction(int(hi[i]) * denom, exact.numer[i]) for i in where)
+    if ask(top):
+        return floors(top)
+    low, high = Fraction(0), top
+    while True:  # bisection on floats while they can still halve the interval
+        mid = Fraction((float(low) + float(high)) / 2.0)
+        if not low < mid < high:
+            break
+        if ask(mid):
             low = mid
         else:
             high = mid
-        if high - low <= 1e-12 * max(1.0, high):
-            break
-    return floors(low)
+    # the floors change only just after a breakpoint m / q_i: search those in [low, high)
+    points: set[Fraction] = set()
+    for i in where:
+        q = Fraction(exact.numer[i], denom)
+        first, last = math.ceil(low * q), math.ceil(high * q) - 1
+        points.update(Fraction(m) / q for m in range(first, last + 1))
+    candidates = sorted(p for p in points if low <= p < high)
+    best, left, right = low, 0, len(candidates) - 1
+    while left <= right:
+        middle = (left + right) // 2
+        if ask(candidates[middle]):
+            best, left = candidates[middle], middle + 1
+        else:
+            right = middle - 1
+    return floors(best)
 
 
 def apportion(
@@ -485,7 +515,7 @@ def apportion(
             canonical,  # type: ignore[arg-type]
             quota,
             rank,
-            ExactQuota.of_entitlements(house, decimal_integers(ent)[0]),
+            ExactQuota.of_entitlements(house, *decimal_integers(ent)),
         ),
     )
     x = greedy(program)

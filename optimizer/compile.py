@@ -15,7 +15,7 @@ def build_program(scenario: Scenario) -> tuple[Entitlements, CompiledRules, Inte
     ent = entitlements(scenario)
     rules = compile_rules(scenario, ent)
     exact = ExactQuota.of_entitlements(
-        scenario.budget, exact_entitlements(ent.weight, ent.score, ent.multiplier)
+        scenario.budget, *exact_entitlements(ent.weight, ent.score, ent.multiplier)
     )
     cost = MarginalCost.for_objective(
         scenario.objective.kind, scenario.objective.resolved_method, ent.quota, ent.rank, exact

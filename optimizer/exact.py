@@ -51,6 +51,9 @@ class ExactQuota:
 
     numer: tuple[int, ...]
     denom: int
+    per_quota: Fraction | None = None
+    """Entitlement per unit of quota (``sum(e) / budget``), when the quotas came from
+    entitlements: certificates state divisors in entitlement per unit with it."""
 
     @classmethod
     def of_floats(cls, quota: FloatArray) -> ExactQuota:
@@ -64,12 +67,16 @@ class ExactQuota:
         return cls(tuple(f.numerator * (denom // f.denominator) for f in fracs), denom)
 
     @classmethod
-    def of_entitlements(cls, budget: int, entitlement: Sequence[int]) -> ExactQuota:
-        """``q_i = budget * e_i / sum(e)`` for integer entitlements (a common scale)."""
+    def of_entitlements(
+        cls, budget: int, entitlement: Sequence[int], exponent: int = 0
+    ) -> ExactQuota:
+        """``q_i = budget * e_i / sum(e)`` for entitlements given as integers over
+        ``10**exponent``."""
         total = sum(entitlement)
         if total <= 0:
             return cls(tuple(0 for _ in entitlement), 1)
-        return cls(tuple(budget * e for e in entitlement), total)
+        per_quota = Fraction(total, budget * 10**exponent)
+        return cls(tuple(budget * e for e in entitlement), total, per_quota)
 
     def fraction(self, i: int) -> Fraction:
         """Recipient ``i``'s quota as a fraction."""
@@ -124,13 +131,15 @@ def decimal_integers(values: FloatArray) -> tuple[list[int], int]:
     return [f.numerator * (scale // f.denominator) for f in fracs], exponent
 
 
-def exact_entitlements(weight: FloatArray, score: FloatArray, multiplier: FloatArray) -> list[int]:
+def exact_entitlements(
+    weight: FloatArray, score: FloatArray, multiplier: FloatArray
+) -> tuple[list[int], int]:
     """``weight * score * multiplier`` per recipient, each factor the decimal its input
-    shows, as integers over one common power of ten."""
-    w, _ = decimal_integers(weight)
-    s, _ = decimal_integers(score)
-    m, _ = decimal_integers(multiplier)
-    return [a * b * c for a, b, c in zip(w, s, m, strict=True)]
+    shows, as integers over ``10**exponent`` (returned with the exponent)."""
+    w, a = decimal_integers(weight)
+    s, b = decimal_integers(score)
+    m, c = decimal_integers(multiplier)
+    return [x * y * z for x, y, z in zip(w, s, m, strict=True)], a + b + c
 
 
 class Ratio:

@@ -101,6 +101,8 @@ class Result:
     solver: SolverReport
     diagnosis: Diagnosis | None = None
     message: str = ""
+    certificate: dict[str, Any] | None = None
+    """How a reader checks a greedy-path allocation by hand (:mod:`optimizer.certificate`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The result contract of DESIGN.md as plain JSON values."""

@@ -31,6 +31,7 @@ import numpy as np
 import optimizer
 from optimizer import solvers
 from optimizer.apportion import maxmin_floors
+from optimizer.certificate import certificate
 from optimizer.collector import cyclic_gc_paused
 from optimizer.compile import build_program
 from optimizer.diagnosis import diagnose
@@ -38,6 +39,7 @@ from optimizer.entitlement import Entitlements, IntArray
 from optimizer.errors import InputError, Problem
 from optimizer.explain import binding, metrics
 from optimizer.model import IntegerProgram
+from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
 from optimizer.result import Allocation, Result, SolverReport, Status
 from optimizer.rules import CompiledRules
@@ -127,8 +129,14 @@ def _solve(
         versions=_versions(),
     )
     allocations: tuple[Allocation, ...] = ()
+    proof = None
     if x is not None:
         allocations = _allocations(scenario, ent, rules, x)
+        if path == "greedy" and scenario.objective.kind == "proportional":
+            assert isinstance(program.cost, MarginalCost)
+            proof = certificate(
+                program.cost.rule, program.cost.exact, x, program.lo, program.hi, ent.ids
+            )
     return Result(
         status=status,
         scenario=scenario.name,
@@ -141,6 +149,7 @@ def _solve(
         solver=report,
         diagnosis=diagnosis,
         message=diagnosis.summary if diagnosis else detail,
+        certificate=proof,
     )
 
 
@@ -164,7 +173,9 @@ def _raise_floors(
 
     if not feasible(program):
         return program
-    return replace(program, lo=maxmin_floors(quota, program.lo, program.hi, with_floors))
+    exact = program.cost.exact if isinstance(program.cost, MarginalCost) else None
+    floors = maxmin_floors(quota, program.lo, program.hi, with_floors, exact)
+    return replace(program, lo=floors)
 
 
 def _structured(
