@@ -387,3 +387,14 @@ class _Sortable:
 
     def __lt__(self, other: _Sortable) -> bool:
         return bool(self.key < other.key)
+
+
+def ratio_gap(x: IntArray, better: IntArray, worse: IntArray, weight: FloatArray) -> Fraction:
+    """``max x_j / w_j`` over ``worse`` minus ``min x_i / w_i`` over ``better``, exactly
+    (weights read as the decimals they show): positive when a better grade gets less per
+    weight than a worse one."""
+    w_better = [simplest_ratio(v) for v in weight[better].tolist()]
+    w_worse = [simplest_ratio(v) for v in weight[worse].tolist()]
+    low = min(Fraction(int(u)) / w for u, w in zip(x[better].tolist(), w_better, strict=True))
+    high = max(Fraction(int(u)) / w for u, w in zip(x[worse].tolist(), w_worse, strict=True))
+    return high - low

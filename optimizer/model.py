@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.entitlement import FloatArray, IntArray
+from optimizer.exact import ratio_gap
 from optimizer.objectives import UnitCost, UnitTable, unit_table
 
 
@@ -94,7 +95,11 @@ class IntegerProgram:
                 if len(better) and len(worse):
                     low = float(np.min(x[better] / order.weight[better]))
                     high = float(np.max(x[worse] / order.weight[worse]))
-                    if low < high - 1e-9:
+                    if abs(high - low) <= 1e-9 * max(1.0, abs(high)):  # floats can't tell
+                        broken = ratio_gap(x, better, worse, order.weight) > 0
+                    else:
+                        broken = low < high
+                    if broken:
                         out.append(
                             f"{order.label}: a better grade gets {low:g} per weight, "
                             f"a worse one {high:g}"

@@ -229,8 +229,6 @@ def _by_search(
     """Solve by the threshold search; None when it cannot settle the program. For
     ``maxmin`` the floors are raised with the search (stopping at the first allocation)
     as the feasibility oracle."""
-    if program.tightened().window() > MAX_MILP_UNITS:
-        return None  # the search sorts every unit too: the MILP says why it cannot either
     searcher = ThresholdSearch(program)
     opened = 0
 

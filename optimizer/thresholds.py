@@ -31,17 +31,23 @@ takes the same path on every machine.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 import numpy as np
 
 from optimizer.entitlement import FloatArray, IntArray
+from optimizer.exact import simplest_ratio
 from optimizer.model import IntegerProgram
 from optimizer.objectives import UnitTable
-from optimizer.partition import Layout, SortedUnits, relaxation
+from optimizer.partition import Layout, SortedUnits, relaxation, solve_structured
 from optimizer.solvers.base import tie_order
 
 MAX_NODES = 4000
+MAX_SORTED_UNITS = 5_000_000
+"""Beyond this many units between the bounds the search does not sort them: it settles
+the program at its root node (exact bounds, exact nested greedy) or gives up."""
 """Nodes the search may open before it leaves the program to the MILP."""
 _TOL = 1e-9
 """The tolerance of :meth:`IntegerProgram.violations` on ratios, used the same way here."""
@@ -74,14 +80,32 @@ class ThresholdSearch:
     def __init__(self, program: IntegerProgram) -> None:
         self.program = program.tightened()  # the same allocations, fewer units to sort
         self.relaxed, _ = relaxation(self.program)
-        table = self.program.units()
-        self.units = SortedUnits(self.relaxed, Layout.of(self.relaxed), table)
-        self.values = _Values(self.program, table)
         self.pairs: tuple[_Pair, ...] = tuple(
             (better, order.weight[better], worse, order.weight[worse])
             for order in self.program.orders
             for better, worse in zip(order.levels, order.levels[1:], strict=False)
         )
+        self.root_only = self.program.window() > MAX_SORTED_UNITS
+        if self.root_only:
+            return
+        table = self.program.units()
+        self.units = SortedUnits(self.relaxed, Layout.of(self.relaxed), table)
+        self.values = _Values(self.program, table)
+
+    def _root(self, program: IntegerProgram) -> Searched | None:
+        """A program too large to sort its units: the root node alone, with its bounds
+        propagated exactly; settled when that node is empty or its optimum (the exact
+        nested greedy) keeps every rule, else None (nodes could not be compared
+        exactly at this size)."""
+        bounds = _propagate_exact(program.lo.copy(), program.hi.copy(), self.pairs)
+        if bounds is None:
+            return Searched(None, 1)
+        x = solve_structured(replace(self.relaxed, lo=bounds[0], hi=bounds[1]))
+        if x is None:
+            return Searched(None, 1)
+        if program.violations(x):
+            return None
+        return Searched(x, 1)
 
     def run(
         self, floors: IntArray | None = None, *, first_feasible: bool = False
@@ -90,6 +114,8 @@ class ThresholdSearch:
         program = self.program
         if floors is not None:
             program = replace(program, lo=np.maximum(program.lo, floors))
+        if self.root_only:
+            return self._root(program)
         relaxed, units, values, pairs = self.relaxed, self.units, self.values, self.pairs
         heap: list[tuple[tuple[int, ...], int, IntArray, IntArray, IntArray]] = []
         opened = 0
@@ -205,3 +231,35 @@ def _worst_pair(x: IntArray, pairs: tuple[_Pair, ...]) -> tuple[_Pair, float] | 
             gap = c - a
             worst = (pair, (a + c) / 2.0)
     return worst
+
+
+def _propagate_exact(
+    lo: IntArray, hi: IntArray, pairs: tuple[_Pair, ...]
+) -> tuple[IntArray, IntArray] | None:
+    """:func:`_propagate` in exact arithmetic (weights read as the decimals they show),
+    for budgets where floating-point ratios cannot tell adjacent units apart."""
+    weights = [
+        ([simplest_ratio(v) for v in wb.tolist()], [simplest_ratio(v) for v in ww.tolist()])
+        for _, wb, _, ww in pairs
+    ]
+    changed = True
+    while changed:
+        changed = False
+        for (better, _, worse, _), (w_better, w_worse) in zip(pairs, weights, strict=True):
+            floor = max(
+                Fraction(int(lo[j])) / w for j, w in zip(worse.tolist(), w_worse, strict=True)
+            )
+            for i, w in zip(better_ids, w_better, strict=True):
+                need = math.ceil(floor * w)
+                if need > lo[i]:
+                    lo[i], changed = need, True
+            cap = min(
+                Fraction(int(hi[i])) / w for i, w in zip(better.tolist(), w_better, strict=True)
+            )
+            for j, w in zip(worse.tolist(), w_worse, strict=True):
+                most = math.floor(cap * w)
+                if most < hi[j]:
+                    hi[j], changed = most, True
+        if np.any(lo > hi):
+            return None
+    return lo, hi
