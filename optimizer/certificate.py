@@ -10,7 +10,8 @@
   unit ``k`` with ``k - quota < T`` within its floor and cap, for any ``T`` in it.
 
 Values are exact rationals written as decimals (30 significant digits, rounded inwards so
-that any value printed inside the interval works). Only bounds-only programs (the
+that any value printed inside the interval works; an interval narrower than that, or a
+single divisor, shows its ends as exact fractions under ``exact``). Only bounds-only programs (the
 ``greedy`` path) get a certificate: group rules and ``grade_order`` are proved by the
 paths that solve them.
 """
@@ -77,10 +78,15 @@ def _hamilton(
             "low": None if low is None else decimal_text(low, up=True),
             "high": None if high is None else decimal_text(high),
         },
+        "exact": {
+            "low": None if low is None else str(low),
+            "high": None if high is None else str(high),
+        },
         "remainder_order": [
             {
                 "id": ids[i],
                 "quota": decimal_text(q),
+                "quota_exact": str(q),
                 "whole": whole,
                 "remainder": decimal_text(rem),
                 "units": units,
@@ -133,6 +139,9 @@ def _divisor(
             return format(root, "f")
         return decimal_text(value, up=up)
 
+    def ratio(value: Fraction | None) -> str | None:
+        return None if value is None else str(value * scale)
+
     return {
         "kind": "divisor",
         "method": method,
@@ -140,6 +149,12 @@ def _divisor(
         "rule": "units = clip(round(entitlement / D), floor, cap) for any D in [low, high], "
         f"rounded {_ROUNDING[method]}",
         "divisor": {"low": text(low, up=True), "high": text(high, up=False)},
+        # the same bounds as exact fractions (Huntington-Hill: of D squared)
+        "exact": {
+            "squared": squared,
+            "low": ratio(low),
+            "high": ratio(high),
+        },
     }
 
 

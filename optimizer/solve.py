@@ -77,7 +77,35 @@ def solve(
 ) -> Result:
     """Allocate ``scenario``; ``backend`` and ``time_limit_s`` override its solver block."""
     with cyclic_gc_paused():
-        return _solve(scenario, backend=backend, time_limit_s=time_limit_s)
+        try:
+            return _solve(scenario, backend=backend, time_limit_s=time_limit_s)
+        except MemoryError:  # the estimates let it through: a sentence, never a traceback
+            return _too_large(scenario)
+
+
+def _too_large(scenario: Scenario) -> Result:
+    """The answer of a run that ran out of memory."""
+    return Result(
+        status=Status.ERROR,
+        scenario=scenario.name,
+        scenario_hash=scenario.content_hash,
+        budget=scenario.budget,
+        unit=scenario.unit.model_dump(),
+        objective={"kind": scenario.objective.kind, "method": scenario.objective.resolved_method},
+        allocations=(),
+        metrics=None,
+        solver=SolverReport(
+            backend=scenario.solver.backend,
+            version=optimizer.__version__,
+            path="none",
+            seconds=0.0,
+            build_seconds=0.0,
+            gap=None,
+            versions=_versions(),
+        ),
+        message="too large: the run needed more memory than this machine allows; give the "
+        "recipients caps or drop the rules that need the MILP",
+    )
 
 
 def _solve(
@@ -268,7 +296,7 @@ def _milp(
             Status.ERROR,
             None,
             None,
-            f"the MILP would encode {window:,} units between floors and caps "
+            f"too large: the MILP would encode {window:,} units between floors and caps "
             f"(at most {MAX_MILP_UNITS:,}): give the recipients caps, or drop the rules "
             "that need the MILP (grade_order, group rules over more than one tag)",
         )
