@@ -31,9 +31,9 @@ from fractions import Fraction
 import numpy as np
 
 from optimizer.entitlement import FloatArray, IntArray
-from optimizer.exact import ExactQuota, decimal_integers, repair
+from optimizer.exact import ExactQuota, decimal_integers, divisor_of, repair
 from optimizer.model import IntegerProgram
-from optimizer.objectives import MarginalCost, UnitCost, unit_table
+from optimizer.objectives import MarginalCost, UnitCost, divisor, unit_table
 from optimizer.scenario import METHOD_ALIASES
 
 SORT_LIMIT = 65_536
@@ -62,16 +62,99 @@ def greedy(program: IntegerProgram) -> IntArray | None:
 def exact_greedy(cost: MarginalCost, lo: IntArray, hi: IntArray, budget: int) -> IntArray:
     """The separable optimum decided on exact keys (:mod:`optimizer.exact`): a
     floating-point threshold places every recipient within a unit or so, then single-unit
-    exchanges on the exact keys finish. Costs ``O(n log(budget))``, exact at any budget."""
-    return repair(float_start(cost, lo, hi, budget), lo, hi, budget, cost.key)
+    exchanges on the exact keys finish. Costs ``O(n log(budget))``, exact at any budget.
+
+    Only the recipients whose boundary units lie within floating-point error of the
+    threshold ``tau`` are handed to the exchanges: the others' last taken unit is provably
+    below ``tau``'s lower margin and their next unit above its upper one. The answer is
+    accepted when, after the exchanges, those recipients' last units are exactly below the
+    upper margin and their next units above the lower one (then no exchange with the
+    others can help either), else the exchanges run over everyone."""
+    x, tau = float_start(cost, lo, hi, budget)
+    if tau is not None:
+        near = np.flatnonzero(~_clear_of(cost, x, lo, hi, tau))
+        rest = int(x.sum()) - int(x[near].sum())
+        if len(near) and int(lo[near].sum()) <= budget - rest <= int(hi[near].sum()):
+            key = cost.key
+            ids = near.tolist()
+            x_near = repair(x[near], lo[near], hi[near], budget - rest, lambda j, k: key(ids[j], k))
+            below, above = _margins(cost, x, tau)
+            under_high, over_low = _exact_side(cost, above), _exact_side(cost, below)
+            if all(
+                (u <= lo[i] or under_high(i, u - 1) < 0) and (u >= hi[i] or over_low(i, u) > 0)
+                for i, u in zip(ids, x_near.tolist(), strict=True)
+            ):
+                x = x.copy()
+                x[near] = x_near
+                return x
+        elif not len(near) and int(x.sum()) == budget:
+            return x
+    return repair(x, lo, hi, budget, cost.key)
 
 
-def float_start(cost: MarginalCost, lo: IntArray, hi: IntArray, budget: int) -> IntArray:
+_ERROR = 128 * np.finfo(np.float64).eps
+"""A bound on the relative error of the float quotas and keys (about 30 roundings)."""
+
+
+def _margins(cost: MarginalCost, x: IntArray, tau: float) -> tuple[float, float]:
+    """Thresholds just below and above ``tau`` that bound the floating-point error of
+    every key: a unit whose float key is below ``tau``'s lower margin (by as much again)
+    is below the lower one exactly, and likewise above."""
+    if cost.rule == "hamilton":
+        eps = _ERROR * (float(np.max(np.abs(cost.quota))) + float(np.max(x)) + abs(tau) + 1.0)
+        return tau - eps, tau + eps
+    return tau * (1 - _ERROR), tau * (1 + _ERROR)
+
+
+def _clear_of(
+    cost: MarginalCost, x: IntArray, lo: IntArray, hi: IntArray, tau: float
+) -> np.ndarray:
+    """Recipients whose last taken unit is below ``tau``'s lower margin and next unit above
+    its upper margin beyond any floating-point error (at a bound, that side needs
+    nothing)."""
+    q = cost.quota
+    at_lo, at_hi = x <= lo, x >= hi
+    below, above = _margins(cost, x, tau)
+    if cost.rule == "hamilton":
+        return (at_lo | (x - 1 - q < 2 * below - tau)) & (at_hi | (x - q > 2 * above - tau))
+    before = divisor(cost.rule, (x - 1).astype(np.float64))
+    after = divisor(cost.rule, x.astype(np.float64))
+    return (at_lo | (before < q * (2 * below - tau))) & (at_hi | (after > q * (2 * above - tau)))
+
+
+def _exact_side(cost: MarginalCost, tau: float) -> Callable[[int, int], int]:
+    """The exact side of the threshold ``tau`` unit ``k`` of recipient ``i`` is on: -1 taken
+    (below), 1 not taken, 0 exactly on it."""
+    exact = cost.exact
+    numer, denom = exact.numer, exact.denom
+    a, b = Fraction(tau).as_integer_ratio()
+    rule = cost.rule
+
+    def sign(v: int) -> int:
+        return (v > 0) - (v < 0)
+
+    if rule == "hamilton":  # k - q_i against tau
+        return lambda i, k: sign((k * denom - numer[i]) * b - a * denom)
+    if rule == "huntington-hill":  # d(k)^2 = k (k + 1) against (q_i tau)^2
+        return lambda i, k: sign(k * (k + 1) * denom * denom * b * b - numer[i] ** 2 * a * a)
+
+    def divisor_side(i: int, k: int) -> int:  # d(k) against q_i tau
+        num, den = divisor_of(rule, k)
+        return sign(num * denom * b - den * numer[i] * a)
+
+    return divisor_side
+
+
+def float_start(
+    cost: MarginalCost, lo: IntArray, hi: IntArray, budget: int
+) -> tuple[IntArray, float | None]:
     """An allocation within the bounds, of at most ``budget`` units, near the optimum: the
-    units below a floating-point threshold on the cost (bisection; ``O(n)`` a step)."""
+    units below a floating-point threshold on the cost (bisection; ``O(n)`` a step), with
+    that threshold (``k - q`` for Hamilton, the divisor for divisor methods; None when the
+    start was built otherwise)."""
     q = cost.quota
     if cost.rule == "weighted":
-        return _weighted_start(q, cost.rank, lo, hi, budget)
+        return _weighted_start(q, cost.rank, lo, hi, budget), None
     if cost.rule == "hamilton":
         return _bisect(
             lambda t: np.clip(np.ceil(t + q), lo, hi).astype(np.int64),
@@ -81,7 +164,7 @@ def float_start(cost: MarginalCost, lo: IntArray, hi: IntArray, budget: int) -> 
         )
     positive = q > 0
     if not positive.any():
-        return _fill_by_rank(lo.copy(), hi, cost.rank, budget)
+        return _fill_by_rank(lo.copy(), hi, cost.rank, budget), None
     rule = cost.rule
 
     def counts(divisor: float) -> IntArray:
@@ -100,13 +183,16 @@ def float_start(cost: MarginalCost, lo: IntArray, hi: IntArray, budget: int) -> 
         return np.clip(c, lo, hi).astype(np.int64)
 
     top = float(np.max((hi[positive] + 2.0) / q[positive]))
-    x = _bisect(counts, 0.0, top, budget)
-    return _fill_by_rank(x, hi, cost.rank, budget)
+    x, tau = _bisect(counts, 0.0, top, budget)
+    filled = _fill_by_rank(x, hi, cost.rank, budget)
+    return filled, (tau if filled is x else None)
 
 
-def _bisect(counts: Callable[[float], IntArray], low: float, high: float, budget: int) -> IntArray:
+def _bisect(
+    counts: Callable[[float], IntArray], low: float, high: float, budget: int
+) -> tuple[IntArray, float]:
     """``counts`` at the largest threshold in ``[low, high]`` (found by bisection) whose
-    total is at most ``budget``; ``counts`` never decreases in the threshold."""
+    total is at most ``budget``, and that threshold; ``counts`` never decreases in it."""
     best = counts(low)
     for _ in range(200):
         mid = low + (high - low) / 2.0
@@ -115,12 +201,12 @@ def _bisect(counts: Callable[[float], IntArray], low: float, high: float, budget
         at = counts(mid)
         total = int(at.sum())
         if total == budget:
-            return at
+            return at, mid
         if total < budget:
             low, best = mid, at
         else:
             high = mid
-    return best
+    return best, low
 
 
 def _fill_by_rank(x: IntArray, hi: IntArray, rank: IntArray, budget: int) -> IntArray:
@@ -154,7 +240,7 @@ def _weighted_start(
     tied = np.flatnonzero(q == level)
     rest = need - int((hi - lo)[above].sum())
     sub = MarginalCost("hamilton", q[tied], rank[tied])
-    x[tied] = float_start(sub, lo[tied], hi[tied], rest + int(lo[tied].sum()))
+    x[tied] = float_start(sub, lo[tied], hi[tied], rest + int(lo[tied].sum()))[0]
     return x
 
 

@@ -5,9 +5,10 @@
   method (down: Jefferson, half: Webster, geometric mean: Huntington-Hill, up: Adams),
   then held within its floor and cap. At an end of the interval a recipient may sit
   exactly on a rounding point; such ties went by rank.
-- Hamilton (largest remainders): every recipient's quota, its whole part and remainder,
-  and the threshold interval ``(low, high]`` on ``units - quota``: a recipient holds every
-  unit ``k`` with ``k - quota < T`` within its floor and cap, for any ``T`` in it.
+- Hamilton (largest remainders): the recipients in remainder order, each one's quota
+  (exact), whole part and remainder (up to :data:`MAX_LISTED` recipients), and the
+  threshold interval ``(low, high]`` on ``units - quota``: a recipient holds every unit
+  ``k`` with ``k - quota < T`` within its floor and cap, for any ``T`` in it.
 
 Values are exact rationals written as decimals (30 significant digits, rounded inwards so
 that any value printed inside the interval works; an interval narrower than that, or a
@@ -26,6 +27,9 @@ from optimizer.entitlement import IntArray
 from optimizer.exact import ExactQuota, divisor_of
 
 _DIGITS = 30
+MAX_LISTED = 1000
+"""Above this many recipients the Hamilton certificate lists the remainder order by id
+only (each quota is ``budget * entitlement / total entitlement`` in the allocations)."""
 _UP = Context(prec=_DIGITS, rounding=ROUND_CEILING)
 _DOWN = Context(prec=_DIGITS, rounding=ROUND_FLOOR)
 
@@ -58,42 +62,56 @@ def certificate(
 def _hamilton(
     exact: ExactQuota, x: IntArray, lo: IntArray, hi: IntArray, ids: tuple[str, ...]
 ) -> dict[str, Any]:
-    low: Fraction | None = None  # T > low
-    high: Fraction | None = None  # T <= high
+    """Integer arithmetic throughout (``t = k - q`` as ``(k * denom - numer) / denom``):
+    the certificate of 100,000 recipients costs a few hundred milliseconds."""
+    denom = exact.denom
+    low: int | None = None  # T > low / denom
+    high: int | None = None  # T <= high / denom
     rows = []
     for i, (units, floor, cap) in enumerate(zip(x.tolist(), lo.tolist(), hi.tolist(), strict=True)):
-        q = exact.fraction(i)
-        whole = q.numerator // q.denominator
+        numer = exact.numer[i]
         if floor < cap:
             if units > floor:  # unit units-1 taken
-                low = max(low, units - 1 - q) if low is not None else units - 1 - q
+                t = (units - 1) * denom - numer
+                low = t if low is None or t > low else low
             if units < cap:  # unit `units` not taken
-                high = min(high, units - q) if high is not None else units - q
-        rows.append((q - whole, i, q, whole, units))
-    rows.sort(key=lambda r: (-r[0], r[1]))
+                t = units * denom - numer
+                high = t if high is None or t < high else high
+        whole, rem = divmod(numer, denom)
+        rows.append((-rem, i, whole, units))
+    rows.sort()
     return {
         "kind": "largest_remainder",
         "rule": "units = clip(ceil(quota + T), floor, cap) for any T in (low, high]",
         "threshold": {
-            "low": None if low is None else decimal_text(low, up=True),
-            "high": None if high is None else decimal_text(high),
+            "low": None if low is None else decimal_text(Fraction(low, denom), up=True),
+            "high": None if high is None else decimal_text(Fraction(high, denom)),
         },
         "exact": {
-            "low": None if low is None else str(low),
-            "high": None if high is None else str(high),
+            "low": None if low is None else str(Fraction(low, denom)),
+            "high": None if high is None else str(Fraction(high, denom)),
         },
-        "remainder_order": [
+        "remainder_order": [ids[i] for _, i, _, _ in rows],
+        "quotas": None
+        if len(rows) > MAX_LISTED
+        else [
             {
                 "id": ids[i],
-                "quota": decimal_text(q),
-                "quota_exact": str(q),
+                "quota": _fixed(whole, -rem, denom),
+                "quota_exact": f"{whole * denom - rem}/{denom}",
                 "whole": whole,
-                "remainder": decimal_text(rem),
+                "remainder": _fixed(0, -rem, denom),
                 "units": units,
             }
-            for rem, i, q, whole, units in rows
+            for rem, i, whole, units in rows
         ],
     }
+
+
+def _fixed(whole: int, rem: int, denom: int) -> str:
+    """``whole + rem / denom`` (``0 <= rem < denom``) with 18 decimals, rounded down."""
+    digits = rem * 10**18 // denom
+    return f"{whole}.{digits:018d}".rstrip("0").rstrip(".")
 
 
 def _divisor(

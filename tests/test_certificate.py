@@ -103,13 +103,14 @@ def test_the_certificate_reproduces_the_allocation(data: dict[str, Any]) -> None
         threshold = (Fraction(t_low) + Fraction(t_high)) / 2
         assert Fraction(t_low) <= Fraction(t_high)
         units = {a.id: a.units for a in result.allocations}
-        for row in cert["remainder_order"]:
+        assert cert["remainder_order"] == [row["id"] for row in cert["quotas"]]
+        for row in cert["quotas"]:
             rec = recipients[row["id"]]
             lo, hi = rec.get("floor", 0), min(rec.get("cap", budget), budget)
             quota = Fraction(row["quota_exact"])
             if Fraction(t_low) < threshold < Fraction(t_high):
                 assert min(max(math.ceil(quota + threshold), lo), hi) == units[row["id"]]
-        remainders = [Fraction(row["remainder"]) for row in cert["remainder_order"]]
+        remainders = [Fraction(row["remainder"]) for row in cert["quotas"]]
         assert remainders == sorted(remainders, reverse=True)
 
 
