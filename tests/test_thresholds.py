@@ -248,3 +248,36 @@ def test_past_its_node_limit_the_search_leaves_the_program_to_the_milp(
     limited = solve(scenario)
     assert (searched.solver.path, limited.solver.path) == ("search", "milp")
     assert [a.units for a in limited.allocations] == [a.units for a in searched.allocations]
+
+
+@EXAMPLES
+@given(ordered_programs())
+def test_the_exact_mode_for_huge_programs_finds_the_same_optimum(
+    program: IntegerProgram,
+) -> None:
+    """Programs too large to sort their units are searched in exact arithmetic (bounds,
+    splits, node costs); forced onto small programs, it gives the exhaustive optimum, or
+    gives up (node limit, a divisor method's costs past the first node, the overlap)."""
+    expected = brute_force(program)
+    limit = thresholds.MAX_SORTED_UNITS
+    thresholds.MAX_SORTED_UNITS = -1
+    try:
+        searcher = thresholds.ThresholdSearch(program)
+        assert searcher.exact is not None
+        found = searcher.run()
+        feasible = searcher.run(first_feasible=True)
+    finally:
+        thresholds.MAX_SORTED_UNITS = limit
+    if found is not None:
+        assert (found.x is None) == (expected is None)
+        if expected is not None and found.x is not None:
+            assert found.x.tolist() == expected.tolist()
+    else:
+        # small programs never reach the node limit: only these give up
+        assert any(row.label == "cross" for row in program.sums) or (
+            program.cost.rule not in ("hamilton", "weighted")  # type: ignore[attr-defined]
+        )
+    if feasible is not None:
+        assert (feasible.x is None) == (expected is None)
+        if feasible.x is not None:
+            assert not program.violations(feasible.x)
