@@ -1,11 +1,13 @@
 """``python -m benchmarks run [--quick] [--out results.json] [--compare old.json]``, and
-``python -m benchmarks instance SIZE OBJECTIVE RULES --out FILE.json`` to write one
-generated instance as a scenario file (for timing ``allot solve`` as a whole process).
+``python -m benchmarks instance SIZE OBJECTIVE RULES [--budget 1e12] --out FILE.json`` to
+write one generated instance as a scenario file (for timing ``allot solve`` as a whole
+process).
 
 Runs the registry (the quick suite with ``--quick``), prints a line per measurement and
 the Markdown table, writes the JSON (and, if asked, the Markdown and the PNG), and exits
-1 when an answer fails its check or, in the quick suite, an Allot / baseline ratio is
-over its gate (2 for bad arguments).
+1 when an answer fails its check or, in the quick suite, an Allot / baseline ratio or a
+budget row's time or memory against its small budget is over its gate (2 for bad
+arguments).
 """
 
 from __future__ import annotations
@@ -16,10 +18,18 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.instances import OBJECTIVES, RULE_SETS, InstanceSpec, generate
+from benchmarks.instances import OBJECTIVES, RULE_SETS, InstanceSpec, generate, parse_budget
 from benchmarks.registry import full_suite, quick_suite
 from benchmarks.report import compare_files, environment, markdown, plot, to_json, write
-from benchmarks.runner import run_suite
+from benchmarks.runner import measure_again, run_suite
+from benchmarks.scaling import budget_checks
+
+
+def _budget(text: str) -> int:
+    try:
+        return parse_budget(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,10 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("objective", choices=OBJECTIVES)
     one.add_argument("rules", choices=RULE_SETS)
     one.add_argument("--seed", type=int, default=0)
+    one.add_argument(
+        "--budget",
+        type=_budget,
+        help="units to allocate, e.g. 1e12 (at most 1e15; default 40 a recipient)",
+    )
     one.add_argument("--out", type=Path, required=True, help="the JSON scenario file")
     args = parser.parse_args(argv)
     if args.command == "instance":
-        spec = InstanceSpec(args.size, args.objective, args.rules, args.seed)
+        spec = InstanceSpec(args.size, args.objective, args.rules, args.seed, args.budget)
         args.out.write_text(json.dumps(generate(spec), ensure_ascii=False) + "\n")
         write(f"wrote {spec.name} to {args.out}\n")
         return 0
@@ -57,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         if not specs:
             parser.error(f"--only {args.only}: no instance matches")
     rows = run_suite(specs, log=lambda line: write(line + "\n"))
+    scaling = budget_checks(rows, measure=measure_again, log=lambda line: write(line + "\n"))
     command = ["python -m benchmarks", *(argv if argv is not None else sys.argv[1:])]
     meta = environment(command)
-    results = to_json(rows, meta)
-    table = markdown(rows, meta)
+    results = to_json(rows, meta, scaling)
+    table = markdown(rows, meta, scaling)
     write("\n" + table)
     if args.out is not None:
         args.out.write_text(json.dumps(results, indent=1) + "\n")
@@ -72,15 +88,26 @@ def main(argv: list[str] | None = None) -> int:
         write("\n" + compare_files(results, old))
     failed = [r for r in rows if not r.check_ok]
     over = [r for r in rows if not r.gate_ok]
+    not_flat = [c for c in scaling if not c.ok]
     for row in failed:
         write(f"CHECK FAILED {row.spec.name}: {row.check}\n")
     for row in over:
         write(
             f"RATIO GATE {row.spec.name}: Allot / baseline = {row.ratio} > {row.spec.max_ratio}\n"
         )
-    if failed or over:
+    for check in not_flat:
+        write(f"BUDGET GATE {check.instance}: {check.detail}\n")
+    for check in scaling:
+        if check.max_ratio is not None and check.reference is None:
+            write(f"budget gate {check.instance}: {check.detail}\n")
+    if failed or over or not_flat:
         return 1
-    write(f"\nall {len(rows)} instances checked; every ratio within its gate\n")
+    gated = sum(1 for c in scaling if c.max_ratio is not None and c.reference is not None)
+    write(
+        f"\nall {len(rows)} instances checked; every ratio within its gate"
+        + (f"; {gated} budget gates passed" if gated else "")
+        + "\n"
+    )
     return 0
 
 

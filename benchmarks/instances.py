@@ -15,6 +15,16 @@ Rule sets, each a superset of the one before:
 
 The same ``(size, objective, rules, seed)`` always gives the same scenario, on any machine:
 only NumPy's ``default_rng`` (PCG64) draws the numbers.
+
+Budget rows: ``InstanceSpec(..., budget=10**12)`` is the same instance at another budget
+(the money counted in won, say). The random draws do not depend on the budget: every
+quota is the budget times the same share, and floors, caps, previous allocations and the
+regional bands are the same multiples of the quotas, rounded to whole units, so only the
+rounding differs between scales. That rounding is what breaks the structure when a recipient
+gets only a few units (``change_limit`` then pins each one to last year's units, and those
+no longer add up to the budget: 840 programmes at 1,000 units are infeasible), so the suite
+only runs a budget that gives at least :data:`UNITS_PER_RECIPIENT` a recipient
+(:func:`structure_holds`).
 """
 
 from __future__ import annotations
@@ -60,20 +70,64 @@ GRADE_BANDS = (("S", 90.0, 1.3), ("A", 80.0, 1.15), ("B", 65.0, 1.0), ("C", 0.0,
 UNITS_PER_RECIPIENT = 40
 FUTURE_BAND = (0.25, 0.5)
 METRO_SQUEEZE = 0.97
+UNIT = {"label": "100M KRW", "value": 100_000_000}
+BUDGET_ROW_UNIT = {"label": "KRW", "value": 1}
+"""A budget row counts its money in won (the unit never affects the allocation)."""
+MAX_BUDGET = 10**15
+"""The largest budget the generator writes (the engine's own limit, ``Scenario.budget``)."""
+BUDGETS = (10**3, 10**6, 10**9, 10**12)
+"""The budget rows: from a thousand units to a trillion (won)."""
 
 
 @dataclass(frozen=True)
 class InstanceSpec:
-    """What to generate: ``size`` recipients, an objective, a rule set and a seed."""
+    """What to generate: ``size`` recipients, an objective, a rule set, a seed and, for a
+    budget row, the budget in units (``None``: :func:`budget_for` the size)."""
 
     size: int
     objective: str = "hamilton"
     rules: str = "groups"
     seed: int = 0
+    budget: int | None = None
 
     @property
     def name(self) -> str:
-        return f"n{self.size}-{self.objective}-{self.rules}"
+        base = f"n{self.size}-{self.objective}-{self.rules}"
+        return base if self.budget is None else f"{base}-b{budget_label(self.budget)}"
+
+    @property
+    def units(self) -> int:
+        """The budget the scenario gets."""
+        return budget_for(self.size) if self.budget is None else self.budget
+
+
+def structure_holds(size: int, budget: int) -> bool:
+    """Whether ``budget`` gives ``size`` recipients :data:`UNITS_PER_RECIPIENT` units each,
+    enough for the rounding to keep the instance's structure (and its feasibility)."""
+    return budget >= UNITS_PER_RECIPIENT * size
+
+
+def budget_label(budget: int) -> str:
+    """``1e12`` for a power of ten, the digits otherwise (the suffix of a budget row)."""
+    text = str(budget)
+    if budget >= 10 and text == "1" + "0" * (len(text) - 1):
+        return f"1e{len(text) - 1}"
+    return text
+
+
+def parse_budget(text: str) -> int:
+    """A budget written as ``1e12``, ``10**12``, ``1_000_000``, ``1,000`` or digits."""
+    cleaned = text.strip().lower().replace("_", "").replace(",", "")
+    base, sep, power = cleaned.partition("**") if "**" in cleaned else cleaned.partition("e")
+    if not base.isdigit() or (sep and not power.isdigit()):
+        raise ValueError(f"not a whole number of units: {text!r}")
+    if sep and int(power) > 15:
+        raise ValueError(f"a budget is 1 to {MAX_BUDGET:,} units, not {text}")
+    exponent = int(power or 0)
+    value = int(int(base) ** exponent if sep == "**" else int(base) * 10**exponent)
+    if not 1 <= value <= MAX_BUDGET:
+        raise ValueError(f"a budget is 1 to {MAX_BUDGET:,} units, not {value:,}")
+    return value
 
 
 def budget_for(size: int) -> int:
@@ -89,9 +143,11 @@ def generate(spec: InstanceSpec) -> dict[str, Any]:
         raise ValueError(f"unknown rule set {spec.rules!r} (one of {RULE_SETS})")
     if spec.size < 2:
         raise ValueError("an instance needs at least 2 recipients")
+    if not 1 <= spec.units <= MAX_BUDGET:
+        raise ValueError(f"a budget is 1 to {MAX_BUDGET:,} units, not {spec.units:,}")
     rng = np.random.default_rng([spec.seed, spec.size])
     n = spec.size
-    budget = budget_for(n)
+    budget = spec.units
     region, industry, stage, ids = _structure(n, rng)
     score = np.round(np.clip(rng.normal(78.0, 9.0, n), 40.0, 100.0), 1)
     weight = np.round(np.clip(rng.lognormal(0.0, 0.45, n), 0.2, 6.0), 2)
@@ -169,7 +225,7 @@ def generate(spec: InstanceSpec) -> dict[str, Any]:
     return {
         "name": f"benchmark {spec.name} (synthetic, seed {spec.seed})",
         "budget": budget,
-        "unit": {"label": "100M KRW", "value": 100_000_000},
+        "unit": dict(UNIT if spec.budget is None else BUDGET_ROW_UNIT),
         "recipients": recipients,
         "grades": [{"grade": g, "min_score": m, "multiplier": k} for g, m, k in GRADE_BANDS],
         "objective": objective,

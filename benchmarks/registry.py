@@ -6,13 +6,18 @@ the solvers to time on it. Every spec runs Allot's ``auto`` and the PuLP + CBC b
 ``backends`` adds Allot's MILP backends by name. The quick suite (CI) carries, per
 instance, ``max_ratio``: the largest acceptable Allot total / baseline total, measured in
 the same run (see README "Performance" for how the thresholds were set).
+
+Budget rows (:data:`~benchmarks.instances.BUDGETS`) are the same instances at 10^3 to
+10^12 units. In the quick suite some are measured at a small budget and at 10^12 in the
+same run, and ``max_budget_ratio`` gates Allot's time and peak memory at 10^12 against the
+small budget's (:mod:`benchmarks.scaling`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmarks.instances import OBJECTIVES, InstanceSpec
+from benchmarks.instances import BUDGETS, OBJECTIVES, InstanceSpec, structure_holds
 
 PROPORTIONAL = ("hamilton", "jefferson", "webster", "huntington-hill", "adams")
 
@@ -26,6 +31,8 @@ class BenchSpec:
     repeat: int = 1  # timings are the best of this many runs
     time_limit_s: float = 60.0  # for Allot's MILP backends and for CBC
     max_ratio: float | None = None  # quick suite: the gate on Allot / baseline
+    baseline: bool = True  # False: the baseline is not run ("not run" in the table)
+    max_budget_ratio: float | None = None  # quick suite: Allot here / at the smallest budget
 
     @property
     def name(self) -> str:
@@ -40,14 +47,19 @@ def _spec(
     backends: tuple[str, ...] = (),
     time_limit_s: float = 60.0,
     max_ratio: float | None = None,
+    budget: int | None = None,
+    baseline: bool = True,
+    repeat: int | None = None,
+    max_budget_ratio: float | None = None,
 ) -> BenchSpec:
-    repeat = 3 if size <= 1000 else 1
     return BenchSpec(
-        InstanceSpec(size, objective, rules),
+        InstanceSpec(size, objective, rules, budget=budget),
         backends=backends,
-        repeat=repeat,
+        repeat=repeat if repeat is not None else 3 if size <= 1000 else 1,
         time_limit_s=time_limit_s,
         max_ratio=max_ratio,
+        baseline=baseline,
+        max_budget_ratio=max_budget_ratio,
     )
 
 
@@ -78,7 +90,26 @@ def full_suite() -> list[BenchSpec]:
                 elif size == 840 and rules == "groups" and objective == "hamilton":
                     backends = ("highs",)
                 specs.append(_spec(size, objective, rules, backends=backends, time_limit_s=60.0))
-    return specs
+    return specs + budget_rows()
+
+
+BUDGET_ROW_SIZES = (14, 840, 10_000)
+BASELINE_UP_TO = 840
+"""Budget rows run the baseline up to this many recipients: at 10,000 the unscaled rows
+already show it killed or minutes long, and the budget rows would only repeat that."""
+
+
+def budget_rows() -> list[BenchSpec]:
+    """Every objective and rule set at 14, 840 and 10,000 recipients, at each budget of
+    :data:`BUDGETS` that keeps the instance's structure (10^3 only for the 14 regions)."""
+    return [
+        _spec(size, objective, rules, budget=budget, baseline=size <= BASELINE_UP_TO)
+        for size in BUDGET_ROW_SIZES
+        for rules in ("bounds", "groups", "all")
+        for objective in OBJECTIVES
+        for budget in BUDGETS
+        if structure_holds(size, budget)
+    ]
 
 
 # Each gate is about three times the largest ratio measured in two quick runs on the 2-core
@@ -99,9 +130,38 @@ QUICK_GATES: tuple[tuple[int, str, str, float], ...] = (
 )
 
 
+MAX_BUDGET_RATIO = 1.5
+"""Allot's time and peak memory at 10^12 units over those at the small budget, at most."""
+QUICK_BUDGET_GATES: tuple[tuple[int, str, str, int], ...] = (
+    # instances measured at a small budget (the last field) and at 10^12 units in one run
+    (14, "hamilton", "bounds", 10**3),  # the greedy
+    (14, "webster", "bounds", 10**3),  # the greedy, a divisor method
+    (840, "hamilton", "groups", 10**6),  # the nested greedy (10^3 units are too few for 840)
+    (14, "maxmin", "bounds", 10**3),  # exact floor raising, then the greedy
+    (840, "weighted", "groups", 10**6),  # the nested greedy, weighted
+)
+"""(The MILP path has no pair: beyond 5,000,000 units between the bounds it refuses with
+"too large", see README "Budgets in won".)"""
+BUDGET_GATE_REPEAT = 5
+
+
 def quick_suite() -> list[BenchSpec]:
-    """The CI suite: a minute or so on two cores."""
-    return [
+    """The CI suite: a minute or two on two cores (the budget pairs included)."""
+    specs = [
         _spec(size, objective, rules, time_limit_s=20.0, max_ratio=gate)
         for size, objective, rules, gate in QUICK_GATES
     ]
+    for size, objective, rules, small in QUICK_BUDGET_GATES:
+        for budget, gate in ((small, None), (10**12, MAX_BUDGET_RATIO)):
+            specs.append(
+                _spec(
+                    size,
+                    objective,
+                    rules,
+                    time_limit_s=20.0,
+                    budget=budget,
+                    repeat=BUDGET_GATE_REPEAT,
+                    max_budget_ratio=gate,
+                )
+            )
+    return specs

@@ -1,5 +1,6 @@
-"""Write the results: JSON (everything), a Markdown table (Allot beside the baseline), a
-log-log PNG of time against recipients, and the ratios against an earlier JSON file."""
+"""Write the results: JSON (everything), a Markdown table (Allot beside the baseline, then
+the budget rows), a log-log PNG of time against recipients, and the ratios against an
+earlier JSON file."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks.instances import budget_label
 from benchmarks.runner import BASELINE, Row, measurements_to_json
+from benchmarks.scaling import MEMORY_FLOOR_MB, TIME_FLOOR_S, ScaleCheck
 
 FORMAT = 1
 
@@ -57,12 +60,15 @@ def _load() -> list[float] | None:
         return None
 
 
-def to_json(rows: list[Row], meta: dict[str, Any]) -> dict[str, Any]:
+def to_json(
+    rows: list[Row], meta: dict[str, Any], scaling: list[ScaleCheck] | None = None
+) -> dict[str, Any]:
     measurements = [m for row in rows for m in (row.allot, *row.backends, row.baseline)]
     return {
         "meta": meta,
         "measurements": measurements_to_json(measurements),
         "instances": [row.to_dict() for row in rows],
+        "budget_rows": [c.to_dict() for c in scaling or []],
     }
 
 
@@ -84,19 +90,25 @@ def _ratio(value: float | None) -> str:
     return f"{value:.2g}" if value < 1 else f"{value:.3g}"
 
 
-def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
-    """The full table: per instance, Allot ``auto`` beside the baseline."""
+def markdown(rows: list[Row], meta: dict[str, Any], scaling: list[ScaleCheck] | None = None) -> str:
+    """The full table: per instance, Allot ``auto`` beside the baseline; then the budget
+    rows' table (:func:`budget_table`)."""
+    budget_rows = [row for row in rows if row.spec.instance.budget is not None]
+    rows = [row for row in rows if row.spec.instance.budget is None]  # the unscaled rows
     machine = meta["machine"]
     lines = [
         f"`{meta['command']}` on {meta['date']} (commit {meta.get('commit') or '?'}), "
         f"{machine['cpus']} cores, {machine['platform']}, load {machine.get('load')}; "
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
-        "",
-        "| recipients | objective | rules | Allot path | validate s | build s | solve s "
-        "| **total s** | peak MB | PuLP+CBC build s | solve s | **total s** | status | peak MB "
-        "| Allot / PuLP | check |",
-        "|" + "---:|" * 3 + "---|" + "---:|" * 9 + "---|---:|---|",
     ]
+    if rows:
+        lines += [
+            "",
+            "| recipients | objective | rules | Allot path | validate s | build s | solve s "
+            "| **total s** | peak MB | PuLP+CBC build s | solve s | **total s** | status "
+            "| peak MB | Allot / PuLP | check |",
+            "|" + "---:|" * 3 + "---|" + "---:|" * 9 + "---|---:|---|",
+        ]
     for row in rows:
         a, b, inst = row.allot, row.baseline, row.spec.instance
         base_status = b.status if b.valid is not False else f"{b.status}, invalid answer"
@@ -134,7 +146,50 @@ def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
                     f"| {m.solver.split(':')[1]} | {same} | {_s(m.build_s)} "
                     f"| {_s(m.total_s)} | {_mb(m.peak_mb)} |"
                 )
+    if budget_rows:
+        lines += ["", *budget_table(budget_rows, scaling or [])]
     return "\n".join(lines) + "\n"
+
+
+def budget_table(rows: list[Row], scaling: list[ScaleCheck]) -> list[str]:
+    """The budget rows: Allot's time and peak memory at each budget, and both over the same
+    instance's at its smallest budget in the run (floored as the budget gate does)."""
+    by_name = {c.instance: c for c in scaling}
+    lines = [
+        "Budget rows: the same instances at 10^3 to 10^12 units. Allot s is the whole "
+        "`solve()` call and CPU s its CPU time (each the best of the repeats), peak MB the "
+        "measuring process's peak above its start; the ratios are CPU time and peak memory "
+        "over the same instance's at its smallest budget here (10^3; 10^6 for 840 and 10,000 "
+        "recipients, which 10^3 units are too few for), against at least "
+        f"{TIME_FLOOR_S * 1000:g} ms and {MEMORY_FLOOR_MB:g} MB.",
+        "",
+        "| recipients | objective | rules | budget | Allot path | **Allot s** | CPU s | peak MB "
+        "| time ratio | memory ratio | PuLP+CBC | check |",
+        "|---:|---|---|---:|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for row in rows:
+        a, inst = row.allot, row.spec.instance
+        check = by_name.get(inst.name)
+        gate = ""
+        if check is not None and check.max_ratio is not None and check.reference is not None:
+            over = f" ✗ (> {check.max_ratio:g})"
+            gate = " ✓" if check.ok else " ✗ (no answer)" if "no optimal" in check.detail else over
+        base = row.baseline.status
+        if row.baseline.valid is False:
+            base = f"{base}, invalid answer"
+        lines.append(
+            f"| {inst.size:,} | {inst.objective} | {inst.rules} | {_budget(inst.units)} "
+            f"| {a.path or a.status} | **{_s(a.total_s)}** | {_s(a.cpu_s)} | {_mb(a.peak_mb)} "
+            f"| {_ratio(check.time_ratio if check else None)}{gate} "
+            f"| {_ratio(check.memory_ratio if check else None)} | {base} "
+            f"| {'ok' if row.check_ok else 'FAIL'}: {_short(row.check)} |"
+        )
+    return lines
+
+
+def _budget(units: int) -> str:
+    label = budget_label(units)
+    return f"10^{label[2:]}" if label.startswith("1e") else f"{units:,}"
 
 
 def _short(check: str) -> str:
@@ -151,11 +206,14 @@ def _short(check: str) -> str:
 
 def plot(rows: list[Row], path: Path) -> None:
     """Log-log plot of total seconds against recipients: Allot ``auto`` and the baseline,
-    one panel per rule set; hollow markers where the baseline gave no valid optimum."""
+    one panel per rule set; hollow markers where the baseline gave no valid optimum (the
+    budget rows are left out: their table is the one to read)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    rows = [row for row in rows if row.spec.instance.budget is None] or rows
 
     rule_sets = [
         r for r in ("bounds", "groups", "all") if any(x.spec.instance.rules == r for x in rows)

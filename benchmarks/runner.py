@@ -14,8 +14,11 @@ Allot's times: ``build`` is turning the validated scenario into the integer prog
 :func:`optimizer.solve.solve` (the exact path or the MILP, the explanation of every
 allocation, the metrics and the scenario's content hash), ``total`` the whole call.
 Validating the data into a :class:`~optimizer.scenario.Scenario` is timed apart
-(``validate``), like reading a file. The baseline's ``build`` is the PuLP model, its
-``solve`` PuLP's ``solve()`` (writing the model, CBC, reading the answer back).
+(``validate``), like reading a file; ``cpu`` is the CPU time of the ``solve()`` call (the
+budget gate's measure: on a busy machine it varies far less than the wall time). The
+baseline's ``build`` is the PuLP model, its ``solve`` PuLP's ``solve()`` (writing the
+model, CBC, reading the answer back). A spec with ``baseline=False`` records the baseline
+as ``not run`` without starting it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from benchmarks.instances import generate
 from benchmarks.registry import BenchSpec
 
 BASELINE = "pulp+cbc"
+NOT_RUN = "not run"
 GRACE_S = 60.0  # beyond the time limit before a case is killed (CBC overruns its limit)
 
 
@@ -63,6 +67,8 @@ class Measurement:
     valid: bool | None = None  # the answer satisfies every constraint (checked here)
     units: list[int] | None = None  # dropped from the JSON file (see Report.to_json)
     detail: str = ""
+    budget: int | None = None  # the instance's budget in units
+    cpu_s: float | None = None  # Allot: CPU seconds of the solve() call (all its threads)
 
     @property
     def key(self) -> str:
@@ -80,7 +86,10 @@ def run_suite(specs: list[BenchSpec], *, log: Callable[[str], None] | None = Non
         found: dict[str, Measurement] = {}
         for solver in solvers:
             started = time.perf_counter()
-            m = found[solver] = _isolated(spec, data, solver)
+            if solver == BASELINE and not spec.baseline:
+                m = found[solver] = _new(spec, solver, NOT_RUN)
+            else:
+                m = found[solver] = _isolated(spec, data, solver)
             if log is not None:
                 log(
                     f"{spec.name:38s} {solver:12s} {m.status:11s} {m.path:9s} "
@@ -96,6 +105,27 @@ def run_suite(specs: list[BenchSpec], *, log: Callable[[str], None] | None = Non
             )
         )
     return rows
+
+
+def measure_again(spec: BenchSpec, solver: str = "allot:auto") -> Measurement:
+    """One more measurement of ``solver`` on ``spec``, in a process of its own as in
+    :func:`run_suite` (the budget gate confirms a failure this way)."""
+    return _isolated(spec, generate(spec.instance), solver)
+
+
+def _new(spec: BenchSpec, solver: str, status: str, **fields: Any) -> Measurement:
+    """A measurement of ``solver`` on ``spec``'s instance, so far only its status."""
+    inst = spec.instance
+    return Measurement(
+        inst.name,
+        inst.size,
+        inst.objective,
+        inst.rules,
+        solver,
+        status,
+        budget=inst.units,
+        **fields,
+    )
 
 
 def _fmt(value: float | None) -> str:
@@ -132,12 +162,8 @@ def _isolated(spec: BenchSpec, data: dict[str, Any], solver: str) -> Measurement
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid or 0, signal.SIGKILL)
         child.join()
-        inst = spec.instance
-        return Measurement(
-            inst.name,
-            inst.size,
-            inst.objective,
-            inst.rules,
+        return _new(
+            spec,
             solver,
             "killed" if child.exitcode == -signal.SIGKILL else "error",
             killed_after_s=time.perf_counter() - started,
@@ -153,18 +179,7 @@ def _child(spec: BenchSpec, data: dict[str, Any], solver: str, send: Any) -> Non
     try:
         send.send(_measure(spec, data, solver))
     except Exception as exc:  # pragma: no cover - reported, not raised
-        inst = spec.instance
-        send.send(
-            Measurement(
-                inst.name,
-                inst.size,
-                inst.objective,
-                inst.rules,
-                solver,
-                "error",
-                detail=f"{type(exc).__name__}: {exc}"[:300],
-            )
-        )
+        send.send(_new(spec, solver, "error", detail=f"{type(exc).__name__}: {exc}"[:300]))
 
 
 def _measure(spec: BenchSpec, data: dict[str, Any], solver: str) -> Measurement:
@@ -176,7 +191,28 @@ def _measure(spec: BenchSpec, data: dict[str, Any], solver: str) -> Measurement:
         runs.append(_run_once(spec, data, solver))
     best = min(runs, key=lambda m: m.total_s if m.total_s is not None else float("inf"))
     best.peak_mb = max((m.peak_mb or 0.0) for m in runs)
+    cpu = [m.cpu_s for m in runs if m.cpu_s is not None]
+    best.cpu_s = min(cpu) if cpu else None
+    _check(best, Problem.of(data))
     return best
+
+
+def _check(m: Measurement, problem: Problem) -> None:
+    """Judge the answer ``m`` holds: its validity and objective value. Done once every run
+    is measured, so that the check's own memory (a divisor method's priority sum over a
+    million units) counts in no run's peak."""
+    if m.units is None:
+        return
+    units = np.array(m.units, dtype=np.int64)
+    broken = problem.violations(units)
+    m.objective_value = problem.cost(units)
+    if m.solver == BASELINE:
+        integral = m.valid is not False  # _run_once marks a non-integral answer
+        m.valid = integral and not broken
+        if not m.valid:
+            m.detail = "; ".join(broken)[:300] or "not integral"
+    else:
+        m.valid = not broken
 
 
 @contextlib.contextmanager
@@ -201,9 +237,8 @@ def _rss_mb() -> float:
 
 
 def _run_once(spec: BenchSpec, data: dict[str, Any], solver: str) -> Measurement:
-    inst = spec.instance
-    problem = Problem.of(data)
-    m = Measurement(inst.name, inst.size, inst.objective, inst.rules, solver, "error")
+    """One run, timed and its peak memory measured; its answer is checked by :func:`_check`."""
+    m = _new(spec, solver, "error")
     if solver == BASELINE:
         with _peak_memory() as peak:
             run = run_baseline(data, time_limit_s=spec.time_limit_s)
@@ -214,12 +249,9 @@ def _run_once(spec: BenchSpec, data: dict[str, Any], solver: str) -> Measurement
         m.build_s, m.solve_s, m.total_s = run.build_s, run.solve_s, run.total_s
         m.status = run.status.lower().replace(" ", "_")
         if run.units is not None:
-            units = np.array(run.units, dtype=np.int64)
             m.units = run.units
-            m.valid = run.integral and not problem.violations(units)
-            m.objective_value = problem.cost(units)
-            if not m.valid:
-                m.detail = "; ".join(problem.violations(units))[:300] or "not integral"
+            if not run.integral:
+                m.valid = False  # and so it stays (_check)
         return m
     from optimizer.scenario import Scenario
     from optimizer.solve import solve
@@ -228,9 +260,9 @@ def _run_once(spec: BenchSpec, data: dict[str, Any], solver: str) -> Measurement
     with _peak_memory() as peak:
         started = time.perf_counter()
         scenario = Scenario.from_data(data)
-        validated = time.perf_counter()
+        validated, cpu = time.perf_counter(), time.process_time()
         result = solve(scenario, backend=backend, time_limit_s=spec.time_limit_s)
-        finished = time.perf_counter()
+        finished, m.cpu_s = time.perf_counter(), time.process_time() - cpu
     m.peak_mb = peak[0]
     m.validate_s = validated - started
     m.total_s = finished - validated
@@ -241,10 +273,7 @@ def _run_once(spec: BenchSpec, data: dict[str, Any], solver: str) -> Measurement
     m.detail = result.message[:300]
     if result.allocations:
         by_id = {a.id: a.units for a in result.allocations}
-        units = np.array([by_id[i] for i in problem.ids], dtype=np.int64)
-        m.units = units.tolist()
-        m.valid = not problem.violations(units)
-        m.objective_value = problem.cost(units)
+        m.units = [int(by_id[r["id"]]) for r in data["recipients"]]
     return m
 
 
@@ -264,6 +293,7 @@ class Row:
     def to_dict(self) -> dict[str, Any]:
         return {
             "instance": self.spec.name,
+            "budget": self.spec.instance.units,
             "ratio": self.ratio,
             "max_ratio": self.spec.max_ratio,
             "check_ok": self.check_ok,

@@ -11,12 +11,40 @@ from typing import Any
 import numpy as np
 import pytest
 
+import benchmarks.__main__ as cli
 from benchmarks.__main__ import main
-from benchmarks.baseline import run_baseline
-from benchmarks.check import Problem, compare
-from benchmarks.instances import OBJECTIVES, RULE_SETS, InstanceSpec, generate
-from benchmarks.registry import BenchSpec, full_suite, quick_suite
-from benchmarks.runner import BASELINE, Measurement, judge, run_suite
+from benchmarks.baseline import MAX_BASELINE_UNITS, run_baseline
+from benchmarks.check import Problem, compare, priority_sum
+from benchmarks.instances import (
+    BUDGETS,
+    OBJECTIVES,
+    RULE_SETS,
+    InstanceSpec,
+    budget_for,
+    budget_label,
+    generate,
+    parse_budget,
+    structure_holds,
+)
+from benchmarks.registry import (
+    BUDGET_ROW_SIZES,
+    MAX_BUDGET_RATIO,
+    QUICK_BUDGET_GATES,
+    BenchSpec,
+    budget_rows,
+    full_suite,
+    quick_suite,
+)
+from benchmarks.report import markdown, to_json
+from benchmarks.runner import BASELINE, NOT_RUN, Measurement, Row, judge, run_suite
+from benchmarks.scaling import (
+    CONFIRM_RUNS,
+    MEMORY_FLOOR_MB,
+    TIME_FLOOR_S,
+    ScaleCheck,
+    budget_checks,
+    check_scaling,
+)
 from optimizer.loading import load_scenario
 from optimizer.result import Status
 from optimizer.scenario import Scenario
@@ -85,7 +113,298 @@ def test_every_registered_instance_has_a_unique_name() -> None:
     for suite in (full_suite(), quick_suite()):
         names = [s.name for s in suite]
         assert len(names) == len(set(names))
-    assert all(s.max_ratio is not None for s in quick_suite())
+    unscaled = [s for s in quick_suite() if s.instance.budget is None]
+    assert unscaled and all(s.max_ratio is not None for s in unscaled)
+
+
+# ------------------------------------------------------------------ budget rows
+
+
+def _values(data: dict[str, Any], key: str) -> list[int | None]:
+    return [r.get(key) for r in data["recipients"]]
+
+
+def _bands(data: dict[str, Any]) -> list[tuple[str, int | None, int | None]]:
+    return [
+        (r["name"], r.get("min_units"), r.get("max_units"))
+        for r in data["rules"]
+        if r["type"] == "group"
+    ]
+
+
+def test_budget_names_labels_and_parsing() -> None:
+    assert InstanceSpec(14, "webster", "all", budget=10**12).name == "n14-webster-all-b1e12"
+    assert InstanceSpec(14, "webster", "all").name == "n14-webster-all"
+    assert InstanceSpec(14).units == budget_for(14) == 1200
+    assert InstanceSpec(14, budget=10**9).units == 10**9
+    assert [budget_label(b) for b in (10**3, 10**12, 1200, 7)] == ["1e3", "1e12", "1200", "7"]
+    for text in ("1e12", "10**12", "1_000_000_000_000", "1,000,000,000,000"):
+        assert parse_budget(text) == 10**12
+    assert parse_budget("5e3") == 5000
+    assert parse_budget("1e15") == 10**15
+    for bad in ("1e16", "0", "1.5e3", "many", "10**99999999", "-5"):
+        with pytest.raises(ValueError):
+            parse_budget(bad)
+    with pytest.raises(ValueError, match="budget"):
+        generate(InstanceSpec(14, budget=10**15 + 1))
+
+
+@pytest.mark.parametrize("size", BUDGET_ROW_SIZES)
+def test_budget_rows_scale_every_bound_and_keep_the_structure(size: int) -> None:
+    """10^12 units are 10^6 units times a million, rounded: the draws, the ids, the tags,
+    which recipients have a floor, a cap or last year's units, and the rules are the same."""
+    small = generate(InstanceSpec(size, "hamilton", "all", budget=10**6))
+    large = generate(InstanceSpec(size, "hamilton", "all", budget=10**12))
+    assert (small["budget"], large["budget"]) == (10**6, 10**12)
+    assert large["unit"] == {"label": "KRW", "value": 1}
+    for key in ("id", "score", "weight", "tags"):
+        assert [r[key] for r in small["recipients"]] == [r[key] for r in large["recipients"]]
+    for key in ("floor", "cap", "previous"):
+        a, b = _values(small, key), _values(large, key)
+        assert [v is None for v in a] == [v is None for v in b]
+        assert any(v is not None for v in a)
+        for x, y in zip(a, b, strict=True):
+            if x is not None and y is not None:
+                assert abs(y / 10**6 - x) <= 2, (key, x, y)
+    assert [r["type"] for r in small["rules"]] == [r["type"] for r in large["rules"]]
+    bands_small, bands_large = _bands(small), _bands(large)
+    assert [b[0] for b in bands_small] == [b[0] for b in bands_large]
+    for (_, lo6, hi6), (_, lo12, hi12) in zip(bands_small, bands_large, strict=True):
+        for x, y in ((lo6, lo12), (hi6, hi12)):
+            assert (x is None) == (y is None)
+            if x is not None and y is not None:
+                assert abs(y / 10**6 - x) <= 2
+
+
+def test_budget_rows_are_deterministic_and_leave_the_unscaled_instances_alone() -> None:
+    spec = InstanceSpec(840, "webster", "groups", seed=2, budget=10**9)
+    assert json.dumps(generate(spec)) == json.dumps(generate(spec))
+    unscaled = generate(InstanceSpec(840, "webster", "groups", seed=2))
+    explicit = generate(InstanceSpec(840, "webster", "groups", seed=2, budget=budget_for(840)))
+    assert explicit["recipients"] == unscaled["recipients"]
+    assert explicit["rules"] == unscaled["rules"]
+    assert unscaled["unit"] == {"label": "100M KRW", "value": 100_000_000}
+    assert "-b" not in unscaled["name"]
+
+
+def test_every_budget_row_is_a_valid_feasible_scenario() -> None:
+    """Bounds admit the budget, every band lies within its members' bounds and the bands
+    admit the budget (recipients and bounds do not depend on the objective)."""
+    cases = {(s.instance.size, s.instance.rules, s.instance.units) for s in budget_rows()}
+    assert len(cases) == sum(
+        len(RULE_SETS) for size in BUDGET_ROW_SIZES for b in BUDGETS if structure_holds(size, b)
+    )
+    for size, rules, budget in sorted(cases):
+        data = generate(InstanceSpec(size, "hamilton", rules, budget=budget))
+        Scenario.from_data(data)
+        problem = Problem.of(data)
+        assert int(problem.lo.sum()) <= budget <= int(problem.hi.sum()), (size, rules, budget)
+        assert bool(np.all(problem.lo <= problem.hi))
+        regions = [g for g in problem.groups if g[0].endswith(" band")]
+        for name, members, least, most in problem.groups:
+            assert least is None or most is None or least <= most, name
+            if least is not None:
+                assert least <= int(problem.hi[members].sum()), name
+            if most is not None:
+                assert most >= int(problem.lo[members].sum()), name
+        if regions:
+            assert sum(g[2] or 0 for g in regions) <= budget <= sum(g[3] or 0 for g in regions)
+
+
+def test_too_few_units_are_not_a_budget_row() -> None:
+    """840 programmes at 1,000 units: change_limit pins each to last year's units, which no
+    longer add up to the budget; the suite leaves such a budget out."""
+    assert structure_holds(14, 10**3) and not structure_holds(840, 10**3)
+    problem = Problem.of(generate(InstanceSpec(840, "hamilton", "bounds", budget=10**3)))
+    assert int(problem.lo.sum()) > problem.budget
+    assert all(structure_holds(s.instance.size, s.instance.units) for s in budget_rows())
+
+
+@pytest.mark.parametrize(("size", "rules"), [(14, "bounds"), (14, "groups"), (840, "groups")])
+def test_budget_rows_solve_and_check_at_a_million_units(size: int, rules: str) -> None:
+    data = generate(InstanceSpec(size, "hamilton", rules, budget=10**6))
+    result = solve(Scenario.from_data(data))
+    assert result.status == Status.OPTIMAL
+    problem = Problem.of(data)
+    units = _units(problem, {a.id: a.units for a in result.allocations})
+    assert problem.violations(units) == [] and int(units.sum()) == 10**6
+    if size == 14:
+        baseline = run_baseline(data, time_limit_s=30)
+        assert baseline.units is not None
+        verdict = compare(problem, units, "optimal", np.array(baseline.units), "optimal")
+        assert verdict.ok and verdict.relation == "equal", verdict
+
+
+def test_the_baseline_is_not_built_for_billions_of_units() -> None:
+    assert MAX_BASELINE_UNITS < 10**9
+    for objective in ("hamilton", "webster"):
+        data = generate(InstanceSpec(14, objective, "bounds", budget=10**9))
+        run = run_baseline(data, time_limit_s=30)
+        assert run.units is None and run.build_s == 0.0
+        assert run.status == "not built (1,000,000,000 units)"
+
+
+def test_priority_sums_of_many_units_are_summed_in_closed_form() -> None:
+    rng = np.random.default_rng(5)
+    quota = rng.uniform(1.0, 1000.0, 12)
+    x = rng.integers(0, 40_000, 12).astype(np.int64)
+    x[:3] = [0, 1, 101]
+    for method in ("jefferson", "webster", "adams", "huntington-hill"):
+        exact = priority_sum(method, quota, x)
+        closed = priority_sum(method, quota, x, exact_units=0)
+        assert closed == pytest.approx(exact, rel=1e-10)
+    big = np.full(3, 10**11, dtype=np.int64)  # never one array element per unit
+    assert priority_sum("webster", quota[:3], big) > 0
+
+
+def test_the_full_suite_has_budget_rows_for_every_objective_and_rule_set() -> None:
+    rows = [s for s in full_suite() if s.instance.budget is not None]
+    assert rows == budget_rows()
+    got = {
+        (s.instance.size, s.instance.objective, s.instance.rules, s.instance.units) for s in rows
+    }
+    for size in BUDGET_ROW_SIZES:
+        budgets = [b for b in BUDGETS if structure_holds(size, b)]
+        assert budgets[-1] == 10**12 and (size != 14 or budgets[0] == 10**3)
+        for objective in OBJECTIVES:
+            for rules in RULE_SETS:
+                assert all((size, objective, rules, b) in got for b in budgets)
+    assert all(s.max_budget_ratio is None and s.max_ratio is None for s in rows)
+    assert all(s.baseline == (s.instance.size <= 840) for s in rows)
+
+
+def test_the_quick_suite_measures_each_budget_pair_in_one_run() -> None:
+    specs = {s.name: s for s in quick_suite()}
+    assert len(QUICK_BUDGET_GATES) >= 4
+    for size, objective, rules, small in QUICK_BUDGET_GATES:
+        assert structure_holds(size, small)
+        low = specs[InstanceSpec(size, objective, rules, budget=small).name]
+        high = specs[InstanceSpec(size, objective, rules, budget=10**12).name]
+        assert low.max_budget_ratio is None and high.max_budget_ratio == MAX_BUDGET_RATIO == 1.5
+        assert low.max_ratio is None and high.max_ratio is None  # no baseline at 10^12
+        assert low.repeat == high.repeat >= 3
+    covered = {(size, objective, rules) for size, objective, rules, _ in QUICK_BUDGET_GATES}
+    assert {(14, "hamilton", "bounds"), (14, "webster", "bounds")} <= covered
+    assert (14, "maxmin", "bounds") in covered
+    assert any(size == 840 and rules == "groups" for size, _, rules in covered)
+
+
+# ------------------------------------------------------------------ the budget gate
+
+
+def _timed(
+    name: str, budget: int, cpu_s: float | None, peak_mb: float | None, status: str = "optimal"
+) -> Measurement:
+    return Measurement(
+        name,
+        14,
+        "hamilton",
+        "bounds",
+        "allot:auto",
+        status,
+        total_s=cpu_s,
+        peak_mb=peak_mb,
+        budget=budget,
+        cpu_s=cpu_s,
+    )
+
+
+def _gate(low: tuple[float, float], high: tuple[float, float]) -> ScaleCheck:
+    """The 10^12 run (CPU seconds, peak MB) against the 10^3 run, at the 1.5x gate."""
+    return check_scaling(
+        _timed("n14-hamilton-bounds-b1e12", 10**12, *high),
+        _timed("n14-hamilton-bounds-b1e3", 10**3, *low),
+        1.5,
+    )
+
+
+def test_the_budget_gate_passes_flat_cost_and_fails_growing_cost() -> None:
+    ok = _gate((0.040, 50.0), (0.058, 70.0))
+    assert ok.ok and ok.time_ratio == pytest.approx(1.45) and ok.memory_ratio == pytest.approx(1.4)
+    slow = _gate((0.040, 50.0), (0.070, 50.0))
+    assert not slow.ok and slow.time_ratio == pytest.approx(1.75)
+    assert "CPU time" in slow.detail and "10^12 units" in slow.detail and "1.75x" in slow.detail
+    fat = _gate((0.040, 50.0), (0.040, 80.0))
+    assert not fat.ok and "peak memory" in fat.detail and "1.60x" in fat.detail
+    at_the_gate = _gate((0.25, 40.0), (0.375, 60.0))  # exactly 1.5x: still within
+    assert at_the_gate.ok
+
+
+def test_the_budget_gate_floors_tiny_times_and_peaks() -> None:
+    """A 1 ms run taking 3 ms, or a 2 MB peak becoming 6 MB, is noise, not a trend."""
+    assert TIME_FLOOR_S == 0.005 and MEMORY_FLOOR_MB == 10.0
+    tiny = _gate((0.001, 2.0), (0.003, 6.0))
+    assert tiny.ok
+    assert tiny.time_ratio == pytest.approx(0.6) and tiny.memory_ratio == pytest.approx(0.6)
+    assert not _gate((0.001, 2.0), (0.008, 6.0)).ok  # 8 ms is over 1.5 x 5 ms
+    assert not _gate((0.001, 2.0), (0.003, 16.0)).ok  # 16 MB is over 1.5 x 10 MB
+
+
+def test_the_budget_gate_fails_a_run_without_an_answer() -> None:
+    crashed = check_scaling(
+        _timed("n14-hamilton-all-b1e12", 10**12, None, None, status="error"),
+        _timed("n14-hamilton-all-b1e3", 10**3, 0.1, 13.0),
+        1.5,
+    )
+    assert not crashed.ok and "no optimal answer at 10^12 units (error)" in crashed.detail
+    reported = check_scaling(
+        _timed("n14-hamilton-all-b1e12", 10**12, 9.0, 900.0),
+        _timed("n14-hamilton-all-b1e3", 10**3, 0.1, 13.0),
+        None,
+    )
+    assert reported.ok and reported.time_ratio == pytest.approx(90.0)  # reported, not gated
+
+
+def _row(spec: BenchSpec, allot: Measurement) -> Row:
+    base = Measurement(spec.name, 14, "hamilton", "bounds", BASELINE, "not built (x)")
+    return Row(spec, allot, base, (), None, True, "allot:auto: no baseline", True)
+
+
+def _pair(high_cpu: float) -> list[Row]:
+    low = BenchSpec(InstanceSpec(14, "hamilton", "bounds", budget=10**3))
+    high = BenchSpec(InstanceSpec(14, "hamilton", "bounds", budget=10**12), max_budget_ratio=1.5)
+    return [
+        _row(low, _timed(low.name, 10**3, 0.040, 20.0)),
+        _row(high, _timed(high.name, 10**12, high_cpu, 20.0)),
+    ]
+
+
+def test_budget_checks_pair_each_row_with_its_smallest_budget() -> None:
+    rows = _pair(0.050)
+    unscaled = BenchSpec(InstanceSpec(14, "hamilton", "bounds"))
+    rows.insert(0, _row(unscaled, _timed(unscaled.name, 1200, 0.001, 1.0)))
+    checks = budget_checks(rows)
+    assert [c.instance for c in checks] == [r.spec.name for r in rows[1:]]
+    reference, gated = checks
+    assert reference.detail == "the reference" and reference.time_ratio == 1.0
+    assert gated.reference == "n14-hamilton-bounds-b1e3" and gated.reference_budget == 10**3
+    assert gated.ok and gated.time_ratio == pytest.approx(1.25)
+    alone = budget_checks(rows[2:])  # --only picked the 10^12 row alone: not judged
+    assert alone[0].ok and alone[0].reference is None and "not judged" in alone[0].detail
+
+
+def test_a_failed_budget_gate_is_measured_again_before_it_counts() -> None:
+    calls: list[str] = []
+
+    def faster(spec: BenchSpec) -> Measurement:
+        calls.append(spec.name)
+        return _timed(spec.name, spec.instance.units, 0.041, 20.0)
+
+    rows = _pair(0.090)  # a noisy first run: 2.25x
+    (_, check) = budget_checks(rows, measure=faster)
+    assert check.ok and check.time_ratio == pytest.approx(0.041 / 0.040)
+    assert calls == ["n14-hamilton-bounds-b1e3", "n14-hamilton-bounds-b1e12"]
+    assert rows[1].allot.cpu_s == pytest.approx(0.041)  # the table shows the best run
+
+    calls.clear()
+
+    def still_slow(spec: BenchSpec) -> Measurement:
+        calls.append(spec.name)
+        cpu = 0.040 if spec.instance.units == 10**3 else 0.090
+        return _timed(spec.name, spec.instance.units, cpu, 20.0)
+
+    (_, check) = budget_checks(_pair(0.090), measure=still_slow)
+    assert not check.ok and len(calls) == 2 * CONFIRM_RUNS
 
 
 # ------------------------------------------------------------------ the correctness check
@@ -230,6 +549,52 @@ def test_main_refuses_an_unknown_instance() -> None:
     assert caught.value.code == 2
 
 
+def test_main_runs_a_budget_pair_and_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """End to end at 10^3 and 10^6 units (the engine's own 10^12 runs are CI's job)."""
+
+    def pair(gate: float) -> list[BenchSpec]:
+        return [
+            BenchSpec(InstanceSpec(14, "hamilton", "bounds", budget=b), max_budget_ratio=g)
+            for b, g in ((10**3, None), (10**6, gate))
+        ]
+
+    monkeypatch.setattr(cli, "quick_suite", lambda: pair(1000.0))
+    out, table = tmp_path / "r.json", tmp_path / "r.md"
+    assert main(["run", "--quick", "--out", str(out), "--markdown", str(table)]) == 0
+    results = json.loads(out.read_text())
+    allot = [m for m in results["measurements"] if m["solver"] == "allot:auto"]
+    assert [m["budget"] for m in allot] == [10**3, 10**6]
+    assert all(m["cpu_s"] is not None and m["cpu_s"] > 0 for m in allot)
+    checks = results["budget_rows"]
+    assert [c["instance"] for c in checks] == [
+        "n14-hamilton-bounds-b1e3",
+        "n14-hamilton-bounds-b1e6",
+    ]
+    assert all(c["ok"] for c in checks) and checks[1]["reference_budget"] == 10**3
+    text = table.read_text()
+    assert "| 14 | hamilton | bounds | 10^6 | greedy |" in text and "✓" in text
+    assert "1 budget gates passed" in capsys.readouterr().out
+
+    monkeypatch.setattr(cli, "quick_suite", lambda: pair(0.0))  # any cost is over a 0x gate
+    assert main(["run", "--quick"]) == 1
+    printed = capsys.readouterr().out
+    assert "BUDGET GATE n14-hamilton-bounds-b1e6: CPU time" in printed
+    assert printed.count("measuring the pair again") == CONFIRM_RUNS
+
+
+def test_budget_rows_skip_the_baseline_when_asked() -> None:
+    spec = BenchSpec(InstanceSpec(14, "hamilton", "bounds", budget=10**6), baseline=False)
+    (row,) = run_suite([spec])
+    assert row.baseline.status == NOT_RUN and row.check_ok, row.check
+    assert row.allot.budget == 10**6 and row.allot.cpu_s is not None
+    meta = {"command": "x", "date": "d", "machine": {"cpus": 2, "platform": "p"}, "versions": {}}
+    checks = budget_checks([row])
+    assert "| 14 | hamilton | bounds | 10^6 |" in markdown([row], meta, checks)
+    assert to_json([row], meta, checks)["budget_rows"][0]["detail"] == "the reference"
+
+
 def test_instance_command_writes_a_scenario_that_solves_like_the_generator(
     tmp_path: Path,
 ) -> None:
@@ -239,3 +604,16 @@ def test_instance_command_writes_a_scenario_that_solves_like_the_generator(
     direct = Scenario.from_data(generate(InstanceSpec(14, "webster", "groups")))
     assert scenario.content_hash == direct.content_hash
     assert solve(scenario).status == Status.OPTIMAL
+
+
+def test_instance_command_takes_a_budget(tmp_path: Path) -> None:
+    target = tmp_path / "n14-b1e12.json"
+    argv = ["instance", "14", "hamilton", "all", "--out", str(target)]
+    assert main([*argv, "--budget", "1e12"]) == 0
+    data = json.loads(target.read_text())
+    assert data == generate(InstanceSpec(14, "hamilton", "all", budget=10**12))
+    assert data["budget"] == 10**12
+    Scenario.from_data(data)
+    with pytest.raises(SystemExit) as caught:
+        main([*argv, "--budget", "1e16"])
+    assert caught.value.code == 2
