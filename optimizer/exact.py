@@ -86,6 +86,9 @@ class ExactQuota:
 def simplest_ratio(value: float) -> Fraction:
     """The ratio with the smallest denominator (a power of ten at most 10^15) that rounds
     to ``value``; the float's exact binary value when none does."""
+    text = repr(value)
+    if len(text.lstrip("-").replace(".", "").lstrip("0")) <= 12 and "e" not in text:
+        return Fraction(text)  # a short decimal: the simplest ratio is the decimal itself
     exact = Fraction(value)
     for digits in range(16):
         near = exact.limit_denominator(10**digits)
@@ -392,9 +395,13 @@ class _Sortable:
 def ratio_gap(x: IntArray, better: IntArray, worse: IntArray, weight: FloatArray) -> Fraction:
     """``max x_j / w_j`` over ``worse`` minus ``min x_i / w_i`` over ``better``, exactly
     (weights read as the decimals they show): positive when a better grade gets less per
-    weight than a worse one."""
-    w_better = [simplest_ratio(v) for v in weight[better].tolist()]
-    w_worse = [simplest_ratio(v) for v in weight[worse].tolist()]
-    low = min(Fraction(int(u)) / w for u, w in zip(x[better].tolist(), w_better, strict=True))
-    high = max(Fraction(int(u)) / w for u, w in zip(x[worse].tolist(), w_worse, strict=True))
+    weight than a worse one. Only members whose float ratio is within rounding of the
+    extreme are computed exactly."""
+    ratio_b = x[better] / weight[better]
+    ratio_w = x[worse] / weight[worse]
+    tol = 1e-9
+    near_b = better[ratio_b <= ratio_b.min() * (1 + tol) + tol]
+    near_w = worse[ratio_w >= ratio_w.max() * (1 - tol) - tol]
+    low = min(Fraction(int(x[i])) / simplest_ratio(float(weight[i])) for i in near_b.tolist())
+    high = max(Fraction(int(x[j])) / simplest_ratio(float(weight[j])) for j in near_w.tolist())
     return high - low
