@@ -179,10 +179,24 @@ def solve_command(
             show_default=False,
         ),
     ] = None,
+    max_memory_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-memory-mb",
+            metavar="MB",
+            help="Memory the run may use (default: ALLOT_RUN_MEMORY_MB, else 1024); a run "
+            "that would need more ends 'too large' before building.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Allocate a scenario and print the allocation, metrics and solver report."""
     with _errors_as_exit():
         option_problems = _option_problems(backend, time_limit, out)
+        if max_memory_mb is not None and not max_memory_mb > 0:
+            option_problems.append(
+                Problem("--max-memory-mb", f"must be a positive number of MB (got {max_memory_mb})")
+            )
         try:
             scenario = load_scenario(file)
         except InputError as exc:
@@ -190,7 +204,9 @@ def solve_command(
         if option_problems:
             raise InputError(option_problems)
         with _stdout_reserved():
-            result = solve(scenario, backend=backend, time_limit_s=time_limit)
+            result = solve(
+                scenario, backend=backend, time_limit_s=time_limit, memory_mb=max_memory_mb
+            )
         if out is not None:
             _write_file(out, _render(result, scenario, fmt))
     if out is not None:

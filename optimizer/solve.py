@@ -38,6 +38,14 @@ from optimizer.diagnosis import diagnose
 from optimizer.entitlement import Entitlements, IntArray
 from optimizer.errors import InputError, Problem
 from optimizer.explain import binding, metrics
+from optimizer.guard import (
+    DEFAULT_RUN_MEMORY_MB,
+    MILP_BYTES_PER_UNIT,
+    SORT_BYTES_PER_UNIT,
+    run_memory_mb,
+    too_large,
+    units_allowed,
+)
 from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
@@ -48,9 +56,9 @@ from optimizer.solvers import Backend, Outcome
 from optimizer.thresholds import ThresholdSearch
 
 AUTO_MILP = "highs"
-MAX_MILP_UNITS = 5_000_000
-"""A MILP backend tabulates every unit between the bounds; beyond this, solve() says so
-instead of running out of memory."""
+MAX_MILP_UNITS = units_allowed(DEFAULT_RUN_MEMORY_MB, MILP_BYTES_PER_UNIT)
+"""The units a MILP backend may tabulate under the default memory budget (about 358,000);
+beyond the run's budget solve() says so instead of running out of memory."""
 
 
 def choose_backend(program: IntegerProgram, requested: str) -> str:
@@ -73,12 +81,18 @@ def choose_backend(program: IntegerProgram, requested: str) -> str:
 
 
 def solve(
-    scenario: Scenario, *, backend: str | None = None, time_limit_s: float | None = None
+    scenario: Scenario,
+    *,
+    backend: str | None = None,
+    time_limit_s: float | None = None,
+    memory_mb: float | None = None,
 ) -> Result:
-    """Allocate ``scenario``; ``backend`` and ``time_limit_s`` override its solver block."""
+    """Allocate ``scenario``; ``backend`` and ``time_limit_s`` override its solver block,
+    ``memory_mb`` the run's memory budget (:mod:`optimizer.guard`)."""
+    memory = run_memory_mb(memory_mb)
     with cyclic_gc_paused():
         try:
-            return _solve(scenario, backend=backend, time_limit_s=time_limit_s)
+            return _solve(scenario, backend=backend, time_limit_s=time_limit_s, memory_mb=memory)
         except MemoryError:  # the estimates let it through: a sentence, never a traceback
             return _too_large(scenario)
 
@@ -109,7 +123,11 @@ def _too_large(scenario: Scenario) -> Result:
 
 
 def _solve(
-    scenario: Scenario, *, backend: str | None = None, time_limit_s: float | None = None
+    scenario: Scenario,
+    *,
+    backend: str | None = None,
+    time_limit_s: float | None = None,
+    memory_mb: float = DEFAULT_RUN_MEMORY_MB,
 ) -> Result:
     started = time.perf_counter()
     ent, rules, program = build_program(scenario)
@@ -126,7 +144,7 @@ def _solve(
         if requested == "auto" and name != "greedy":
             solved = _by_relaxation(program, ent.quota, maxmin=maxmin)
             if solved is None and program.orders:
-                solved = _by_search(program, ent.quota, maxmin=maxmin)
+                solved = _by_search(program, ent.quota, maxmin=maxmin, memory_mb=memory_mb)
         if solved is not None:
             name, engine, (path, program, x, detail) = "greedy", None, solved
             status, gap = (Status.OPTIMAL, 0.0) if x is not None else (Status.INFEASIBLE, None)
@@ -135,7 +153,9 @@ def _solve(
             status, gap = (Status.OPTIMAL, 0.0) if x is not None else (Status.INFEASIBLE, None)
         else:
             assert engine is not None
-            program, outcome = _milp(program, ent.quota, engine, limit, maxmin=maxmin)
+            program, outcome = _milp(
+                program, ent.quota, engine, limit, maxmin=maxmin, memory_mb=memory_mb
+            )
             status, x, gap, detail = outcome.status, outcome.x, outcome.gap, outcome.detail
     if x is not None:
         broken = program.violations(x)
@@ -252,12 +272,19 @@ class _Unsettled(Exception):
 
 
 def _by_search(
-    program: IntegerProgram, quota: np.ndarray, *, maxmin: bool
+    program: IntegerProgram,
+    quota: np.ndarray,
+    *,
+    maxmin: bool,
+    memory_mb: float = DEFAULT_RUN_MEMORY_MB,
 ) -> tuple[str, IntegerProgram, IntArray | None, str] | None:
     """Solve by the threshold search; None when it cannot settle the program. For
     ``maxmin`` the floors are raised with the search (stopping at the first allocation)
-    as the feasibility oracle."""
-    searcher = ThresholdSearch(program)
+    as the feasibility oracle. Its sorted unit table must fit the run's memory, else the
+    search runs in exact arithmetic without one."""
+    searcher = ThresholdSearch(
+        program, max_sorted_units=units_allowed(memory_mb, SORT_BYTES_PER_UNIT)
+    )
     opened = 0
 
     def settled(floors: IntArray | None, *, first_feasible: bool) -> IntArray | None:
@@ -286,20 +313,21 @@ def _by_search(
 
 
 def _milp(
-    program: IntegerProgram, quota: np.ndarray, engine: Backend, limit: float, *, maxmin: bool
+    program: IntegerProgram,
+    quota: np.ndarray,
+    engine: Backend,
+    limit: float,
+    *,
+    maxmin: bool,
+    memory_mb: float = DEFAULT_RUN_MEMORY_MB,
 ) -> tuple[IntegerProgram, Outcome]:
     """Solve by a MILP backend (which encodes every unit between the bounds, so the
-    program goes with its unreachable caps lowered, :meth:`IntegerProgram.tightened`)."""
+    program goes with its unreachable caps lowered, :meth:`IntegerProgram.tightened`);
+    refused before building when the units would not fit the run's memory."""
     window = program.tightened().window()
-    if window > MAX_MILP_UNITS:
-        return program, Outcome(
-            Status.ERROR,
-            None,
-            None,
-            f"too large: the MILP would encode {window:,} units between floors and caps "
-            f"(at most {MAX_MILP_UNITS:,}): give the recipients caps, or drop the rules "
-            "that need the MILP (grade_order, group rules over more than one tag)",
-        )
+    if window > units_allowed(memory_mb, MILP_BYTES_PER_UNIT):
+        message = too_large("the MILP", window, MILP_BYTES_PER_UNIT, memory_mb)
+        return program, Outcome(Status.ERROR, None, None, message)
     if maxmin:
 
         def feasible(trial: IntegerProgram) -> bool:

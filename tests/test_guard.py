@@ -1,0 +1,88 @@
+"""The resource guard: runs that would tabulate more units than their memory allows end with
+a sentence before building, at any budget; the budget comes from the flag, the
+environment or the default."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from optimizer import cli
+from optimizer.errors import InputError
+from optimizer.guard import DEFAULT_RUN_MEMORY_MB, run_memory_mb
+from optimizer.result import Status
+from optimizer.scenario import Scenario
+from optimizer.solve import solve
+
+
+def overlapping(budget: int) -> dict[str, Any]:
+    """Two group rules over overlapping members that both bind: only the MILP solves it."""
+    recipients = [
+        {"id": f"r{i}", "score": 10 + i, "tags": {"a": i % 2, "b": i // 2}} for i in range(6)
+    ]
+    return {
+        "name": "overlap",
+        "budget": budget,
+        "recipients": recipients,
+        "rules": [
+            {"type": "group", "tag": "a", "value": "0", "max_share": 0.3},
+            {"type": "group", "tag": "b", "value": "1", "min_share": 0.5},
+        ],
+    }
+
+
+def test_a_milp_too_large_for_the_run_memory_ends_with_a_sentence() -> None:
+    scenario = Scenario.from_data(overlapping(10**12))
+    tracemalloc.start()
+    result = solve(scenario)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.status == Status.ERROR
+    assert result.solver.path == "milp"
+    assert result.message.startswith("too large: the MILP would encode")
+    assert "1,024 MB" in result.message
+    assert peak < 50 * 2**20  # refused before building: nothing in proportion to the units
+
+
+def test_the_memory_budget_decides_what_is_built() -> None:
+    scenario = Scenario.from_data(overlapping(3000))
+    assert solve(scenario).status == Status.OPTIMAL
+    refused = solve(scenario, memory_mb=1)
+    assert refused.status == Status.ERROR
+    assert "the run may use 1 MB" in refused.message
+
+
+def test_the_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALLOT_RUN_MEMORY_MB", raising=False)
+    assert run_memory_mb() == DEFAULT_RUN_MEMORY_MB
+    monkeypatch.setenv("ALLOT_RUN_MEMORY_MB", "2048")
+    assert run_memory_mb() == 2048
+    assert run_memory_mb(64) == 64  # the caller's value wins
+    monkeypatch.setenv("ALLOT_RUN_MEMORY_MB", "lots")
+    with pytest.raises(InputError) as bad:
+        run_memory_mb()
+    assert bad.value.problems[0].path == "ALLOT_RUN_MEMORY_MB"
+
+
+def test_the_cli_flag_sets_the_budget_and_refuses_nonsense(tmp_path: Path) -> None:
+    file = tmp_path / "overlap.json"
+    file.write_text(json.dumps(overlapping(3000)))
+    runner = CliRunner()
+    small = runner.invoke(cli.app, ["solve", str(file), "--format", "json", "--max-memory-mb", "1"])
+    assert small.exit_code == 3
+    assert json.loads(small.stdout)["message"].startswith("too large:")
+    bad = runner.invoke(cli.app, ["solve", str(file), "--max-memory-mb", "0"])
+    assert bad.exit_code == 2
+    assert "--max-memory-mb: must be a positive number of MB" in bad.stderr
+
+
+def test_a_budget_beyond_the_exact_range_is_refused_with_its_field() -> None:
+    data = overlapping(10**15 + 1)
+    with pytest.raises(InputError) as bad:
+        Scenario.from_data(data)
+    assert [p.path for p in bad.value.problems] == ["budget"]
