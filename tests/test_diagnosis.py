@@ -8,14 +8,21 @@ plain total, that one unit less does not).
 from __future__ import annotations
 
 import copy
+import tracemalloc
+from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from optimizer import diagnosis
+from optimizer.compile import build_program
+from optimizer.loading import load_data, validate_data
 from optimizer.result import Diagnosis, Relaxation, Result, Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
+from optimizer.solvers.highs import HighsBackend
 
 Data = dict[str, Any]
 
@@ -493,3 +500,213 @@ def test_feasible_bounds_have_no_diagnosis(
     assert result.status == Status.OPTIMAL
     assert result.diagnosis is None
     assert sum(a.units for a in result.allocations) == budget
+
+
+# --------------------------------------------------------------------------- any budget size
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+GRADE_ORDER: Data = {"type": "grade_order"}
+CHANGE_LIMIT: Data = {"type": "change_limit", "max_decrease": 0.10, "max_increase": 0.30}
+METRO_CAP: Data = {
+    "type": "group",
+    "name": "metro at most 35%",
+    "tag": "kind",
+    "value": "metro",
+    "max_share": 0.35,
+}
+
+
+def regions_scaled(scale: int, rules: list[Data] | None = None) -> Scenario:
+    """regions-2025 with budget, floors, caps and previous times ``scale``, and each cap
+    lowered to the region's previous allocation: 1,100 x scale in all, below the budget."""
+    data = load_data(SCENARIOS / "regions-2025.yaml")
+    data["budget"] *= scale
+    for rec in data["recipients"]:
+        rec["floor"] *= scale
+        rec["previous"] *= scale
+        rec["cap"] = rec["previous"]
+    if rules is not None:
+        data["rules"] = rules
+    return validate_data(data)
+
+
+def refuse(*_: object, **__: object) -> None:
+    raise AssertionError("the diagnosis tabulated units (HiGHS or the threshold search)")
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [None, [CHANGE_LIMIT], [GRADE_ORDER], []],
+    ids=["file rules (grade_order, change_limit)", "change_limit", "grade_order", "none"],
+)
+@pytest.mark.parametrize("scale", [1, 10**9])
+def test_caps_below_budget_at_any_scale(
+    scale: int, rules: list[Data] | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Budget 1.2e12 (scale 10^9): the caps are named with the exact shortfall, as at 1,200,
+    without HiGHS or the threshold search (the old diagnosis ran out of memory there)."""
+    if scale > 1:
+        monkeypatch.setattr(HighsBackend, "solve", refuse)
+        monkeypatch.setattr(diagnosis, "ThresholdSearch", refuse)
+    scenario = regions_scaled(scale, rules)
+    assert scenario.budget == 1200 * scale
+    caps = sum(r.cap for r in scenario.recipients if r.cap is not None)
+    assert caps == 1100 * scale
+    result = solve(scenario)
+    assert result.status == Status.INFEASIBLE
+    assert result.diagnosis is not None
+    (relax,) = result.diagnosis.relax
+    assert (relax.constraint, relax.kind) == ("caps", "cap")
+    assert relax.amount == scenario.budget - caps == 100 * scale
+    assert f"sum of caps is {caps:,} < budget {scenario.budget:,}" in relax.message
+    assert f"raise caps by {relax.amount:,} units in total" in relax.message
+    assert "at least" not in relax.message
+    assert relax.recipients
+    assert set(relax.recipients) <= {r.id for r in scenario.recipients}
+    assert result.message == result.diagnosis.summary
+
+
+def test_diagnosis_at_10_12_allocates_little() -> None:
+    """Diagnosing the 1.2e12 case allocates no array per unit (it once asked for terabytes)."""
+    scenario = regions_scaled(10**9)
+    solve(scenario)  # imports and caches outside the measurement
+    tracemalloc.start()
+    try:
+        result = solve(scenario)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.status == Status.INFEASIBLE
+    assert result.diagnosis is not None and result.diagnosis.relax[0].amount == 10**11
+    assert peak < 50 * 2**20, f"peak {peak:,} bytes"
+
+
+def test_grade_order_with_a_group_rule_at_10_12_is_exact() -> None:
+    """grade_order and a group rule, too many units for the MILP: the split search still
+    finds the least the caps must give, and an allocation that shows it."""
+    scenario = regions_scaled(10**9, [GRADE_ORDER, CHANGE_LIMIT, METRO_CAP])
+    relax = diagnosis_of_scenario(scenario)
+    assert (relax.constraint, relax.kind) == ("caps", "cap")
+    assert relax.amount >= 100 * 10**9
+    assert "at least" not in relax.message and "lower bound" not in relax.message
+    # the allocation behind the amount keeps every rule but the caps, and goes over the
+    # caps by exactly the amount
+    without_caps = diagnosis._without(scenario, (diagnosis._Family("caps", "caps", "cap"),))
+    ent, _, program = build_program(without_caps)
+    give = diagnosis._elastic(
+        program, ent.quota, ent.rank, program.lo, build_program(scenario)[0].cap, diagnosis._Work()
+    )
+    assert give is not None and give.x is not None
+    assert program.violations(give.x) == []
+    assert give.least == relax.amount
+
+
+def diagnosis_of_scenario(scenario: Scenario) -> Relaxation:
+    result = solve(scenario)
+    assert result.status == Status.INFEASIBLE
+    assert result.diagnosis is not None
+    assert len(result.diagnosis.relax) == 1, result.diagnosis.summary
+    return result.diagnosis.relax[0]
+
+
+def test_amount_beyond_every_exact_check_is_a_lower_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the split search gives up and the MILP would need too many units, the amount is
+    the bound the structured rules give, and the message says so."""
+    monkeypatch.setattr(diagnosis, "MAX_NODES", 2)
+    scenario = regions_scaled(10**9, [GRADE_ORDER, CHANGE_LIMIT, METRO_CAP])
+    relax = diagnosis_of_scenario(scenario)
+    assert (relax.constraint, relax.kind, relax.amount) == ("caps", "cap", 100 * 10**9)
+    assert "raise caps by at least 100,000,000,000 units" in relax.message
+    assert "a lower bound" in relax.message and "more may be needed" in relax.message
+
+
+def test_undecided_sets_are_said_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A set whose feasibility no exact check could settle is reported as undecided."""
+    monkeypatch.setattr(diagnosis, "MAX_NODES", 2)
+    rule = {**METRO_CAP, "name": "metro at most 25%", "max_share": 0.25}
+    scenario = regions_scaled(10**9, [GRADE_ORDER, rule])
+    result = solve(scenario)
+    assert result.status == Status.INFEASIBLE
+    assert result.diagnosis is not None
+    assert "undecided" in result.diagnosis.summary
+    assert "whether relaxing caps" in result.diagnosis.summary
+
+
+ORDERED_GRADES = [
+    {"grade": "S", "min_score": 90, "multiplier": 1.3},
+    {"grade": "A", "min_score": 80, "multiplier": 1.1},
+    {"grade": "C", "min_score": 0, "multiplier": 0.9},
+]
+
+
+@st.composite
+def ordered_scenarios(draw: st.DrawFn) -> Data:
+    """Small scenarios with grade_order and sometimes group rules, often infeasible."""
+    n = draw(st.integers(2, 5))
+    recipients = []
+    for i in range(n):
+        rec: dict[str, Any] = {
+            "id": f"r{i}",
+            "score": draw(st.sampled_from([95, 85, 60])),
+            "weight": draw(st.sampled_from([0.5, 1, 1.2, 2])),
+            "tags": {"t": "x" if i == 0 else draw(st.sampled_from("xy"))},
+        }
+        floor = draw(st.integers(0, 8))
+        if draw(st.booleans()):
+            rec["floor"] = floor
+        if draw(st.booleans()):
+            rec["cap"] = floor + draw(st.integers(0, 10))
+        recipients.append(rec)
+    rules: list[Data] = [GRADE_ORDER]
+    budget = draw(st.integers(1, 40))
+    if draw(st.booleans()):
+        bound = "min_units" if draw(st.booleans()) else "max_units"
+        rules.append(
+            {"type": "group", "tag": "t", "value": "x", bound: draw(st.integers(0, budget))}
+        )
+    data = scenario(recipients, budget=budget, rules=rules)
+    data["grades"] = ORDERED_GRADES
+    return data
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=ordered_scenarios())
+def test_structured_checks_agree_with_the_milp(data: Data, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The budget-independent checks (propagated orders, split search) find the same
+    diagnosis as HiGHS and the threshold search where those may run."""
+    case = Scenario.from_data(data)
+    if solve(case).status != Status.INFEASIBLE:
+        return
+    by_milp = diagnosis.diagnose(case)
+    with monkeypatch.context() as patch:
+        patch.setattr(diagnosis, "_milp_units", lambda: 0)
+        patch.setattr(HighsBackend, "solve", refuse)
+        patch.setattr(diagnosis, "ThresholdSearch", refuse)
+        structured = diagnosis.diagnose(case)
+    if "undecided" in structured.summary or "lower bound" in structured.summary:
+        return  # said so; nothing claimed to compare
+    assert [(r.constraint, r.kind, r.amount) for r in structured.relax] == [
+        (r.constraint, r.kind, r.amount) for r in by_milp.relax
+    ], (structured.summary, by_milp.summary)
+
+
+def test_overlapping_group_rules_at_10_12_say_what_is_undecided() -> None:
+    """Group rules over two tags overlap: beyond the MILP's units nothing settles whether
+    relaxing the caps alone would do, and the diagnosis says so instead of guessing."""
+    coast = {"busan", "ulsan", "gangwon", "jeonnam", "gyeongbuk", "gyeongnam", "jeju"}
+    data = load_data(SCENARIOS / "regions-2025.yaml")
+    data["budget"] *= 10**9
+    for rec in data["recipients"]:
+        rec["floor"] *= 10**9
+        rec["previous"] *= 10**9
+        rec["cap"] = rec["previous"]
+        rec["tags"] = {**rec["tags"], "coast": "yes" if rec["id"] in coast else "no"}
+    coast_rule = {"type": "group", "name": "coast", "tag": "coast", "value": "yes"}
+    data["rules"] = [METRO_CAP, {**coast_rule, "max_share": 0.3}]
+    result = solve(validate_data(data))
+    assert result.status == Status.INFEASIBLE
+    assert result.diagnosis is not None and result.diagnosis.relax
+    assert "undecided" in result.diagnosis.summary
+    assert "whether relaxing caps" in result.diagnosis.summary
