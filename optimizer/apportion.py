@@ -154,7 +154,7 @@ def float_start(
     start was built otherwise)."""
     q = cost.quota
     if cost.rule == "weighted":
-        return _weighted_start(q, cost.rank, lo, hi, budget), None
+        return _weighted_start(cost, lo, hi, budget), None
     if cost.rule == "hamilton":
         return _bisect(
             lambda t: np.clip(np.ceil(t + q), lo, hi).astype(np.int64),
@@ -222,11 +222,11 @@ def _fill_by_rank(x: IntArray, hi: IntArray, rank: IntArray, budget: int) -> Int
     return x + take
 
 
-def _weighted_start(
-    q: FloatArray, rank: IntArray, lo: IntArray, hi: IntArray, budget: int
-) -> IntArray:
+def _weighted_start(cost: MarginalCost, lo: IntArray, hi: IntArray, budget: int) -> IntArray:
     """``weighted``: recipients with larger quotas fill to their caps first; those tied
-    with the last one share its units by the Hamilton start (equal quotas: evenly)."""
+    with the last one share its units by the Hamilton start (equal quotas: evenly). Quotas
+    within rounding of the last one are ordered exactly, so that only exact ties share."""
+    q, rank = cost.quota, cost.rank
     x = lo.copy()
     need = budget - int(lo.sum())
     order = np.lexsort((rank, -q))
@@ -235,12 +235,20 @@ def _weighted_start(
     if cut >= len(order):
         return hi.copy()
     level = q[order[cut]]
-    above = q > level
+    near = np.abs(q - level) <= 1e-12 * abs(level)
+    above = (q > level) & ~near
     x[above] = hi[above]
-    tied = np.flatnonzero(q == level)
     rest = need - int((hi - lo)[above].sum())
-    sub = MarginalCost("hamilton", q[tied], rank[tied])
-    x[tied] = float_start(sub, lo[tied], hi[tied], rest + int(lo[tied].sum()))[0]
+    numer = cost.exact.numer
+    for value in sorted({numer[i] for i in np.flatnonzero(near).tolist()}, reverse=True):
+        tied = np.array([i for i in np.flatnonzero(near).tolist() if numer[i] == value])
+        space = int((hi - lo)[tied].sum())
+        if rest >= space:  # this exact level fills up
+            x[tied], rest = hi[tied], rest - space
+            continue
+        sub = MarginalCost("hamilton", q[tied], rank[tied])
+        x[tied] = float_start(sub, lo[tied], hi[tied], rest + int(lo[tied].sum()))[0]
+        break
     return x
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from optimizer.entitlement import Entitlements, entitlements
-from optimizer.exact import ExactQuota, exact_entitlements
+from optimizer.exact import ExactQuota, exact_entitlements, exact_rank
 from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.rules import CompiledRules, compile_rules
@@ -13,10 +15,10 @@ from optimizer.scenario import Scenario
 def build_program(scenario: Scenario) -> tuple[Entitlements, CompiledRules, IntegerProgram]:
     """Entitlements, compiled rules and the integer program of a scenario."""
     ent = entitlements(scenario)
+    exact_e, exponent = exact_entitlements(ent.weight, ent.score, ent.multiplier)
+    ent = replace(ent, rank=exact_rank(ent.entitlement, exact_e))
     rules = compile_rules(scenario, ent)
-    exact = ExactQuota.of_entitlements(
-        scenario.budget, *exact_entitlements(ent.weight, ent.score, ent.multiplier)
-    )
+    exact = ExactQuota.of_entitlements(scenario.budget, exact_e, exponent)
     cost = MarginalCost.for_objective(
         scenario.objective.kind, scenario.objective.resolved_method, ent.quota, ent.rank, exact
     )

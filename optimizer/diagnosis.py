@@ -57,8 +57,8 @@ MAX_TOTAL_NODES = 1000
 
 
 def _milp_units() -> int:
-    """The most units a MILP (or the threshold search) may tabulate: solve's limit, read
-    lazily because :mod:`optimizer.solve` imports this module."""
+    """The most units a MILP (or the threshold search) may tabulate by default: solve's
+    limit, read lazily because :mod:`optimizer.solve` imports this module."""
     module = sys.modules.get("optimizer.solve")
     return int(getattr(module, "MAX_MILP_UNITS", _DEFAULT_MILP_UNITS))
 
@@ -106,8 +106,10 @@ class _ElasticCost:
 
 @dataclass
 class _Work:
-    """What is left of one diagnosis's node allowance for the split searches."""
+    """One diagnosis's limits: the units HiGHS and the threshold search may tabulate, and
+    what is left of the node allowance of the split searches."""
 
+    milp_units: int = field(default_factory=_milp_units)
     nodes: int = field(default_factory=lambda: MAX_TOTAL_NODES)
 
 
@@ -120,10 +122,11 @@ class _Give:
     least: int
 
 
-def diagnose(scenario: Scenario) -> Diagnosis:
-    """Explain why ``scenario`` has no allocation (call only when it has none)."""
+def diagnose(scenario: Scenario, *, milp_units: int | None = None) -> Diagnosis:
+    """Explain why ``scenario`` has no allocation (call only when it has none);
+    ``milp_units``: the run's limit on units to tabulate (default: solve's)."""
     families = _families(scenario)
-    work = _Work()
+    work = _Work() if milp_units is None else _Work(milp_units=milp_units)
     undecided: list[tuple[_Family, ...]] = []
     for size in range(1, min(MAX_SET, len(families)) + 1):
         candidates = []
@@ -218,7 +221,7 @@ def _decide(program: IntegerProgram, work: _Work) -> bool | None:
         filled = _order_fill(program, program.lo, program.hi)
         if filled is not None:
             return filled[0] is not None
-    if program.tightened().window() <= _milp_units():
+    if program.tightened().window() <= work.milp_units:
         found = _search(program, first_feasible=True)
         if found is not None:
             return found[0] is not None
@@ -458,7 +461,7 @@ def _elastic(
                 return _Give(y, least)
             if y is None:
                 least += 1  # exact: no allocation keeping the orders attains it
-    if elastic.tightened().window() <= _milp_units():
+    if elastic.tightened().window() <= work.milp_units:
         found = _search(elastic, first_feasible=False)
         z = None if found is None else found[0]
         if z is None:

@@ -145,6 +145,21 @@ def exact_entitlements(
     return [x * y * z for x, y, z in zip(w, s, m, strict=True)], a + b + c
 
 
+def exact_rank(approx: FloatArray, exact: Sequence[int]) -> IntArray:
+    """The tie-break rank (larger entitlement first, then position, i.e. id) on exact
+    entitlements: floats order them the same except where two are within rounding, which
+    is checked, and then the exact values decide."""
+    n = len(exact)
+    order = np.lexsort((np.arange(n), -approx))
+    sorted_e = approx[order]
+    close = np.abs(np.diff(sorted_e)) <= 1e-12 * np.maximum(np.abs(sorted_e[1:]), 1e-300)
+    if close.any():
+        order = np.array(sorted(range(n), key=lambda j: -exact[j]), dtype=np.int64)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return rank
+
+
 class Ratio:
     """A non-negative rational ``num / den`` (``den > 0``) compared by cross-multiplying:
     no gcd, as keys are compared far more often than they are made."""

@@ -165,7 +165,9 @@ def _solve(
                 f"{name} returned an invalid allocation: " + "; ".join(broken),
             )
             x = None
-    diagnosis = diagnose(scenario) if status == Status.INFEASIBLE else None
+    diagnosis = None
+    if status == Status.INFEASIBLE:
+        diagnosis = diagnose(scenario, milp_units=units_allowed(memory_mb, MILP_BYTES_PER_UNIT))
     seconds = time.perf_counter() - started
     report = SolverReport(
         backend=name,
