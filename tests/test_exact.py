@@ -25,11 +25,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from optimizer.compile import build_program
 from optimizer.loading import load_data
+from optimizer.result import Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 from tests import oracle
@@ -669,6 +672,26 @@ def test_engine_regions_in_krw(objective: str) -> None:
     expected = oracle.allocate(data, by_threshold)
     assert expected is not None and sum(expected.values()) == 120_000_000_000
     check_engine(data, expected)
+
+
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+def test_engine_regions_in_krw_with_their_rules(objective: str) -> None:
+    """With grade_order and change_limit back in, at 1 KRW: optimal without a MILP, every
+    rule kept exactly, and on the greedy path the optimum without grade_order."""
+    rules = load_data(SCENARIOS / "regions-2025.yaml")["rules"]
+    data = {**regions(objective, KRW), "rules": rules}
+    result = solve(Scenario.from_data(data))
+    assert result.status == Status.OPTIMAL
+    assert result.solver.path in ("greedy", "search")
+    assert sum(a.units for a in result.allocations) == 120_000_000_000
+    _, _, program = build_program(Scenario.from_data(data))
+    units = {a.id: a.units for a in result.allocations}
+    ids = sorted(units)
+    assert not program.violations(np.array([units[i] for i in ids], dtype=np.int64))
+    if result.solver.path == "greedy":  # grade_order held at the optimum without it
+        bounds_only = {**data, "rules": [r for r in rules if r["type"] != "grade_order"]}
+        relaxed = solve(Scenario.from_data(bounds_only))
+        assert {a.id: a.units for a in relaxed.allocations} == units
 
 
 # --------------------------------------------------------------------------------------
