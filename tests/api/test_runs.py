@@ -234,3 +234,32 @@ def test_finished_runs_cannot_change(client: TestClient, auth: Auth, database: D
         row.result = {"tampered": True}
         row.status = RunStatus.RUNNING.value
     assert client.get(f"/v1/runs/{run['id']}", headers=auth()).json() == run
+
+
+def test_a_budget_in_won_runs_through_the_service(
+    client: TestClient, auth: Auth, database: Database
+) -> None:
+    """1.2 x 10^12 units (the baseline at 1 KRW) solve like 1,200; 10^15 + 1 is a 422 at
+    its field and stores nothing."""
+    data = scenario_data()
+    scale = 10**9
+    data["budget"] *= scale
+    for rec in data["recipients"]:
+        for key in ("floor", "cap", "previous"):
+            if rec.get(key) is not None:
+                rec[key] *= scale
+    answer = client.post("/v1/runs", json={"scenario": data}, headers=auth())
+    assert answer.status_code == 201, answer.text
+    result = answer.json()["result"]
+    assert result["status"] == "optimal"
+    assert sum(_units(result).values()) == data["budget"]
+    assert result["certificate"] is None or result["certificate"]["kind"] in (
+        "largest_remainder",
+        "divisor",
+    )
+    before = counts(database)
+    data["budget"] = 10**15 + 1
+    refused = client.post("/v1/runs", json={"scenario": data}, headers=auth())
+    assert refused.status_code == 422
+    assert [p["path"] for p in refused.json()["detail"]] == ["budget"]
+    assert counts(database) == before
