@@ -18,7 +18,9 @@ Two implementations give the same answer:
   (:meth:`~optimizer.objectives.MarginalCost.first_guess`, checked against the exact
   integer costs), so the work is ``O(n)`` per bisection step whatever the budget.
 
-:func:`greedy` uses the sort when the window is small and the threshold search otherwise.
+:func:`greedy` decides the scenario costs (:class:`~optimizer.objectives.MarginalCost`) on
+exact keys instead (:func:`exact_greedy`: a floating-point threshold, then exchanges on
+exact keys); the two above serve other unit costs (the diagnosis's elastic costs).
 :func:`apportion` is the textbook interface: entitlements in, seats out.
 """
 

@@ -11,8 +11,10 @@ recipient, ``c_i(k)``, which never decreases in ``k``:
   above every later unit, so every recipient gets one unit first, largest quota first.
 - ``weighted``: maximise ``sum e_i x_i``; ``c_i(k) = -q_i / max(q)``.
 
-Costs are rounded to integers (``SCALE`` per unit of cost) so that every backend sees the
-same numbers and ties are exact. Ties are broken lexicographically, the same way on every
+The MILP backends and the threshold search's sorted table see these costs rounded to
+integers (``SCALE`` per unit of cost); the greedy and partition paths decide on the exact
+keys of :mod:`optimizer.exact` (:attr:`MarginalCost.key`), which order units the same way
+wherever the rounding can tell them apart. Ties are broken lexicographically, the same way on every
 path: by the *secondary* cost ``2(k - q_i) + 1`` (the least-squares marginal: among equally
 good allocations, the one closest to the quotas in squared distance), then by ``rank``
 (larger entitlement first, then id).
