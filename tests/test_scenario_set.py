@@ -19,7 +19,7 @@ from optimizer.scenario import Scenario
 from optimizer.solve import solve
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-REGIONS = Path(__file__).resolve().parent / "data" / "regions.csv"  # copy of shared/data
+REGIONS = Path(__file__).resolve().parent / "data" / "regions.csv"  # the 14 regions with their names (the plan's reference list)
 REGION_IDS = [
     "busan",
     "daegu",
