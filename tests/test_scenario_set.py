@@ -19,7 +19,8 @@ from optimizer.scenario import Scenario
 from optimizer.solve import solve
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
-REGIONS = Path(__file__).resolve().parent / "data" / "regions.csv"  # the 14 regions with their names (the plan's reference list)
+# the 14 regions with their English and Korean names (the plan's reference list)
+REGIONS = Path(__file__).resolve().parent / "data" / "regions.csv"
 REGION_IDS = [
     "busan",
     "daegu",
