@@ -24,11 +24,9 @@ does not grow with the budget:
 from __future__ import annotations
 
 import heapq
-import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from itertools import combinations, pairwise
 
 import numpy as np
@@ -36,13 +34,12 @@ import numpy as np
 from optimizer.compile import build_program
 from optimizer.entitlement import FloatArray, IntArray
 from optimizer.errors import SolverUnavailable
-from optimizer.exact import simplest_ratio
 from optimizer.model import IntegerProgram
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
 from optimizer.result import Diagnosis, Relaxation, Status
 from optimizer.rules import change_limit
 from optimizer.scenario import ChangeLimitRule, GradeOrderRule, GroupRule, Scenario
-from optimizer.thresholds import ThresholdSearch
+from optimizer.thresholds import ExactOrders, ThresholdSearch
 
 MAX_SET = 3
 _TIME_LIMIT_S = 30.0
@@ -264,18 +261,11 @@ def _highs(program: IntegerProgram, *, stages: int) -> tuple[Status, IntArray | 
 
 @dataclass(frozen=True)
 class _Chain:
-    """The grade levels (best first, recipient indices) and each member's weight as the
-    exact decimal it shows, as :meth:`IntegerProgram.violations` reads it."""
+    """The grade levels (best first, recipient indices) and their exact arithmetic, as
+    :meth:`IntegerProgram.violations` reads the order."""
 
     levels: tuple[list[int], ...]
-    weight: dict[int, Fraction]
-
-    @property
-    def pairs(self) -> list[tuple[list[int], list[int]]]:
-        return list(pairwise(self.levels))
-
-    def ratio(self, units: IntArray, i: int) -> Fraction:
-        return Fraction(int(units[i])) / self.weight[i]
+    orders: ExactOrders
 
 
 def _chain(program: IntegerProgram) -> _Chain | None:
@@ -291,27 +281,12 @@ def _chain(program: IntegerProgram) -> _Chain | None:
             or not np.array_equal(order.weight, first.weight)
         ):
             return None
-    levels = tuple(level.tolist() for level in first.levels if len(level))
-    weights = first.weight.tolist()
-    return _Chain(levels, {i: simplest_ratio(weights[i]) for level in levels for i in level})
-
-
-def _propagate(lo: IntArray, hi: IntArray, chain: _Chain) -> tuple[IntArray, IntArray] | None:
-    """The bounds the chain implies, exactly: each level at least the next worse level's
-    largest floor per weight, at most the next better level's smallest cap per weight
-    (floors rise from the worst level up, caps fall from the best down: one pass each;
-    None when bounds cross)."""
-    lo, hi = lo.copy(), hi.copy()
-    weight, pairs = chain.weight, chain.pairs
-    for better, worse in reversed(pairs):
-        floor = max(chain.ratio(lo, j) for j in worse)
-        for i in better:
-            lo[i] = max(int(lo[i]), math.ceil(floor * weight[i]))
-    for better, worse in pairs:
-        cap = min(chain.ratio(hi, i) for i in better)
-        for j in worse:
-            hi[j] = min(int(hi[j]), math.floor(cap * weight[j]))
-    return None if np.any(lo > hi) else (lo, hi)
+    levels = tuple(level for level in first.levels if len(level))
+    pairs = tuple(
+        (better, first.weight[better], worse, first.weight[worse])
+        for better, worse in pairwise(levels)
+    )
+    return _Chain(tuple(level.tolist() for level in levels), ExactOrders(pairs))
 
 
 def _order_fill(
@@ -328,7 +303,7 @@ def _order_fill(
     chain = _chain(program)
     if chain is None:
         return None
-    bounds = _propagate(lo, hi, chain)
+    bounds = chain.orders.propagate(lo, hi)
     if bounds is None:
         return (None,)
     low, high = bounds
@@ -370,7 +345,7 @@ def _split_search(
         return None
     relaxed, _ = relaxation(program)
     layout = Layout.of(relaxed)
-    weight = chain.weight
+    orders = chain.orders
     heap: list[tuple[int, int, IntArray, IntArray, IntArray]] = []
     opened = 0
 
@@ -378,7 +353,7 @@ def _split_search(
         nonlocal opened
         opened += 1
         work.nodes -= 1
-        bounds = _propagate(lo, hi, chain)
+        bounds = orders.propagate(lo, hi)
         if bounds is None:
             return
         x = solve_structured(replace(relaxed, lo=bounds[0], hi=bounds[1]), layout)
@@ -393,34 +368,19 @@ def _split_search(
     push(program.lo, program.hi)
     while heap:
         _, _, lo, hi, x = heap.pop() if value is None else heapq.heappop(heap)
-        split = _worst_pair(x, chain)
+        split = orders.worst_pair(x)
         if split is None:
             return None if program.violations(x) else (x,)
         if opened + 2 > MAX_NODES or work.nodes < 2:
             return None
-        better, worse, m = split
+        (better, _, worse, _), m = split
         up = lo.copy()
-        for i in better:
-            up[i] = max(int(up[i]), math.ceil(m * weight[i]))
+        up[better] = np.maximum(up[better], orders.at_least(m, better))
         push(up, hi)
         down = hi.copy()
-        for j in worse:
-            down[j] = min(int(down[j]), math.floor(m * weight[j]))
+        down[worse] = np.minimum(down[worse], orders.at_most(m, worse))
         push(lo, down)
     return (None,)
-
-
-def _worst_pair(x: IntArray, chain: _Chain) -> tuple[list[int], list[int], Fraction] | None:
-    """The adjacent levels whose order ``x`` breaks the most, with the ratio to split at
-    (their midpoint), or None when ``x`` keeps every order."""
-    worst = None
-    gap = Fraction(0)
-    for better, worse in chain.pairs:
-        a = min(chain.ratio(x, i) for i in better)
-        c = max(chain.ratio(x, j) for j in worse)
-        if c - a > gap:
-            gap, worst = c - a, (better, worse, (a + c) / 2)
-    return worst
 
 
 # --------------------------------------------------------------------------- amounts
