@@ -35,7 +35,7 @@ import numpy as np
 from optimizer.entitlement import FloatArray, IntArray
 from optimizer.exact import ExactQuota, decimal_integers, divisor_of, repair
 from optimizer.model import IntegerProgram
-from optimizer.objectives import MarginalCost, UnitCost, divisor, unit_table
+from optimizer.objectives import MarginalCost, UnitCost, divisor, divisor_inverse, unit_table
 from optimizer.scenario import METHOD_ALIASES
 
 SORT_LIMIT = 65_536
@@ -172,16 +172,9 @@ def float_start(
     def counts(divisor: float) -> IntArray:
         """Units whose priority q / d(k) exceeds 1 / divisor: d(k) < q * divisor."""
         y = q * divisor
-        if rule == "jefferson":
-            c = np.ceil(y - 1.0)
-        elif rule == "webster":
-            c = np.ceil(y - 0.5)
-        elif rule == "adams":
-            c = np.where(y > 0, np.maximum(np.ceil(y), 1.0), 0.0)
-        else:  # huntington-hill: k (k + 1) < y^2
-            c = np.where(
-                y > 0, np.maximum(np.ceil((np.sqrt(1.0 + 4.0 * y * y) - 1.0) / 2), 1.0), 0.0
-            )
+        c = np.ceil(divisor_inverse(rule, y))
+        if rule in ("adams", "huntington-hill"):  # d(0) = 0: the first unit comes first
+            c = np.where(y > 0, np.maximum(c, 1.0), 0.0)
         return np.clip(c, lo, hi).astype(np.int64)
 
     top = float(np.max((hi[positive] + 2.0) / q[positive]))

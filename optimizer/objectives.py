@@ -51,6 +51,20 @@ def divisor(method: str, k: FloatArray) -> FloatArray:
     raise ValueError(f"not a divisor method: {method}")
 
 
+def divisor_inverse(method: str, y: FloatArray) -> FloatArray:
+    """The real ``k`` at which ``d(k) = y`` (``d`` extended to real k): the units whose
+    divisor is below ``y`` are those below it."""
+    if method == "jefferson":
+        return y - 1.0
+    if method == "webster":
+        return y - 0.5
+    if method == "adams":
+        return y.astype(np.float64)
+    if method == "huntington-hill":  # k (k + 1) = y^2
+        return (np.sqrt(1.0 + 4.0 * y * y) - 1.0) / 2.0
+    raise ValueError(f"not a divisor method: {method}")
+
+
 class UnitCost(Protocol):
     """Anything that prices each additional unit (vectorised over recipients ``i`` and
     units already given ``k``); costs must not decrease in ``k``."""
@@ -160,15 +174,7 @@ class MarginalCost:
                 return np.where(self.primary(i, zero) >= value, -np.inf, np.inf)
             # divisor methods: -q / d(k) >= t  <=>  d(k) >= q / -t (t < 0; never for t > 0)
             c = np.where(t < 0.0, q / -t, np.inf)
-            if self.rule == "jefferson":
-                guess = c - 1.0
-            elif self.rule == "webster":
-                guess = c - 0.5
-            elif self.rule == "adams":
-                guess = c
-            else:  # huntington-hill: k (k + 1) >= c^2
-                guess = (np.sqrt(1.0 + 4.0 * c * c) - 1.0) / 2.0
-            return np.where(t > 0.0, np.inf, guess)
+            return np.where(t > 0.0, np.inf, divisor_inverse(self.rule, c))
 
 
 @dataclass(frozen=True)
