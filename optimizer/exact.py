@@ -97,6 +97,27 @@ def simplest_ratio(value: float) -> Fraction:
     return exact
 
 
+def decimal(value: float) -> Fraction:
+    """A float as the decimal it is written as (its shortest representation): 0.1 is 1/10."""
+    return Fraction(repr(float(value)))
+
+
+def scaled_bound(values: FloatArray, factor: Fraction, *, upward: bool) -> IntArray:
+    """``ceil`` (``upward``) or ``floor`` of ``values[i] * factor``, each value the decimal
+    it is written as, exactly: a float product decides where it is clear of an integer by
+    more than its rounding error, fractions decide the rest (a change limit of 10% on
+    358,645,178,867,021 units, say, where the float product lands on the wrong side)."""
+    approx = values * float(factor)
+    out = np.ceil(approx) if upward else np.floor(approx)
+    error = np.abs(approx) * 2.0**-50 + 2.0**-40  # far above the two roundings' error
+    unsure = np.flatnonzero(np.abs(approx - np.rint(approx)) <= error)
+    for i in unsure.tolist():
+        product = decimal(values[i]) * factor
+        out[i] = math.ceil(product) if upward else math.floor(product)
+    result: IntArray = out.astype(np.int64)
+    return result
+
+
 def decimal_integers(values: FloatArray) -> tuple[list[int], int]:
     """Each value as the decimal its input shows (its shortest representation), written as
     integers over one power of ten: ``values[i] == out[i] / 10**exponent`` exactly in
@@ -125,7 +146,7 @@ def decimal_integers(values: FloatArray) -> tuple[list[int], int]:
             exponent
         )
     # some value needs its full representation: exact decimals via its repr
-    fracs = [Fraction(repr(float(v))) for v in values.tolist()]
+    fracs = [decimal(v) for v in values.tolist()]
     exponent = 0
     for f in fracs:
         while (10**exponent) % f.denominator:  # a decimal's denominator divides 10^e

@@ -8,6 +8,7 @@ plain total, that one unit less does not).
 from __future__ import annotations
 
 import copy
+import math
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -363,12 +364,14 @@ def test_change_limit_increase_cannot_meet_budget() -> None:
     assert "110 units more increase" in relax.message
     # spread the 110 units over the three: 37 more each -> at most 167 each, 501 >= 500
     enough = edited(data)
-    enough["rules"][0]["max_increase"] = 0.3 + 37 / 100
+    enough["rules"][0]["max_increase"] = 0.67  # as written: 0.3 + 37 / 100 is 0.66999...
     assert status_of(enough) == Status.OPTIMAL
     # 109 units more in total (37 + 36 + 36) is one short, expressed through `previous`
     short = edited(data)
     for rec, extra in zip(short["recipients"], (37, 36, 36), strict=True):
-        rec["previous"] = (130 + extra) / 1.3
+        # the smallest 2-decimal previous whose +30% reaches 130 + extra (the bound is
+        # floor(previous * 1.3) on the decimals as written, so 167 / 1.3 would give 166)
+        rec["previous"] = math.ceil((130 + extra) / 1.3 * 100) / 100
     assert single(short).amount == 1
 
 

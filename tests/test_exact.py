@@ -719,3 +719,68 @@ def test_engine_infeasible_caps_at_10_12() -> None:
     text = result.diagnosis.summary + " " + result.message
     assert f"{short:,}" in text or str(short) in text, text
     assert [r.amount for r in result.diagnosis.relax] == [short]
+
+
+# --------------------------------------------------------------------------------------
+# 7. Rule bounds at large budgets: change limits and group shares in exact decimals
+# --------------------------------------------------------------------------------------
+
+RATES = ["0.05", "0.1", "0.15", "0.2", "0.25", "0.3", "0.333", "0.35", "0.0001"]
+
+
+@profile(200)
+@given(
+    previous=st.integers(1, 10**15),
+    down=st.sampled_from(RATES),
+    up=st.sampled_from(RATES),
+    share=st.sampled_from(RATES),
+)
+def test_rule_bounds_are_exact_decimals_at_any_budget(
+    previous: int, down: str, up: str, share: str
+) -> None:
+    """``change_limit`` bounds are ``ceil(previous * (1 - down))`` and ``floor(previous *
+    (1 + up))``, a group's share bounds ``ceil``/``floor`` of ``share * budget``, all on the
+    decimals as written (float products land on the wrong integer for ~3% of such draws)."""
+    budget = 10**15
+    data = {
+        "name": "rule bounds",
+        "budget": budget,
+        "recipients": [
+            {"id": "a", "score": 1, "previous": previous, "tags": {"g": "x"}},
+            {"id": "b", "score": 1},
+        ],
+        "rules": [
+            {"type": "change_limit", "max_decrease": float(down), "max_increase": float(up)},
+            {"type": "group", "tag": "g", "value": "x", "min_share": float(share), "name": "lo"},
+            {"type": "group", "tag": "g", "value": "x", "max_share": float(share), "name": "hi"},
+        ],
+    }
+    _, _, program = build_program(Scenario.from_data(data))
+    lo, hi = int(program.lo[0]), int(program.hi[0])
+    assert lo == max(0, math.ceil(previous * (1 - Fraction(down))))
+    assert hi == min(budget, math.floor(previous * (1 + Fraction(up))))
+    lower = [s.lower for s in program.sums if s.lower is not None]
+    upper = [s.upper for s in program.sums if s.upper is not None]
+    assert lower == [math.ceil(Fraction(share) * budget)]
+    assert upper == [math.floor(Fraction(share) * budget)]
+
+
+def test_change_limit_where_floats_round_the_wrong_way() -> None:
+    """A drawn case: 358,645,178,867,021 x 1.333 is 478,074,023,429,738.993 exactly, but
+    the float product rounds up to ...739."""
+    previous = 358_645_178_867_021
+    assert math.floor(previous * (1.0 + 0.333)) == 478_074_023_429_739  # the float's answer
+    data = {
+        "name": "stability at 1 KRW",
+        "budget": 10**15,
+        "recipients": [
+            {"id": "a", "score": 9, "previous": previous},
+            {"id": "b", "score": 1},
+        ],
+        "rules": [{"type": "change_limit", "max_increase": 0.333}],
+    }
+    result = solve(Scenario.from_data(data))
+    assert str(result.status) == "optimal", result.message
+    units = {a.id: a.units for a in result.allocations}
+    assert units["a"] == 478_074_023_429_738
+    assert units["b"] == 10**15 - 478_074_023_429_738

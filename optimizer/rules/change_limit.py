@@ -8,9 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from optimizer.entitlement import Entitlements, IntArray
+from optimizer.exact import decimal, scaled_bound
 from optimizer.scenario import ChangeLimitRule
-
-_EPS = 1e-9
 
 
 def bounds(rule: ChangeLimitRule, ent: Entitlements, budget: int) -> tuple[IntArray, IntArray]:
@@ -20,9 +19,9 @@ def bounds(rule: ChangeLimitRule, ent: Entitlements, budget: int) -> tuple[IntAr
     lo = np.zeros(ent.size, dtype=np.int64)
     hi = np.full(ent.size, budget, dtype=np.int64)
     if rule.max_decrease is not None:
-        least = np.ceil(prev[given] * (1.0 - rule.max_decrease) - _EPS)
-        lo[given] = np.maximum(0, least).astype(np.int64)
+        least = scaled_bound(prev[given], 1 - decimal(rule.max_decrease), upward=True)
+        lo[given] = np.maximum(0, least)
     if rule.max_increase is not None:
-        most = np.floor(prev[given] * (1.0 + rule.max_increase) + _EPS)
-        hi[given] = np.minimum(budget, most).astype(np.int64)
+        most = scaled_bound(prev[given], 1 + decimal(rule.max_increase), upward=False)
+        hi[given] = np.minimum(budget, most)
     return lo, hi

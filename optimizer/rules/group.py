@@ -7,10 +7,9 @@ import math
 import numpy as np
 
 from optimizer.entitlement import Entitlements, IntArray
+from optimizer.exact import decimal
 from optimizer.model import SubsetSum
 from optimizer.scenario import GroupRule, Scenario
-
-_EPS = 1e-9
 
 
 class TagIndex:
@@ -41,9 +40,9 @@ def subset_sum(
     lowers = [v for v in (rule.min_units,) if v is not None]
     uppers = [v for v in (rule.max_units,) if v is not None]
     if rule.min_share is not None:
-        lowers.append(math.ceil(rule.min_share * scenario.budget - _EPS))
+        lowers.append(math.ceil(decimal(rule.min_share) * scenario.budget))
     if rule.max_share is not None:
-        uppers.append(math.floor(rule.max_share * scenario.budget + _EPS))
+        uppers.append(math.floor(decimal(rule.max_share) * scenario.budget))
     return SubsetSum(
         label=rule.label,
         index=members,

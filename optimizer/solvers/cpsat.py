@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from optimizer.entitlement import IntArray
+from optimizer.exact import decimal
 from optimizer.model import Cuts, IntegerProgram
 from optimizer.result import Status
 from optimizer.solvers.base import Backend, RunResult, Session, linear_stage
@@ -48,7 +49,7 @@ def ratio_coefficients(w_better: float, w_worse: float, worse_max: int) -> tuple
     allowed. Coefficients then stay below ``worse_max * (r + 1)``, however many digits the
     weights have (1.0000001 and 1 are not confused, as rounding each weight would).
     """
-    r = decimal_fraction(w_better) / decimal_fraction(w_worse)
+    r = decimal(w_better) / decimal(w_worse)
     bounded = ceiling_fraction(r, max(int(worse_max), 1))
     return bounded.denominator, bounded.numerator
 
@@ -64,11 +65,6 @@ def ratio_rows(program: IntegerProgram) -> Iterator[tuple[int, int, int, int]]:
                     if hi[j] > 0:
                         q, p = ratio_coefficients(order.weight[i], order.weight[j], hi[j])
                         yield i, j, q, p
-
-
-def decimal_fraction(weight: float) -> Fraction:
-    """A weight as the exact fraction of its shortest decimal form: ``1.1`` is 11/10."""
-    return Fraction(repr(float(weight)))
 
 
 def ceiling_fraction(r: Fraction, max_denominator: int) -> Fraction:
