@@ -77,6 +77,23 @@ class IntegerProgram:
         hi = np.maximum(hi, np.minimum(self.lo, self.hi))  # infeasible stays infeasible
         return IntegerProgram(self.budget, self.lo, hi, self.sums, self.orders, self.cost)
 
+    def folded(self) -> IntegerProgram:
+        """The same program with each group rule over one recipient turned into that
+        recipient's bounds (a band per region when each region is one recipient): same
+        feasible set, and the rules left may then form a partition the exact paths take."""
+        single = [row for row in self.sums if len(np.unique(row.index)) == 1]
+        if not single:
+            return self
+        lo, hi = self.lo.copy(), self.hi.copy()
+        for row in single:
+            i = int(row.index[0])
+            if row.lower is not None:
+                lo[i] = max(lo[i], row.lower)
+            if row.upper is not None:
+                hi[i] = min(hi[i], row.upper)
+        sums = tuple(row for row in self.sums if len(np.unique(row.index)) != 1)
+        return IntegerProgram(self.budget, lo, hi, sums, self.orders, self.cost)
+
     def violations(self, x: IntArray) -> list[str]:
         """Every constraint ``x`` breaks; used to check each backend's answer, never trusted."""
         out = []

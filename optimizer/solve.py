@@ -131,6 +131,7 @@ def _solve(
 ) -> Result:
     started = time.perf_counter()
     ent, rules, program = build_program(scenario)
+    program = program.folded()
     requested = backend or scenario.solver.backend
     name = choose_backend(program, requested)
     engine = None if name == "greedy" else solvers.backend(name)

@@ -448,7 +448,10 @@ def test_loose_group_rule_changes_nothing(objective: Data, data: Data) -> None:
     assert plain.status == Status.OPTIMAL
     assert plain.solver.path == "greedy"
     ruled_data = _loose_group_rule(data, plain)
-    for ruled, path in ((run(ruled_data), "partition"), (run_milp(ruled_data), "milp")):
+    # a group of one recipient is folded into its bounds: the greedy path, not the partition
+    one = sum(r["tags"]["g"] == "in" for r in data["recipients"]) == 1
+    auto = "greedy" if one else "partition"
+    for ruled, path in ((run(ruled_data), auto), (run_milp(ruled_data), "milp")):
         assert ruled.status == Status.OPTIMAL
         assert ruled.solver.path == path
         assert units_of(ruled) == units_of(plain)

@@ -563,3 +563,45 @@ def test_ratio_orders_are_dropped_by_the_relaxation() -> None:
     assert structure(program) is None
     relaxed, dropped = relaxation(program)
     assert structure(relaxed) == "greedy" and dropped == ("order",)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(data=st.data())
+def test_single_member_group_rules_fold_into_bounds(data: st.DataObject) -> None:
+    """A band on each region when each region is one recipient, plus a cap over several of
+    them: the bands are bounds, so the exact partition path (not the MILP) takes it, and its
+    answer is the MILP's (HiGHS) on the same scenario with the bands kept as rules."""
+    n = data.draw(st.integers(3, 6), label="n")
+    budget = data.draw(st.integers(n, 60), label="budget")
+    scores = data.draw(st.lists(st.integers(1, 50), min_size=n, max_size=n), label="scores")
+    metro = data.draw(st.integers(1, n - 1), label="metro")
+    rules: list[dict[str, Any]] = [
+        {"type": "group", "tag": "kind", "value": "metro", "max_units": budget // 2}
+    ]
+    for i in range(n):
+        lo = data.draw(st.integers(0, budget // n), label=f"band lo {i}")
+        hi = data.draw(st.integers(lo, budget), label=f"band hi {i}")
+        rules.append(
+            {"type": "group", "tag": "region", "value": f"r{i}", "min_units": lo, "max_units": hi}
+        )
+    scenario = Scenario.from_data(
+        {
+            "name": "bands",
+            "budget": budget,
+            "recipients": [
+                {
+                    "id": f"r{i}",
+                    "score": s,
+                    "tags": {"region": f"r{i}", "kind": "metro" if i < metro else "other"},
+                }
+                for i, s in enumerate(scores)
+            ],
+            "rules": rules,
+        }
+    )
+    auto = solve(scenario)
+    milp = solve(scenario, backend="highs")
+    assert auto.status == milp.status
+    if auto.status == Status.OPTIMAL:
+        assert auto.solver.path in ("greedy", "partition")  # greedy: a one-member metro group
+        assert [a.units for a in auto.allocations] == [a.units for a in milp.allocations]
