@@ -17,7 +17,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from api.web.formatting import display_width, number
@@ -124,7 +124,13 @@ def _axis(top: float, label_width: float) -> tuple[float, float, list[Tick]]:
     return scale, plot_right, [Tick(label_width + t * scale, number(int(t))) for t in ticks]
 
 
-def bar_chart(items: Sequence[BarItem], *, row_height: float = 22.0) -> Chart:
+def bar_chart(
+    items: Sequence[BarItem],
+    *,
+    row_height: float = 22.0,
+    series: Sequence[str] = ("units",),
+    quota_text: str = "quota",
+) -> Chart:
     """One bar per item, largest first (ties by label)."""
     ordered = sorted(items, key=lambda item: (-item.value, item.label, item.key))
     label_width = _label_width([item.label for item in ordered])
@@ -137,7 +143,7 @@ def bar_chart(items: Sequence[BarItem], *, row_height: float = 22.0) -> Chart:
         rows.append(Row(item.key, item.label, y + row_height * 0.62))
         title = f"{item.label}: {number(item.value)}"
         if item.marker is not None:
-            title += f" (quota {number(item.marker, 2)})"
+            title += f" ({quota_text} {number(item.marker, 2)})"
         bars.append(
             Bar(
                 key=item.key,
@@ -160,7 +166,7 @@ def bar_chart(items: Sequence[BarItem], *, row_height: float = 22.0) -> Chart:
         rows=tuple(rows),
         bars=tuple(bars),
         ticks=tuple(ticks),
-        series=("units",),
+        series=tuple(series),
     )
 
 
@@ -202,4 +208,216 @@ def grouped_bar_chart(
         bars=tuple(bars),
         ticks=tuple(ticks),
         series=tuple(series),
+    )
+
+
+# --------------------------------------------------------------------------- what-if charts
+
+
+@dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    title: str
+    changed: bool
+    """The units differ from the previous value of the parameter."""
+
+
+@dataclass(frozen=True)
+class Line:
+    key: str
+    label: str
+    series: int
+    points: tuple[Point, ...]
+
+    @property
+    def path(self) -> str:
+        return " ".join(f"{p.x:.1f},{p.y:.1f}" for p in self.points)
+
+
+@dataclass(frozen=True)
+class LineChart:
+    width: float
+    height: float
+    left: float
+    right: float
+    top: float
+    bottom: float
+    lines: tuple[Line, ...]
+    x_ticks: tuple[Tick, ...]
+    y_ticks: tuple[Tick, ...]
+    """For the y axis, ``Tick.x`` holds the y coordinate."""
+    x_label: str
+
+
+def line_chart(
+    xs: Sequence[str],
+    lines: Sequence[tuple[str, str, Sequence[int | None]]],
+    *,
+    x_label: str,
+    title_of: Callable[[str, str, int], str] | None = None,
+) -> LineChart:
+    """One line per ``(key, label, values)`` over the categories ``xs`` (evenly spaced, in
+    the order given); a point where the value differs from the one before is marked."""
+    width, height = WIDTH, 420.0
+    left, right, top, bottom = 56.0, WIDTH - 170.0, 16.0, height - 40.0
+    values = [v for _, _, vs in lines for v in vs if v is not None]
+    ticks = nice_ticks(max(values, default=1))
+    y_scale = (bottom - top) / ticks[-1]
+    step = (right - left) / max(len(xs) - 1, 1)
+
+    def x_at(index: int) -> float:
+        return left + index * step if len(xs) > 1 else (left + right) / 2
+
+    drawn = []
+    for series, (key, label, vs) in enumerate(lines):
+        points = []
+        before: int | None = None
+        for index, value in enumerate(vs):
+            if value is None:
+                before = None
+                continue
+            title = title_of(label, xs[index], value) if title_of else f"{label}: {value}"
+            changed = before is not None and value != before
+            points.append(Point(x_at(index), bottom - value * y_scale, title, changed))
+            before = value
+        drawn.append(Line(key, label, series, tuple(points)))
+    return LineChart(
+        width=width,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        lines=tuple(drawn),
+        x_ticks=tuple(Tick(x_at(i), text) for i, text in enumerate(xs)),
+        y_ticks=tuple(Tick(bottom - t * y_scale, number(int(t))) for t in ticks),
+        x_label=x_label,
+    )
+
+
+@dataclass(frozen=True)
+class Span:
+    """One recipient's row in a range chart: the whole range, the middle 90%, a middle mark
+    and the current value."""
+
+    key: str
+    label: str
+    y: float
+    low_x: float
+    high_x: float
+    inner_low_x: float
+    inner_high_x: float
+    middle_x: float
+    current_x: float
+    title: str
+
+
+@dataclass(frozen=True)
+class RangeChart:
+    width: float
+    height: float
+    label_width: float
+    plot_right: float
+    spans: tuple[Span, ...]
+    ticks: tuple[Tick, ...]
+
+
+def range_chart(
+    rows: Sequence[tuple[str, str, tuple[int, int, int, int, int], int, str]],
+    *,
+    row_height: float = 24.0,
+) -> RangeChart:
+    """A row per ``(key, label, (min, p5, median, p95, max), current, title)``."""
+    label_width = _label_width([label for _, label, _, _, _ in rows])
+    top = max((float(q[4]) for _, _, q, _, _ in rows), default=1.0)
+    scale, plot_right, ticks = _axis(top, label_width)
+    spans = []
+    for index, (key, label, (low, p5, median, p95, high), current, title) in enumerate(rows):
+        y = TOP + index * row_height + row_height / 2
+        spans.append(
+            Span(
+                key=key,
+                label=label,
+                y=y,
+                low_x=label_width + low * scale,
+                high_x=label_width + high * scale,
+                inner_low_x=label_width + p5 * scale,
+                inner_high_x=label_width + p95 * scale,
+                middle_x=label_width + median * scale,
+                current_x=label_width + current * scale,
+                title=title,
+            )
+        )
+    return RangeChart(
+        width=WIDTH,
+        height=TOP + len(rows) * row_height + 8,
+        label_width=label_width,
+        plot_right=plot_right,
+        spans=tuple(spans),
+        ticks=tuple(ticks),
+    )
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One recipient in a sensitivity chart: how far its score must move down (left) and up
+    (right) before its units change; None: not within the searched range."""
+
+    key: str
+    label: str
+    y: float
+    down_width: float | None
+    up_width: float | None
+    down_text: str
+    up_text: str
+    title: str
+
+
+@dataclass(frozen=True)
+class ReachChart:
+    width: float
+    height: float
+    label_width: float
+    middle: float
+    reaches: tuple[Reach, ...]
+    ticks: tuple[Tick, ...]
+
+
+def reach_chart(
+    rows: Sequence[tuple[str, str, float | None, float | None, str, str, str]],
+    *,
+    row_height: float = 24.0,
+) -> ReachChart:
+    """A row per ``(key, label, down, up, down_text, up_text, title)``: score points down
+    drawn left of the middle, up drawn right."""
+    label_width = _label_width([row[1] for row in rows])
+    top = max((abs(v) for row in rows for v in row[2:4] if v is not None), default=1.0)
+    ticks = nice_ticks(top)
+    half = (WIDTH - VALUE_SPACE - label_width - VALUE_SPACE) / 2
+    middle = label_width + VALUE_SPACE + half
+    scale = half / ticks[-1]
+    reaches = []
+    for index, (key, label, down, up, down_text, up_text, title) in enumerate(rows):
+        reaches.append(
+            Reach(
+                key=key,
+                label=label,
+                y=TOP + index * row_height,
+                down_width=None if down is None else abs(down) * scale,
+                up_width=None if up is None else abs(up) * scale,
+                down_text=down_text,
+                up_text=up_text,
+                title=title,
+            )
+        )
+    shown = [Tick(middle - t * scale, f"-{number(t, 1)}") for t in reversed(ticks[1:])]
+    shown += [Tick(middle, "0")] + [Tick(middle + t * scale, f"+{number(t, 1)}") for t in ticks[1:]]
+    return ReachChart(
+        width=WIDTH,
+        height=TOP + len(rows) * row_height + 8,
+        label_width=label_width,
+        middle=middle,
+        reaches=tuple(reaches),
+        ticks=tuple(shown),
     )

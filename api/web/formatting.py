@@ -10,6 +10,13 @@ Numbers get thousands separators; a missing value is an en dash.
 ('84.5', '78')
 >>> display_width("Busan"), display_width("부산광역시")
 (5, 10)
+>>> won_ko(9_600_000_000), won_ko(1.2e12), won_ko(1_250_000_000_000), won_ko(35_000_000)
+('96억 원', '1조 2,000억 원', '1조 2,500억 원', '35백만 원')
+>>> won_en(9_600_000_000), won_en(1.2e12), won_en(35_000_000)
+('KRW 9.6 billion', 'KRW 1,200 billion', 'KRW 35 million')
+>>> import zoneinfo
+>>> when(dt.datetime(2026, 11, 28, 4, 31, tzinfo=dt.UTC), zoneinfo.ZoneInfo("Asia/Seoul"))
+'2026-11-28 13:31 KST'
 """
 
 from __future__ import annotations
@@ -84,11 +91,47 @@ def seconds(value: Any) -> str:
     return f"{as_float:.2f} s" if as_float < 10 else f"{as_float:,.1f} s"
 
 
-def when(value: dt.datetime | None) -> str:
-    """A timestamp in UTC to the minute: ``2026-11-28 04:31 UTC``."""
+def when(value: dt.datetime | None, zone: dt.tzinfo = dt.UTC) -> str:
+    """A timestamp in ``zone`` to the minute, with the zone's abbreviation:
+    ``2026-11-28 13:31 KST``. Stored times without a zone are UTC."""
     if value is None:
         return MISSING
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _trimmed(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
+
+
+def won_ko(amount: Any) -> str:
+    """Won as a Korean budget paper writes them: 억 원 (10^8), 조 (10^12) above, 백만 원 below."""
+    if amount is None or isinstance(amount, bool):
+        return MISSING
+    won = float(amount)
+    if abs(won) >= 1e12:
+        jo, rest = divmod(round(won / 1e8, 2), 10_000)
+        rest_text = f" {_trimmed(rest, 2)}억" if rest else ""
+        return f"{int(jo):,}조{rest_text} 원"
+    if abs(won) >= 1e8:
+        return f"{_trimmed(won / 1e8, 2)}억 원"
+    return f"{_trimmed(won / 1e6, 2)}백만 원"
+
+
+def won_en(amount: Any) -> str:
+    """Won in English: ``KRW 9.6 billion``, ``KRW 35 million``."""
+    if amount is None or isinstance(amount, bool):
+        return MISSING
+    won = float(amount)
+    if abs(won) >= 1e9:
+        return f"KRW {_trimmed(won / 1e9, 2)} billion"
+    return f"KRW {_trimmed(won / 1e6, 2)} million"
+
+
+def is_won(unit_label: str) -> bool:
+    """Whether a scenario's unit is counted in won (``100M KRW``, ``억 원``)."""
+    return "KRW" in unit_label.upper() or "원" in unit_label
 
 
 def display_width(text: str) -> int:

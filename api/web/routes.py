@@ -9,7 +9,7 @@ page shows is what the API answers.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -17,8 +17,11 @@ from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import auth, store
 from api.auth import Principal
@@ -28,12 +31,35 @@ from api.errors import ServiceError
 from api.routes import compare as compare_routes
 from api.routes import runs as runs_routes
 from api.routes import scenarios as scenario_routes
-from api.routes.params import Offset, RunId, ScenarioId
-from api.schemas import CompareCreate, RunCreate, run_detail
-from api.web.rendering import render
+from api.routes import sweeps as sweep_routes
+from api.routes.params import Offset, RunId, ScenarioId, SweepId
+from api.schemas import CompareCreate, RunCreate, SweepCreate, run_detail
+from api.web.queries import list_sweeps
+from api.web.rendering import page_locale, render
 from api.web.sessions import COOKIE, SESSION_SECONDS, Session, Sessions, principal_of
-from api.web.views import compare_view, run_row, run_view, scenario_row
-from optimizer.errors import AllotError, InputError
+from api.web.translations import N_, Translator
+from api.web.views import (
+    CompareView,
+    RunRow,
+    Unallocated,
+    compare_view,
+    run_letter,
+    run_row,
+    run_view,
+    scenario_row,
+    unallocated,
+)
+from api.web.whatif import (
+    DEFAULT_NOISE,
+    DEFAULT_SAMPLES,
+    DEFAULT_SEED,
+    MAX_SAMPLES,
+    robustness_view,
+    sensitivity_view,
+    sweep_row,
+    sweep_view,
+)
+from optimizer.errors import AllotError, InputError, Problem
 from optimizer.overrides import parse_assignment
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -67,16 +93,27 @@ class Viewer:
 
 
 class PageError(Exception):
-    """A request the page cannot serve: shown as an HTML page with ``status``."""
+    """A request the page cannot serve: shown as an HTML page with ``status`` in the reader's
+    language. ``title`` and ``messages`` are message ids (translated when shown) unless
+    ``translated``; ``details`` are shown as given (the API's own words)."""
 
     def __init__(
-        self, status: int, title: str, messages: Iterable[str] = (), *, viewer: Viewer | None
+        self,
+        status: int,
+        title: str,
+        messages: Iterable[str] = (),
+        *,
+        viewer: Viewer | None,
+        values: Mapping[str, object] | None = None,
+        details: Iterable[str] = (),
     ) -> None:
         super().__init__(title)
         self.status = status
         self.title = title
         self.messages = tuple(messages)
         self.viewer = viewer
+        self.values = dict(values or {})
+        self.details = tuple(details)
 
 
 def get_sessions(request: Request) -> Sessions:
@@ -133,38 +170,44 @@ def check_form(viewer: Viewer, csrf: str, *, role: Role = Role.PLANNER) -> None:
     if not hmac.compare_digest(csrf.encode(), viewer.csrf.encode()):
         raise PageError(
             403,
-            "This form is not valid any more",
-            ["Its security token does not match your session. Reload the page and try again."],
+            N_("This form is not valid any more"),
+            [N_("Its security token does not match your session. Reload the page and try again.")],
             viewer=viewer,
         )
     if not viewer.principal.role.allows(role):
         raise PageError(
             403,
-            "Planners only",
-            [
-                f"This needs the {role.value} role; you are signed in as "
-                f"{viewer.principal.role.value}."
-            ],
+            N_("Planners only"),
+            [N_("This needs the %(role)s role; you are signed in as %(yours)s.")],
             viewer=viewer,
+            values={"role": role.value, "yours": viewer.principal.role.value},
         )
 
 
-_TITLES = {404: "Not found", 409: "Not possible yet", 413: "Too large", 422: "Invalid input"}
+_TITLES = {
+    400: N_("Not possible"),
+    404: N_("Not found"),
+    409: N_("Not possible yet"),
+    413: N_("Too large"),
+    422: N_("Invalid input"),
+}
 
 
 @contextmanager
-def page_errors(viewer: Viewer) -> Iterator[None]:
-    """Show the API's errors (unknown ids, bad input, runs not finished) as pages."""
+def page_errors(viewer: Viewer | None) -> Iterator[None]:
+    """Show the API's errors (unknown ids, bad input, runs not finished) as pages; their
+    own words are shown under a title in the reader's language."""
     try:
         yield
     except InputError as exc:
-        raise PageError(422, _TITLES[422], [str(p) for p in exc.problems], viewer=viewer) from None
+        details = [str(p) for p in exc.problems]
+        raise PageError(422, _TITLES[422], viewer=viewer, details=details) from None
     except AllotError as exc:
-        raise PageError(422, _TITLES[422], [str(exc)], viewer=viewer) from None
+        raise PageError(422, _TITLES[422], viewer=viewer, details=[str(exc)]) from None
     except ServiceError as exc:
-        title = _TITLES.get(exc.status, "Not possible")
-        messages = [p.message for p in exc.problems]
-        raise PageError(exc.status, title, messages, viewer=viewer) from None
+        title = _TITLES.get(exc.status, N_("Not possible"))
+        details = [p.message for p in exc.problems]
+        raise PageError(exc.status, title, viewer=viewer, details=details) from None
 
 
 def _versions(session: DbSession, runs: Sequence[Run]) -> dict[int, int]:
@@ -175,6 +218,10 @@ def _versions(session: DbSession, runs: Sequence[Run]) -> dict[int, int]:
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+def _t(request: Request) -> Translator:
+    return page_locale(request).t
 
 
 # --------------------------------------------------------------------------- sign-in
@@ -194,7 +241,7 @@ def login_page(
 ) -> Response:
     if _signed_in(request, database, sessions) is not None:
         return _see_other(safe_next(next))
-    return render("login.html", viewer=None, next=safe_next(next), error=None)
+    return render(request, "login.html", viewer=None, next=safe_next(next), error=False)
 
 
 @router.post("/login")
@@ -212,8 +259,9 @@ def login(
         with database.transaction() as session:
             principal = auth.authenticate(session, secret)
     if principal is None or not principal.role.allows(Role.COMMITTEE):
-        error = "That token is not valid, or it has been revoked."
-        return render("login.html", status=401, viewer=None, next=safe_next(next), error=error)
+        return render(
+            request, "login.html", status=401, viewer=None, next=safe_next(next), error=True
+        )
     response = _see_other(safe_next(next))
     response.set_cookie(
         COOKIE,
@@ -240,6 +288,7 @@ def logout(viewer: ViewerDep, csrf: CsrfField = "") -> Response:
 
 @router.get("/runs")
 def runs_page(
+    request: Request,
     viewer: ViewerDep,
     database: DatabaseDep,
     scenario: Annotated[str, Query(max_length=20)] = "",
@@ -261,6 +310,7 @@ def runs_page(
         stored, _ = store.list_scenarios(session, name=None, limit=500, offset=0)
         scenarios = [scenario_row(row) for row in stored]
     return render(
+        request,
         "runs.html",
         viewer=viewer,
         runs=runs,
@@ -272,13 +322,38 @@ def runs_page(
     )
 
 
+MapQuery = Annotated[Literal["units", "share", "change"], Query()]
+
+
 @router.get("/runs/{run_id}")
-def run_page(run_id: RunId, viewer: ViewerDep, database: DatabaseDep) -> Response:
-    """One run: the chart, the table, what bound, the metrics and the scenario it ran."""
+def run_page(
+    request: Request,
+    run_id: RunId,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    map: MapQuery = "units",
+) -> Response:
+    """One run: the map, the chart, the table with last year, what held whom, the metrics
+    and the scenario it ran."""
     with page_errors(viewer), database.transaction() as session:
         run = store.get_run(session, run_id)
-        view = run_view(run, _versions(session, [run]))
-    return render("run.html", viewer=viewer, run=view)
+        view = run_view(run, _versions(session, [run]), _t(request), map_kind=map)
+    return render(request, "run.html", viewer=viewer, run=view)
+
+
+@router.get("/runs/{run_id}/report")
+def run_report(
+    request: Request,
+    run_id: RunId,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    map: MapQuery = "units",
+) -> Response:
+    """One run as a meeting paper (A4): the map, the table, the rules that held, the hash."""
+    with page_errors(viewer), database.transaction() as session:
+        run = store.get_run(session, run_id)
+        view = run_view(run, _versions(session, [run]), _t(request), map_kind=map)
+    return render(request, "run_report.html", viewer=viewer, run=view)
 
 
 @router.get("/runs/{run_id}/download.{fmt}")
@@ -305,34 +380,225 @@ def download(
     return response
 
 
-@router.get("/compare")
-def compare_page(
-    viewer: ViewerDep,
+def _compare(
+    request: Request,
+    viewer: Viewer,
     database: DatabaseDep,
-    run: Annotated[list[int] | None, Query(max_length=MAX_COMPARE + 1)] = None,
-    baseline: Annotated[int | None, Query()] = None,
-) -> Response:
-    """Two or more runs side by side; the baseline is ``baseline`` if given, else the oldest."""
+    run: list[int] | None,
+    baseline: int | None,
+) -> CompareView:
     ids = sorted(set(run or ()))
     if len(ids) < 2 or len(ids) > MAX_COMPARE:
         raise PageError(
             400,
-            "Pick two or more runs",
-            [f"Tick between 2 and {MAX_COMPARE} finished runs in the runs list, then Compare."],
+            N_("Pick two or more runs"),
+            [N_("Tick between 2 and %(most)s finished runs in the runs list, then Compare.")],
             viewer=viewer,
+            values={"most": MAX_COMPARE},
         )
     if baseline in ids:
         ids.remove(baseline)
         ids.insert(0, baseline)
-    with page_errors(viewer):
-        compared = compare_routes.compare_runs(
-            CompareCreate(run_ids=ids), viewer.principal, database
+    t = _t(request)
+    with page_errors(viewer), database.transaction() as session:
+        stored = store.get_runs(session, ids, path="run")
+        versions = _versions(session, stored)
+        all_rows = [run_row(r, versions) for r in stored]
+        letters = [run_letter(i) for i in range(len(stored))]
+        missing: list[Unallocated] = []
+        usable: list[RunRow] = []
+        for letter, found, row in zip(letters, stored, all_rows, strict=True):
+            if found.status == "done" and (found.result or {}).get("allocations"):
+                usable.append(row)
+            else:
+                missing.append(unallocated(letter, row, found.result, found.error, t))
+        recipients = [
+            r
+            for r in (stored[0].scenario_body or {}).get("recipients") or ()
+            if isinstance(r, dict)
+        ]
+        if usable and usable[0].id != all_rows[0].id:
+            first = next(r for r in stored if r.id == usable[0].id)
+            recipients = [
+                r
+                for r in (first.scenario_body or {}).get("recipients") or ()
+                if isinstance(r, dict)
+            ]
+    compared = None
+    if len(usable) >= 2:
+        with page_errors(viewer):
+            compared = compare_routes.compare_runs(
+                CompareCreate(run_ids=[r.id for r in usable]), viewer.principal, database
+            )
+    return compare_view(
+        compared,
+        usable,
+        t,
+        all_rows=all_rows,
+        all_letters=letters,
+        missing=missing,
+        recipients=recipients,
+    )
+
+
+CompareIds = Annotated[list[int] | None, Query(max_length=MAX_COMPARE + 1)]
+
+
+@router.get("/compare")
+def compare_page(
+    request: Request,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    run: CompareIds = None,
+    baseline: Annotated[int | None, Query()] = None,
+) -> Response:
+    """Two or more runs side by side; the baseline is ``baseline`` if given, else the oldest.
+    Runs without an allocation are shown as such, with their diagnosis."""
+    view = _compare(request, viewer, database, run, baseline)
+    return render(request, "compare.html", viewer=viewer, view=view)
+
+
+@router.get("/compare/report")
+def compare_report(
+    request: Request,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    run: CompareIds = None,
+    baseline: Annotated[int | None, Query()] = None,
+) -> Response:
+    """The comparison as a meeting paper (A4)."""
+    view = _compare(request, viewer, database, run, baseline)
+    return render(request, "compare_report.html", viewer=viewer, view=view)
+
+
+# --------------------------------------------------------------------------- what-if
+
+
+@router.get("/sweeps")
+def sweeps_page(
+    request: Request, viewer: ViewerDep, database: DatabaseDep, offset: Offset = 0
+) -> Response:
+    """Stored sweeps, newest first."""
+    with database.transaction() as session:
+        rows, total = list_sweeps(session, limit=PAGE_SIZE, offset=offset)
+        sweeps = [sweep_row(row) for row in rows]
+    return render(
+        request,
+        "sweeps.html",
+        viewer=viewer,
+        sweeps=sweeps,
+        total=total,
+        offset=offset,
+        page_size=PAGE_SIZE,
+    )
+
+
+@router.get("/sweeps/{sweep_id}")
+def sweep_page(
+    request: Request, sweep_id: SweepId, viewer: ViewerDep, database: DatabaseDep
+) -> Response:
+    """One sweep: units per recipient against the swept value, a line per recipient."""
+    with page_errors(viewer), database.transaction() as session:
+        sweep, runs = store.get_sweep(session, sweep_id)
+        view = sweep_view(sweep, runs, _t(request))
+    return render(request, "sweep.html", viewer=viewer, view=view)
+
+
+@router.post("/runs/{run_id}/sweep")
+def start_sweep(
+    run_id: RunId,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    pool: JobsDep,
+    settings: SettingsDep,
+    set: Annotated[str, Form(max_length=1000)] = "",
+    csrf: CsrfField = "",
+) -> Response:
+    """Sweep a parameter of a run's stored scenario (with its overrides), as
+    ``POST /v1/sweeps``; planners only."""
+    check_form(viewer, csrf)
+    with page_errors(viewer), database.transaction() as session:
+        run = store.get_run(session, run_id)
+        scenario_id, overrides = run.scenario_id, list(run.overrides)
+    if scenario_id is None:
+        raise PageError(
+            409,
+            _TITLES[409],
+            [N_("This run's scenario was sent inline, not stored; store it to sweep it.")],
+            viewer=viewer,
         )
-        with database.transaction() as session:
-            runs = store.get_runs(session, ids, path="run")
-            versions = _versions(session, runs)
-            rows = [run_row(r, versions) for r in runs]
-    return render("compare.html", viewer=viewer, view=compare_view(compared, rows))
+    spec = set.strip()
+    kept = [o for o in overrides if _path(o) != _path(spec)]
+    with page_errors(viewer):
+        try:
+            body = SweepCreate(scenario_id=scenario_id, overrides=kept, set=spec)
+        except ValidationError as exc:
+            raise InputError(
+                [Problem("set", str(e.get("msg", "invalid"))) for e in exc.errors()]
+            ) from None
+        created = sweep_routes.create_sweep(
+            body, viewer.principal, database, pool, settings, Response(), run_async=True
+        )
+    return _see_other(f"/ui/sweeps/{created.id}")
+
+
+def _finished_run(viewer: Viewer, database: DatabaseDep, run_id: int) -> Run:
+    with page_errors(viewer), database.transaction() as session:
+        run = store.get_run(session, run_id)
+        session.expunge(run)
+    if run.status != "done":
+        raise PageError(
+            409,
+            _TITLES[409],
+            [N_("Run %(run)s is not finished; what-if pages need a finished run.")],
+            viewer=viewer,
+            values={"run": run_id},
+        )
+    return run
+
+
+@router.get("/runs/{run_id}/sensitivity")
+def sensitivity_page(
+    request: Request, run_id: RunId, viewer: ViewerDep, database: DatabaseDep
+) -> Response:
+    """What it would take: for each recipient the score change that gains or loses a unit."""
+    run = _finished_run(viewer, database, run_id)
+    with page_errors(viewer):
+        view = sensitivity_view(run, _t(request))
+    return render(
+        request,
+        "sensitivity.html",
+        viewer=viewer,
+        run=run_row(run, {}),
+        view=view,
+    )
+
+
+@router.get("/runs/{run_id}/robustness")
+def robustness_page(
+    request: Request,
+    run_id: RunId,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    noise: Annotated[float, Query(ge=0, le=50)] = DEFAULT_NOISE,
+    samples: Annotated[int, Query(ge=1, le=MAX_SAMPLES)] = DEFAULT_SAMPLES,
+    seed: Annotated[int, Query(ge=0, le=2**31)] = DEFAULT_SEED,
+) -> Response:
+    """Each recipient's range of units when every score gets normal noise."""
+    run = _finished_run(viewer, database, run_id)
+    with page_errors(viewer):
+        view = robustness_view(run, _t(request), noise=noise, samples=samples, seed=seed)
+    return render(
+        request,
+        "robustness.html",
+        viewer=viewer,
+        run=run_row(run, {}),
+        view=view,
+        noise=noise,
+        samples=samples,
+        seed=seed,
+        max_samples=MAX_SAMPLES,
+    )
 
 
 # --------------------------------------------------------------------------- planner actions
@@ -340,13 +606,17 @@ def compare_page(
 
 @router.get("/scenarios")
 def scenarios_page(
-    viewer: ViewerDep, database: DatabaseDep, stored: Annotated[int | None, Query()] = None
+    request: Request,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    stored: Annotated[int | None, Query()] = None,
 ) -> Response:
     """Stored scenarios; planners upload new ones and run them here."""
-    return _scenarios(viewer, database, stored=stored)
+    return _scenarios(request, viewer, database, stored=stored)
 
 
 def _scenarios(
+    request: Request,
     viewer: Viewer,
     database: DatabaseDep,
     *,
@@ -358,6 +628,7 @@ def _scenarios(
         rows, total = store.list_scenarios(session, name=None, limit=200, offset=0)
         scenarios = [scenario_row(row) for row in rows]
     return render(
+        request,
         "scenarios.html",
         status=status,
         viewer=viewer,
@@ -373,6 +644,7 @@ _FILE_TYPES = {".yaml": "application/yaml", ".yml": "application/yaml", ".json":
 
 @router.post("/scenarios")
 def upload_scenario(
+    request: Request,
     viewer: ViewerDep,
     database: DatabaseDep,
     file: Annotated[UploadFile | None, File()] = None,
@@ -381,14 +653,15 @@ def upload_scenario(
     """Store an uploaded YAML or JSON scenario (as ``POST /v1/scenarios``)."""
     check_form(viewer, csrf)
     if file is None or not file.filename:
-        return _scenarios(viewer, database, problems=["Choose a scenario file."], status=422)
+        problems = [_t(request).gettext("Choose a scenario file.")]
+        return _scenarios(request, viewer, database, problems=problems, status=422)
     raw = file.file.read()
     content_type = _FILE_TYPES.get(PurePosixPath(file.filename).suffix.lower())
     try:
         detail = scenario_routes._create(database, raw, content_type, viewer.principal)
     except AllotError as exc:
         problems = [str(p) for p in exc.problems] if isinstance(exc, InputError) else [str(exc)]
-        return _scenarios(viewer, database, problems=problems, status=422)
+        return _scenarios(request, viewer, database, problems=problems, status=422)
     return _see_other(f"/ui/scenarios?stored={detail.id}")
 
 
@@ -398,7 +671,9 @@ def _budget_overrides(budget: str, stored_budget: object, viewer: Viewer) -> lis
     if not text:
         return []
     if not text.isdigit():
-        raise PageError(422, _TITLES[422], ["budget: give a whole number of units"], viewer=viewer)
+        raise PageError(
+            422, _TITLES[422], [N_("budget: give a whole number of units")], viewer=viewer
+        )
     if int(text) == stored_budget:
         return []
     return [f"budget={int(text)}"]
@@ -465,7 +740,7 @@ def rerun(
         raise PageError(
             409,
             _TITLES[409],
-            ["This run's scenario was sent inline, not stored; store it to run it again."],
+            [N_("This run's scenario was sent inline, not stored; store it to run it again.")],
             viewer=viewer,
         )
     kept = [o for o in overrides if _path(o) != "budget"]
@@ -490,12 +765,68 @@ async def sign_in_required(request: Request, exc: Exception) -> Response:
     return response
 
 
+def _viewer_of(request: Request) -> Viewer | None:
+    """Who is signed in, for an error page outside a route's dependencies."""
+    sessions = getattr(request.app.state, "web_sessions", None)
+    database = getattr(request.app.state, "database", None)
+    if sessions is None or database is None:
+        return None
+    try:
+        return _signed_in(request, database, sessions)
+    except Exception:  # an error page must not fail on its header
+        return None
+
+
 async def page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
+    t = _t(request)
     return render(
+        request,
         "error.html",
         status=exc.status,
         viewer=exc.viewer,
-        title=exc.title,
-        messages=exc.messages,
+        title=t.gettext(exc.title),
+        messages=[t.gettext(m, **exc.values) for m in exc.messages],
+        details=exc.details,
+    )
+
+
+async def request_error(request: Request, exc: Exception) -> Response:
+    """A ``/ui`` address with a malformed id or query (``/ui/runs/abc``): an HTML page."""
+    assert isinstance(exc, RequestValidationError)
+    details = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ())[1:]) or "?"
+        details.append(f"{where}: {err.get('msg', 'invalid')}")
+    status = 404 if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()) else 422
+    t = _t(request)
+    title = t.gettext(_TITLES[status])
+    messages = [t.gettext("This address does not name a page of Allot.")] if status == 404 else []
+    return render(
+        request,
+        "error.html",
+        status=status,
+        viewer=_viewer_of(request),
+        title=title,
+        messages=messages,
+        details=details,
+    )
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    """An unknown ``/ui`` address or method: an HTML page."""
+    assert isinstance(exc, StarletteHTTPException)
+    t = _t(request)
+    title = t.gettext(_TITLES.get(exc.status_code, N_("Not possible")))
+    messages = (
+        [t.gettext("This address does not name a page of Allot.")] if exc.status_code == 404 else []
+    )
+    return render(
+        request,
+        "error.html",
+        status=exc.status_code,
+        viewer=_viewer_of(request),
+        title=title,
+        messages=messages,
+        details=[],
     )

@@ -1,6 +1,6 @@
 """What the pages show, built from stored runs and results: plain values for the templates,
-with every decision (sorting, which change is large, what held a recipient) made here, not in
-the templates.
+in the reader's language, with every decision (sorting, which change is large, what held a
+recipient and how to say so) made here, not in the templates.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -16,22 +17,63 @@ from api.db import Run, RunStatus, StoredScenario
 from api.routes.scenarios import scenario_yaml
 from api.schemas import ComparePublic
 from api.web.charts import BarItem, Chart, GroupItem, bar_chart, grouped_bar_chart
-from api.web.formatting import number, percent, signed, signed_percent
+from api.web.formatting import is_won, number, percent, signed, signed_percent
+from api.web.tilemap import REGIONS, MapKind, TileMap, by_region, tile_map
+from api.web.translations import N_, Translator
 from optimizer.compare import BOUND_NAMES
 from optimizer.scenario import Rule
 
-LARGE_CHANGE_PCT = 5.0
-"""A change from the baseline at least this large (in percent) gets a sentence."""
+LARGE_CHANGE_PCT = 5
+"""A change from the baseline at least this large (in percent, exactly) gets a sentence."""
 
 METRICS: dict[str, tuple[str, str]] = {
-    "total": ("Total units", "units allocated; always the budget"),
-    "objective": ("Objective", "the value the solver optimised"),
-    "gini": ("Gini of units", "0 = all equal"),
-    "min_units_per_quota": ("Smallest units / quota", "1 = exactly proportional"),
-    "max_units_per_quota": ("Largest units / quota", "1 = exactly proportional"),
-    "max_min_ratio": ("Max / min units per quota", "1 = everyone at the same ratio"),
-    "loosemore_hanby": ("Loosemore-Hanby", "percentage points away from the quotas"),
-    "gallagher": ("Gallagher", "percentage points away from the quotas (least squares)"),
+    "total": (N_("Total units"), N_("Units handed out; always the whole budget.")),
+    "objective": (
+        N_("Objective"),
+        N_(
+            "The figure the solver made as small (or large) as it could; lower is closer "
+            "to the aim for proportional objectives."
+        ),
+    ),
+    "gini": (
+        N_("Gini of units"),
+        N_("How unequal the units are: 0 means everyone got the same, 1 that one got all."),
+    ),
+    "min_units_per_quota": (
+        N_("Smallest units / quota"),
+        N_("The recipient furthest below its fair share; 1 means exactly its share."),
+    ),
+    "max_units_per_quota": (
+        N_("Largest units / quota"),
+        N_("The recipient furthest above its fair share; 1 means exactly its share."),
+    ),
+    "max_min_ratio": (
+        N_("Max / min units per quota"),
+        N_("The best-treated against the worst-treated recipient; 1 means all alike."),
+    ),
+    "loosemore_hanby": (
+        N_("Distance from fair shares (Loosemore-Hanby)"),
+        N_(
+            "Percentage points of the budget that would have to move for everyone to get "
+            "exactly their fair share; 0 is perfect."
+        ),
+    ),
+    "gallagher": (
+        N_("Distance from fair shares (Gallagher)"),
+        N_("Like the line above, but large gaps count more than many small ones; 0 is perfect."),
+    ),
+}
+
+STATES: dict[str, str] = {
+    "queued": N_("queued"),
+    "running": N_("running"),
+    "done": N_("done"),
+    "failed": N_("failed"),
+    "optimal": N_("optimal"),
+    "feasible": N_("feasible"),
+    "infeasible": N_("infeasible"),
+    "error": N_("error"),
+    "time_limit": N_("time limit"),
 }
 
 _RULE = TypeAdapter[Any](Rule)
@@ -54,11 +96,17 @@ class RunRow:
     requested_by: str
     budget: int | None
     unit_label: str
+    unit_value: float
     backend: str | None
     backend_version: str | None
-    seconds: float | None
+    solve_seconds: float | None
+    """Time the run took once a worker had it (solving and storing)."""
+    queued_seconds: float | None
+    """Time the run waited in the queue before a worker took it."""
     overrides: tuple[str, ...]
     note: str | None
+    sweep_id: int | None = None
+    content_hash: str = ""
 
     @property
     def scenario_label(self) -> str:
@@ -72,11 +120,22 @@ class RunRow:
     def state(self) -> str:
         return self.outcome if self.status == RunStatus.DONE and self.outcome else self.status
 
+    @property
+    def in_won(self) -> bool:
+        return is_won(self.unit_label)
+
+    @property
+    def budget_won(self) -> float | None:
+        """The budget in won when the scenario's unit is counted in won."""
+        if self.budget is None or not self.in_won:
+            return None
+        return self.budget * self.unit_value
+
 
 def run_row(run: Run, versions: Mapping[int, int]) -> RunRow:
     body = run.scenario_body or {}
     timings = run.timings or {}
-    seconds = timings.get("total_s", timings.get("run_s"))
+    unit = body.get("unit") or {}
     return RunRow(
         id=run.id,
         scenario_id=run.scenario_id,
@@ -88,11 +147,15 @@ def run_row(run: Run, versions: Mapping[int, int]) -> RunRow:
         requested_by=run.requested_by,
         budget=body.get("budget"),
         unit_label=unit_label(body),
+        unit_value=float(unit.get("value") or 1.0),
         backend=run.solver_backend,
         backend_version=run.solver_version,
-        seconds=seconds,
+        solve_seconds=timings.get("solve_s", timings.get("run_s")),
+        queued_seconds=timings.get("queued_s"),
         overrides=tuple(run.overrides or ()),
         note=run.note,
+        sweep_id=run.sweep_id,
+        content_hash=run.scenario_hash,
     )
 
 
@@ -154,10 +217,43 @@ class MetricView:
 
 
 @dataclass(frozen=True)
+class AllocationView:
+    """One row of a run's table: the result's allocation, last year's units and the change,
+    and what held it, in words."""
+
+    id: str
+    name: str
+    grade: str | None
+    score: Any
+    quota: float | None
+    units: int
+    amount: float | None
+    share: float | None
+    previous: float | None
+    change: float | None
+    change_pct: float | None
+    binding: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def direction(self) -> str:
+        if not self.change:
+            return "same"
+        return "increase" if self.change > 0 else "decrease"
+
+
+@dataclass(frozen=True)
+class MapChoice:
+    kind: MapKind
+    label: str
+    current: bool
+
+
+@dataclass(frozen=True)
 class RunView:
     row: RunRow
     content_hash: str
-    allocations: tuple[Mapping[str, Any], ...]
+    allocations: tuple[AllocationView, ...]
     chart: Chart | None
     rules: tuple[RuleView, ...]
     bounds: tuple[RuleView, ...]
@@ -168,41 +264,189 @@ class RunView:
     solver: Mapping[str, Any]
     objective: Mapping[str, Any]
     totals: Mapping[str, float | None]
+    tile_map: TileMap | None
+    map_choices: tuple[MapChoice, ...]
+    has_previous: bool
     message: str = ""
 
+    @property
+    def has_allocation(self) -> bool:
+        return bool(self.allocations)
 
-def run_view(run: Run, versions: Mapping[int, int]) -> RunView:
-    result = run.result or {}
-    allocations = tuple(result.get("allocations") or ())
-    chart = None
-    if allocations:
-        chart = bar_chart(
-            [
-                BarItem(str(a["id"]), recipient_name(a), int(a["units"]), marker=a.get("quota"))
-                for a in allocations
-            ]
+
+def _recipients(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    found = body.get("recipients")
+    return [r for r in found if isinstance(r, Mapping)] if isinstance(found, list) else []
+
+
+def _rules_by_label(body: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {rule_label(rule): rule for rule in body.get("rules") or () if isinstance(rule, Mapping)}
+
+
+def reason(
+    label: str,
+    rule: Mapping[str, Any] | None,
+    recipient: Mapping[str, Any],
+    change_pct: float | None,
+    t: Translator,
+) -> str:
+    """Why a recipient got no more (or no less), in plain words."""
+    if label == "floor":
+        return t.gettext("held at its floor of %(n)s units", n=number(recipient.get("floor")))
+    if label == "cap":
+        return t.gettext("held at its cap of %(n)s units", n=number(recipient.get("cap")))
+    kind = (rule or {}).get("type")
+    if kind == "change_limit":
+        if change_pct is not None:
+            return t.gettext(
+                "held at %(pct)s against last year by the stability rule (%(rule)s)",
+                pct=signed_percent(change_pct),
+                rule=label,
+            )
+        return t.gettext("held by the stability rule (%(rule)s)", rule=label)
+    if kind == "grade_order":
+        return t.gettext(
+            "held so that a better grade never gets less per unit of weight (%(rule)s)",
+            rule=label,
         )
+    if kind == "group":
+        return t.gettext("held by the group rule “%(rule)s”", rule=label)
+    return t.gettext("held by %(rule)s", rule=label)
+
+
+def allocation_views(
+    allocations: Sequence[Mapping[str, Any]], body: Mapping[str, Any], t: Translator
+) -> list[AllocationView]:
+    recipients = {str(r.get("id")): r for r in _recipients(body)}
+    rules = _rules_by_label(body)
+    rows = []
+    for a in allocations:
+        recipient = recipients.get(str(a["id"]), {})
+        previous = recipient.get("previous")
+        units = int(a["units"])
+        change = None if previous is None else units - float(previous)
+        change_pct = None if not previous or change is None else 100 * change / float(previous)
+        binding = tuple(str(b) for b in a.get("binding") or ())
+        rows.append(
+            AllocationView(
+                id=str(a["id"]),
+                name=recipient_name(a),
+                grade=a.get("grade"),
+                score=a.get("score"),
+                quota=a.get("quota"),
+                units=units,
+                amount=a.get("amount"),
+                share=a.get("share"),
+                previous=None if previous is None else float(previous),
+                change=change,
+                change_pct=change_pct,
+                binding=binding,
+                reasons=tuple(reason(b, rules.get(b), recipient, change_pct, t) for b in binding),
+            )
+        )
+    return rows
+
+
+MAP_KINDS: dict[MapKind, str] = {
+    "units": N_("units"),
+    "share": N_("share of the budget"),
+    "change": N_("change"),
+}
+
+
+def run_map(
+    rows: Sequence[AllocationView],
+    body: Mapping[str, Any],
+    kind: MapKind,
+    t: Translator,
+    *,
+    unit: str,
+) -> TileMap | None:
+    """The run's units, shares or change against last year, on the map of the regions."""
+    recipients = _recipients(body)
+    units = by_region(recipients, {r.id: r.units for r in rows})
+    if units is None or not rows:
+        return None
+    shares = by_region(recipients, {r.id: r.share for r in rows}) or {}
+    previous = by_region(recipients, {r.id: r.previous for r in rows}) or {}
+    change = {
+        rid: 100 * (units[rid] - previous[rid]) / previous[rid]
+        for rid in units
+        if previous.get(rid)
+    }
+    values: Mapping[str, float | None] = {"units": units, "share": shares, "change": change}[kind]
+    labels = {}
+    for rid, value in units.items():
+        parts = [t.gettext("%(n)s units of %(unit)s", n=number(value), unit=unit)]
+        if rid in shares:
+            parts.append(t.gettext("%(share)s of the budget", share=percent(shares[rid], 1)))
+        if rid in previous:
+            parts.append(
+                t.gettext(
+                    "last year %(n)s (%(pct)s)",
+                    n=number(previous[rid]),
+                    pct=signed_percent(change.get(rid)),
+                )
+            )
+        labels[rid] = ", ".join(parts)
+    named = {
+        rid: f"{REGIONS[rid][2] if t.lang == 'ko' else REGIONS[rid][3]}: {text}"
+        for rid, text in labels.items()
+    }
+    return tile_map(values, kind=kind, lang=t.lang, labels=named)
+
+
+def map_choices(kind: MapKind, has_previous: bool, t: Translator) -> tuple[MapChoice, ...]:
+    kinds: list[MapKind] = ["units", "share", "change"] if has_previous else ["units", "share"]
+    return tuple(MapChoice(k, t.gettext(MAP_KINDS[k]), k == kind) for k in kinds)
+
+
+def run_view(
+    run: Run, versions: Mapping[int, int], t: Translator, *, map_kind: MapKind = "units"
+) -> RunView:
+    result = run.result or {}
     body = run.scenario_body or {}
+    raw = tuple(result.get("allocations") or ())
+    rows = tuple(allocation_views(raw, body, t))
+    row = run_row(run, versions)
+    chart = None
+    if rows:
+        chart = bar_chart(
+            [BarItem(r.id, r.name, r.units, marker=r.quota) for r in rows],
+            series=(t.gettext("units"),),
+            quota_text=t.gettext("quota"),
+        )
+    has_previous = any(r.previous is not None for r in rows)
+    if map_kind == "change" and not has_previous:
+        map_kind = "units"
     return RunView(
-        row=run_row(run, versions),
+        row=row,
         content_hash=run.scenario_hash,
-        allocations=allocations,
+        allocations=rows,
         chart=chart,
-        rules=tuple(rule_views(body.get("rules") or (), allocations)),
-        bounds=tuple(bound_views(allocations)),
-        metrics=tuple(metric_views(result.get("metrics") or {})),
+        rules=tuple(rule_views(body.get("rules") or (), raw, t)),
+        bounds=tuple(bound_views(raw, t)),
+        metrics=tuple(metric_views(result.get("metrics") or {}, t)),
         yaml=scenario_yaml(body),
         diagnosis=result.get("diagnosis"),
         error=run.error,
         solver=result.get("solver") or {},
         objective=result.get("objective") or body.get("objective") or {},
-        totals={key: _total(allocations, key) for key in ("quota", "units", "amount", "share")},
+        totals={
+            "quota": _total([r.quota for r in rows]),
+            "units": _total([r.units for r in rows]),
+            "amount": _total([r.amount for r in rows]),
+            "share": _total([r.share for r in rows]),
+            "previous": _total([r.previous for r in rows]),
+        },
+        tile_map=run_map(rows, body, map_kind, t, unit=row.unit_label),
+        map_choices=map_choices(map_kind, has_previous, t),
+        has_previous=has_previous,
         message=str(result.get("message") or ""),
     )
 
 
-def _total(allocations: Sequence[Mapping[str, Any]], key: str) -> float | None:
-    values = [a.get(key) for a in allocations]
+def _total(values: Sequence[Any]) -> float | None:
     numbers = [v for v in values if isinstance(v, int | float)]
     if not values or len(numbers) < len(values):
         return None
@@ -222,29 +466,39 @@ def rule_label(rule: Mapping[str, Any]) -> str:
         return str(rule.get("name") or rule.get("type") or "rule")
 
 
-def rule_text(rule: Mapping[str, Any]) -> str:
+def rule_text(rule: Mapping[str, Any], t: Translator) -> str:
     """What a rule asks, in words."""
     kind = rule.get("type")
     if kind == "group":
         parts = []
         if rule.get("min_share") is not None:
-            parts.append(f"at least {percent(rule['min_share'], 1)} of the budget")
+            parts.append(t.gettext("at least %(p)s of the budget", p=percent(rule["min_share"], 1)))
         if rule.get("max_share") is not None:
-            parts.append(f"at most {percent(rule['max_share'], 1)} of the budget")
+            parts.append(t.gettext("at most %(p)s of the budget", p=percent(rule["max_share"], 1)))
         if rule.get("min_units") is not None:
-            parts.append(f"at least {number(rule['min_units'])} units")
+            parts.append(t.gettext("at least %(n)s units", n=number(rule["min_units"])))
         if rule.get("max_units") is not None:
-            parts.append(f"at most {number(rule['max_units'])} units")
-        return f"recipients with {rule.get('tag')} = {rule.get('value')} get " + " and ".join(parts)
+            parts.append(t.gettext("at most %(n)s units", n=number(rule["max_units"])))
+        return t.gettext(
+            "recipients with %(tag)s = %(value)s get %(what)s",
+            tag=rule.get("tag"),
+            value=rule.get("value"),
+            what=t.gettext(" and ").join(parts),
+        )
     if kind == "grade_order":
-        return "a better grade never gets fewer units per unit of weight than a worse one"
+        return t.gettext(
+            "a better grade never gets fewer units per unit of weight than a worse one"
+        )
     if kind == "change_limit":
         parts = []
         if rule.get("max_decrease") is not None:
-            parts.append(f"down by at most {percent(rule['max_decrease'], 1)}")
+            parts.append(t.gettext("down by at most %(p)s", p=percent(rule["max_decrease"], 1)))
         if rule.get("max_increase") is not None:
-            parts.append(f"up by at most {percent(rule['max_increase'], 1)}")
-        return "each recipient with a previous allocation moves " + " and ".join(parts)
+            parts.append(t.gettext("up by at most %(p)s", p=percent(rule["max_increase"], 1)))
+        return t.gettext(
+            "each recipient with last year's units moves %(what)s against last year",
+            what=t.gettext(" and ").join(parts),
+        )
     return str(kind)
 
 
@@ -257,7 +511,7 @@ def _held_by(allocations: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
 
 
 def rule_views(
-    rules: Sequence[Mapping[str, Any]], allocations: Sequence[Mapping[str, Any]]
+    rules: Sequence[Mapping[str, Any]], allocations: Sequence[Mapping[str, Any]], t: Translator
 ) -> list[RuleView]:
     held = _held_by(allocations)
     views = []
@@ -267,17 +521,17 @@ def rule_views(
             RuleView(
                 label=label,
                 kind=str(rule.get("type")),
-                text=rule_text(rule),
+                text=rule_text(rule, t),
                 held=tuple(held.get(label, ())),
             )
         )
     return views
 
 
-def bound_views(allocations: Sequence[Mapping[str, Any]]) -> list[RuleView]:
+def bound_views(allocations: Sequence[Mapping[str, Any]], t: Translator) -> list[RuleView]:
     """Recipients held at their own floor or cap."""
     held = _held_by(allocations)
-    texts = {"floor": "held at their floor", "cap": "held at their cap"}
+    texts = {"floor": t.gettext("held at their floor"), "cap": t.gettext("held at their cap")}
     return [
         RuleView(label=name, kind=name, text=texts[name], held=tuple(held[name]))
         for name in sorted(BOUND_NAMES)
@@ -285,8 +539,12 @@ def bound_views(allocations: Sequence[Mapping[str, Any]]) -> list[RuleView]:
     ]
 
 
-def metric_views(metrics: Mapping[str, Any]) -> list[MetricView]:
-    known = [MetricView(k, *METRICS[k], metrics[k]) for k in METRICS if k in metrics]
+def metric_views(metrics: Mapping[str, Any], t: Translator) -> list[MetricView]:
+    known = [
+        MetricView(k, t.gettext(METRICS[k][0]), t.gettext(METRICS[k][1]), metrics[k])
+        for k in METRICS
+        if k in metrics
+    ]
     other = [MetricView(k, k, "", v) for k, v in metrics.items() if k not in METRICS]
     return known + other
 
@@ -308,11 +566,36 @@ def run_letter(index: int) -> str:
     return letters
 
 
+def exact_percent(diff: int | None, base: int | None) -> Fraction | None:
+    """The change in percent as an exact fraction (None without a base)."""
+    if diff is None or not base:
+        return None
+    return Fraction(100 * diff, base)
+
+
+def shown_percent(value: float | Fraction | None, threshold: int = LARGE_CHANGE_PCT) -> str:
+    """A change in percent to one decimal, or more where one decimal would put it on the
+    other side of ``threshold`` than it is (``-4.95%`` is not shown as ``-5.0%``).
+
+    >>> shown_percent(Fraction(-495, 100)), shown_percent(-8.108), shown_percent(Fraction(5))
+    ('-4.95%', '-8.1%', '+5.0%')
+    """
+    if value is None:
+        return signed_percent(None)
+    exact = Fraction(value)
+    for decimals in range(1, 7):
+        text = signed_percent(float(exact), decimals)
+        rounded = Fraction(text.rstrip("%").replace(",", ""))
+        if (abs(rounded) >= threshold) == (abs(exact) >= threshold):
+            return text
+    return signed_percent(float(exact), 6)
+
+
 @dataclass(frozen=True)
 class CompareCell:
     units: int | None
     diff: int | None
-    pct: float | None
+    pct: float | Fraction | None
     grade: str | None
     binding: tuple[str, ...]
 
@@ -323,6 +606,14 @@ class CompareCell:
             return "same"
         return "increase" if self.diff > 0 else "decrease"
 
+    @property
+    def large(self) -> bool:
+        return self.pct is not None and abs(Fraction(self.pct)) >= LARGE_CHANGE_PCT
+
+    @property
+    def pct_text(self) -> str:
+        return shown_percent(self.pct)
+
 
 @dataclass(frozen=True)
 class CompareRow:
@@ -332,41 +623,122 @@ class CompareRow:
 
 
 @dataclass(frozen=True)
+class Unallocated:
+    """A picked run with no allocation to compare: why, in its own words."""
+
+    letter: str
+    row: RunRow
+    summary: str
+    relax: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class CompareView:
     letters: tuple[str, ...]
     runs: tuple[RunRow, ...]
     rows: tuple[CompareRow, ...]
-    chart: Chart
+    chart: Chart | None
     sentences: tuple[str, ...]
     rules: tuple[tuple[str, tuple[bool, ...]], ...]
     metrics: tuple[tuple[str, str, tuple[Any, ...]], ...]
     unit_labels: tuple[str, ...] = field(default=())
+    unallocated: tuple[Unallocated, ...] = ()
+    all_runs: tuple[RunRow, ...] = ()
+    all_letters: tuple[str, ...] = ()
+    maps: tuple[tuple[str, TileMap], ...] = ()
 
 
-def change_sentence(name: str, cell: CompareCell, letter: str, *, baseline: str = "A") -> str:
+def change_sentence(
+    name: str, cell: CompareCell, letter: str, t: Translator, *, baseline: str = "A"
+) -> str:
     """``Gangwon: -12 units (-8.1%), held by change_limit in run B``."""
     if cell.units is None:
-        return f"{name}: not in run {letter}"
+        return t.gettext("%(name)s: not in run %(run)s", name=name, run=letter)
     if cell.diff is None:
-        return f"{name}: {number(cell.units)} units in run {letter}, not in run {baseline}"
-    text = f"{name}: {signed(cell.diff)} units"
-    if cell.pct is not None:
-        text += f" ({signed_percent(cell.pct)})"
+        return t.gettext(
+            "%(name)s: %(n)s units in run %(run)s, not in run %(base)s",
+            name=name,
+            n=number(cell.units),
+            run=letter,
+            base=baseline,
+        )
+    pct = "" if cell.pct is None else f" ({shown_percent(cell.pct)})"
     if cell.binding:
-        return f"{text}, held by {' and '.join(cell.binding)} in run {letter}"
-    return f"{text} in run {letter}"
+        return t.gettext(
+            "%(name)s: %(diff)s units%(pct)s, held by %(rules)s in run %(run)s",
+            name=name,
+            diff=signed(cell.diff),
+            pct=pct,
+            rules=t.gettext(" and ").join(cell.binding),
+            run=letter,
+        )
+    return t.gettext(
+        "%(name)s: %(diff)s units%(pct)s in run %(run)s",
+        name=name,
+        diff=signed(cell.diff),
+        pct=pct,
+        run=letter,
+    )
 
 
-def compare_view(compared: ComparePublic, rows: Sequence[RunRow]) -> CompareView:
-    letters = tuple(run_letter(i) for i in range(len(rows)))
+def unallocated(
+    letter: str, row: RunRow, result: Mapping[str, Any] | None, error: str | None, t: Translator
+) -> Unallocated:
+    diagnosis = (result or {}).get("diagnosis") or {}
+    summary = str(diagnosis.get("summary") or (result or {}).get("message") or error or "")
+    if not summary:
+        summary = t.gettext(
+            "This run has no allocation (%(state)s).",
+            state=t.gettext(STATES.get(row.state, row.state)),
+        )
+    relax = tuple(
+        str(item.get("message") or item.get("constraint"))
+        for item in diagnosis.get("relax") or ()
+        if isinstance(item, Mapping)
+    )
+    return Unallocated(letter, row, summary, relax)
+
+
+def compare_view(
+    compared: ComparePublic | None,
+    rows: Sequence[RunRow],
+    t: Translator,
+    *,
+    all_rows: Sequence[RunRow] = (),
+    all_letters: Sequence[str] = (),
+    missing: Sequence[Unallocated] = (),
+    recipients: Sequence[Mapping[str, Any]] = (),
+) -> CompareView:
+    """Runs with allocations side by side (``compared``, the first is the baseline); runs
+    without one are listed in ``missing`` with their diagnosis, never as missing recipients."""
+    letters = tuple(all_letters) or tuple(run_letter(i) for i in range(len(rows)))
+    letters = (
+        letters[: len(rows)]
+        if not all_letters
+        else tuple(all_letters[[r.id for r in all_rows].index(row.id)] for row in rows)
+    )
+    if compared is None:
+        return CompareView(
+            letters=letters,
+            runs=tuple(rows),
+            rows=(),
+            chart=None,
+            sentences=(),
+            rules=(),
+            metrics=(),
+            unallocated=tuple(missing),
+            all_runs=tuple(all_rows or rows),
+            all_letters=tuple(all_letters or letters),
+        )
     table = []
-    changes: list[tuple[float, str]] = []
+    changes: list[tuple[Fraction, str, str]] = []
     for recipient in compared.recipients:
+        base_units = recipient.units[0]
         cells = tuple(
             CompareCell(
                 units=recipient.units[i],
                 diff=recipient.diff_units[i],
-                pct=recipient.diff_pct[i],
+                pct=exact_percent(recipient.diff_units[i], base_units),
                 grade=recipient.grade[i],
                 binding=tuple(recipient.binding[i] or ()),
             )
@@ -374,14 +746,14 @@ def compare_view(compared: ComparePublic, rows: Sequence[RunRow]) -> CompareView
         )
         table.append(CompareRow(recipient.id, recipient.name, cells))
         for index, cell in enumerate(cells[1:], start=1):
-            large = cell.pct is not None and abs(cell.pct) >= LARGE_CHANGE_PCT
-            missing = (cell.units is None) != (cells[0].units is None)
-            if large or missing:
-                size = 100.0 if cell.pct is None else abs(cell.pct)
-                letter = letters[index]
-                sentence = change_sentence(recipient.name, cell, letter, baseline=letters[0])
-                changes.append((size, sentence))
-    sentences = [text for _, text in sorted(changes, key=lambda change: -change[0])]
+            missing_here = (cell.units is None) != (cells[0].units is None)
+            if cell.large or missing_here:
+                size = Fraction(100) if cell.pct is None else abs(Fraction(cell.pct))
+                sentence = change_sentence(
+                    recipient.name, cell, letters[index], t, baseline=letters[0]
+                )
+                changes.append((size, recipient.name, sentence))
+    sentences = [text for _, _, text in sorted(changes, key=lambda c: (-c[0], c[1]))]
     baseline = [cells.cells[0].units or 0 for cells in table]
     order = sorted(range(len(table)), key=lambda i: (-baseline[i], table[i].name))
     chart = grouped_bar_chart(
@@ -389,7 +761,7 @@ def compare_view(compared: ComparePublic, rows: Sequence[RunRow]) -> CompareView
             GroupItem(table[i].id, table[i].name, tuple(c.units for c in table[i].cells))
             for i in order
         ],
-        series=tuple(f"run {letter}" for letter in letters),
+        series=tuple(t.gettext("run %(run)s", run=letter) for letter in letters),
     )
     metric_keys = list(METRICS) + sorted(
         {k for run in compared.runs for k in (run.metrics or {}) if k not in METRICS}
@@ -399,7 +771,26 @@ def compare_view(compared: ComparePublic, rows: Sequence[RunRow]) -> CompareView
         values = tuple((run.metrics or {}).get(key) for run in compared.runs)
         if any(v is not None for v in values):
             label, help_text = METRICS.get(key, (key, ""))
-            metrics.append((label, help_text, values))
+            metrics.append((t.gettext(label), t.gettext(help_text) if help_text else "", values))
+    maps = []
+    for index, letter in enumerate(letters[1:], start=1):
+        units = by_region(recipients, {r.id: r.cells[index].units for r in table})
+        base = by_region(recipients, {r.id: r.cells[0].units for r in table})
+        if units is None or base is None:
+            break
+        change = {k: 100 * (units[k] - base[k]) / base[k] for k in units if base.get(k)}
+        labels = {
+            k: t.gettext(
+                "%(name)s: %(n)s units in run %(run)s, %(change)s against run %(base)s",
+                name=REGIONS[k][2] if t.lang == "ko" else REGIONS[k][3],
+                n=number(units[k]),
+                run=letter,
+                change=signed_percent(change.get(k)),
+                base=letters[0],
+            )
+            for k in units
+        }
+        maps.append((letter, tile_map(change, kind="change", lang=t.lang, labels=labels)))
     return CompareView(
         letters=letters,
         runs=tuple(rows),
@@ -409,4 +800,8 @@ def compare_view(compared: ComparePublic, rows: Sequence[RunRow]) -> CompareView
         rules=tuple((rule.rule, tuple(rule.bound)) for rule in compared.rules),
         metrics=tuple(metrics),
         unit_labels=tuple(row.unit_label for row in rows),
+        unallocated=tuple(missing),
+        all_runs=tuple(all_rows or rows),
+        all_letters=tuple(all_letters or letters),
+        maps=tuple(maps),
     )

@@ -5,9 +5,9 @@ and stored runs to look at."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from fastapi import FastAPI
@@ -51,17 +51,20 @@ def api(app: FastAPI, tokens: dict[str, str]) -> Iterator[TestClient]:
         yield client
 
 
-Browser = Callable[[str | None], TestClient]
+class Browser(Protocol):
+    def __call__(self, role: str | None, lang: str = "en") -> TestClient: ...
 
 
 @pytest.fixture
 def browser(app: FastAPI, tokens: dict[str, str]) -> Iterator[Browser]:
-    """``browser(role)``: a client (cookie jar of its own) signed in with that role's token;
+    """``browser(role)``: a client (cookie jar of its own) signed in with that role's token,
+    asking for English (``lang="ko"``: Korean) as a browser's ``Accept-Language`` does;
     ``browser(None)``: not signed in."""
     clients: list[TestClient] = []
 
-    def make(role: str | None) -> TestClient:
-        client = TestClient(app, follow_redirects=False)
+    def make(role: str | None, lang: str = "en") -> TestClient:
+        headers = {"Accept-Language": f"{lang},{lang}-KR;q=0.9"}
+        client = TestClient(app, follow_redirects=False, headers=headers)
         clients.append(client)
         if role is not None:
             answer = client.post("/ui/login", data={"token": tokens[role]})

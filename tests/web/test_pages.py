@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from api.web import charts, formatting, routes, sessions, views
+from api.web import charts, formatting, routes, sessions, tilemap, translations, views
 from api.web.charts import BarItem, GroupItem, bar_chart, grouped_bar_chart
+from api.web.translations import Translator
 from api.web.views import CompareCell, change_sentence
 from tests.web.conftest import Browser
 
@@ -22,7 +23,9 @@ UNITS_CELL = re.compile(
 )
 
 
-@pytest.mark.parametrize("module", [charts, formatting, routes, sessions, views])
+@pytest.mark.parametrize(
+    "module", [charts, formatting, routes, sessions, tilemap, translations, views]
+)
 def test_the_examples_in_the_docstrings_hold(module: ModuleType) -> None:
     failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert tried > 0 and failed == 0
@@ -163,7 +166,15 @@ def test_a_grouped_chart_skips_runs_without_the_recipient() -> None:
     ],
 )
 def test_large_changes_read_as_one_sentence(cell: CompareCell, sentence: str) -> None:
-    assert change_sentence("강원", cell, "B") == sentence
+    assert change_sentence("강원", cell, "B", Translator("en")) == sentence
+
+
+def test_a_change_sentence_reads_naturally_in_korean() -> None:
+    cell = CompareCell(138, -12, -8.0, "B", ("change_limit",))
+    assert (
+        change_sentence("강원", cell, "B", Translator("ko"))
+        == "강원: 실행 B에서 -12단위 (-8.0%), change_limit에 묶임"
+    )
 
 
 def test_an_infeasible_run_shows_its_diagnosis_and_no_downloads(

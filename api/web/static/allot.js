@@ -16,7 +16,9 @@
       var ticked = boxes.filter(function (box) { return box.checked; }).length;
       if (button) {
         button.disabled = ticked < 2;
-        button.textContent = ticked < 2 ? "Compare selected runs" : "Compare " + ticked + " runs";
+        var idle = button.getAttribute("data-idle") || "Compare selected runs";
+        var count = button.getAttribute("data-count") || "Compare {n} runs";
+        button.textContent = ticked < 2 ? idle : count.replace("{n}", String(ticked));
       }
       if (all) {
         all.checked = ticked > 0 && ticked === boxes.length;
