@@ -1,10 +1,12 @@
 """Persistence: the tables, the engine (SQLite with WAL, or PostgreSQL) and migrations.
 
 Tables: ``tokens`` (hash only), ``scenarios`` (versioned per name, never overwritten),
-``runs`` (one allocation each, immutable once finished), ``sweeps`` (runs grouped by one
-varied parameter) and ``secrets`` (keys the service makes once, e.g. to sign web
-sessions). The schema is owned by the Alembic migrations in ``api/migrations``,
-which :meth:`Database.migrate` applies at start-up from any working directory.
+``runs`` (one allocation each, immutable once finished; also the work queue, with the lease
+of the worker executing it), ``sweeps`` (runs grouped by one varied parameter), ``workers``
+(every worker process that executes runs, with its heartbeat) and ``secrets`` (keys the
+service makes once, e.g. to sign web sessions). The schema is owned by the Alembic
+migrations in ``api/migrations``, which :meth:`Database.migrate` applies at start-up from
+any working directory.
 
 On SQLite every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the busy
 timeout instead of failing when two transactions both try to upgrade a read lock, which is
@@ -22,6 +24,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Engine,
     ForeignKey,
@@ -92,16 +95,17 @@ _ROLE_RANK = {Role.COMMITTEE: 1, Role.PLANNER: 2, Role.ADMIN: 3}
 
 
 class RunStatus(enum.StrEnum):
-    """Where a run is in its life; ``done`` and ``failed`` are final."""
+    """Where a run is in its life; ``done``, ``failed`` and ``cancelled`` are final."""
 
     QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @property
     def is_final(self) -> bool:
-        return self in (RunStatus.DONE, RunStatus.FAILED)
+        return self in (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
 class Base(DeclarativeBase):
@@ -186,6 +190,30 @@ class Run(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    # the queue (api.lease): who executes the run, until when, and how often it was taken
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    notes: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+
+
+class WorkerProcess(Base):
+    """A process executing runs (``allot worker`` or the one ``allot serve`` embeds); it is
+    alive while its heartbeat is younger than a lease."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class ServiceSecret(Base):

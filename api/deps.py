@@ -1,5 +1,5 @@
 """Typed dependencies shared by the routes: the database (routes open short transactions
-with ``database.transaction()``), the settings, the job pool and the caller by role."""
+with ``database.transaction()``), the settings, the run queue and the caller by role."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Principal, authenticate
 from api.db import Database, Role
-from api.jobs import JobPool
+from api.jobs import Jobs
 from api.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="An API token made by `allot token create`")
@@ -27,14 +27,14 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_jobs(request: Request) -> JobPool:
-    jobs: JobPool = request.app.state.jobs
+def get_jobs(request: Request) -> Jobs:
+    jobs: Jobs = request.app.state.jobs
     return jobs
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-JobsDep = Annotated[JobPool, Depends(get_jobs)]
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
 
 
 def require(role: Role) -> Callable[..., Principal]:

@@ -5,10 +5,12 @@ Every error answer has the same JSON body, the list the CLI prints line by line:
     {"detail": [{"path": "recipients[1].cap", "message": "must be >= floor (12)"}, ...]}
 
 ServiceError                 raised by the service on purpose
+├── Forbidden        403     not the caller's to change (another planner's run)
 ├── NotFound         404     an id that does not exist
 ├── Conflict         409     the resource exists but is not in a state that allows it
 └── BodyTooLarge     413     the request body is over ``ALLOT_MAX_BODY_BYTES``
 InputError (optimizer) 422   bad scenario, override or request (every problem at once)
+StorableText           422   text no database can store (NUL, unpaired surrogates), anywhere
 RequestValidationError 422   a request that does not match its schema (FastAPI)
 HTTPException          4xx   401 / 403 from auth, 404 / 405 from routing
 OperationalError       503   the database does not answer
@@ -19,16 +21,21 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
+from urllib.parse import parse_qsl
 
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.requests import Request as StarletteRequest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from optimizer.errors import AllotError, InputError, Problem
@@ -79,6 +86,12 @@ class NotFound(ServiceError):
 
     def __init__(self, kind: str, ident: object, *, path: str = "id") -> None:
         super().__init__(f"{kind} {ident} not found", path=path)
+
+
+class Forbidden(ServiceError):
+    """The caller's role allows the action, but not on this resource (not theirs)."""
+
+    status = 403
 
 
 class Conflict(ServiceError):
@@ -210,3 +223,153 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+# --------------------------------------------------------------------------- storable text
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""Characters no text column can hold: NUL (PostgreSQL refuses it) and unpaired surrogates
+(not Unicode text, so no driver can encode them)."""
+_SUSPECT = re.compile(rb"\x00|\\|%00")
+"""Bytes a body must contain to decode to such a character: a NUL, a backslash escape
+(JSON, YAML) or a percent-encoded NUL; bodies without any are not decoded twice."""
+DOCUMENT_FIELDS = ("scenario",)
+"""String fields that carry a YAML or JSON document of their own (checked inside too)."""
+MAX_TEXT_PROBLEMS = 50
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def unstorable(value: Any, loc: tuple[str | int, ...] = ()) -> Iterator[Problem]:
+    """Every string (and mapping key) in ``value`` that the database could not store."""
+    if isinstance(value, str):
+        found = UNSTORABLE.search(value)
+        if found is not None:
+            yield Problem(path_text(loc), _unstorable_message(found.group()))
+        elif loc and loc[-1] in DOCUMENT_FIELDS and "\\" in value:
+            yield from unstorable(_document(value.encode()), loc)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            text = str(key)
+            shown = UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+            found = UNSTORABLE.search(text)
+            if found is not None:
+                message = "the key " + _unstorable_message(found.group())
+                yield Problem(path_text((*loc, shown)), message)
+            yield from unstorable(item, (*loc, shown))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from unstorable(item, (*loc, index))
+
+
+def _unstorable_message(char: str) -> str:
+    if char == "\x00":
+        return "contains a NUL character (U+0000), which cannot be stored"
+    return f"contains an unpaired surrogate (U+{ord(char):04X}), which is not Unicode text"
+
+
+def _document(raw: bytes) -> Any:
+    """A JSON or YAML body parsed, or None (its route reports why it cannot be parsed)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        return yaml.load(raw, Loader=_YAML_LOADER)
+    except yaml.YAMLError:
+        return None
+
+
+class StorableText:
+    """ASGI middleware: 422, every problem with its field path, for text the database could
+    not store, in query parameters, JSON or YAML bodies (and the YAML/JSON text of a
+    ``scenario`` field), form fields and uploaded files. One rule on every database, checked
+    before any route runs, so nothing is stored and no driver error becomes a 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        problems = list(_pairs(parse_qsl(query, keep_blank_values=True)))
+        if UNSTORABLE.search(scope.get("path", "")):
+            problems.append(Problem("", "the URL path contains a NUL character"))
+        if scope.get("method") in ("POST", "PUT", "PATCH"):
+            try:
+                body, ended = await _read(receive)
+            except BodyTooLarge as exc:
+                await error_response(413, exc.problems, {"Connection": "close"})(
+                    scope, receive, send
+                )
+                return
+            if _SUSPECT.search(body):
+                problems.extend(await _body_problems(scope, body))
+            receive = _replay(body, ended, receive)
+        if problems:
+            await error_response(422, problems[:MAX_TEXT_PROBLEMS])(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _pairs(pairs: Iterable[tuple[str, str]], prefix: tuple[str, ...] = ()) -> Iterator[Problem]:
+    for key, value in pairs:
+        yield from unstorable({key: value}, prefix)
+
+
+async def _read(receive: Receive) -> tuple[bytes, bool]:
+    """The whole body, and whether the client disconnected while sending it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), True
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, ended: bool, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            if not ended:
+                return {"type": "http.request", "body": body, "more_body": False}
+        if ended:
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    return replay
+
+
+async def _body_problems(scope: Scope, body: bytes) -> list[Problem]:
+    headers = dict(scope.get("headers", ()))
+    kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    if kind == b"application/x-www-form-urlencoded":
+        return list(_pairs(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
+    if kind == b"multipart/form-data":
+        problems: list[Problem] = []
+        request = StarletteRequest(scope, _replay(body, False, _no_more))
+        try:
+            form = await request.form()
+        except Exception:  # a malformed form: the route reports it
+            return []
+        try:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    document = _document(await value.read())
+                    problems.extend(unstorable(document, (key,)))
+                else:
+                    problems.extend(unstorable({key: value}))
+        finally:
+            await form.close()
+        return problems
+    return list(unstorable(_document(body)))
+
+
+async def _no_more() -> Message:
+    return {"type": "http.disconnect"}

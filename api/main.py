@@ -1,6 +1,8 @@
 """The app factory. ``create_app(settings)`` builds everything at call time (nothing at import):
-the database (migrated to the latest schema), recovery of runs a dead process left behind,
-the worker pool, the routers, the error handlers and the web view (``/ui``).
+the database (migrated to the latest schema), the embedded worker (started with the app,
+unless ``workers = 0``), the routers, the error handlers and the web view (``/ui``).
+Start-up never changes runs: runs of a worker that died are queued again when their lease
+expires (:mod:`api.lease`), by whichever worker sees it first.
 
 ``uvicorn --factory api.main:create_app`` and ``allot serve`` both use it.
 """
@@ -15,10 +17,10 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 import optimizer
-from api import errors, store, web
+from api import errors, web
 from api.db import Database
-from api.jobs import JobPool
-from api.routes import compare, health, runs, scenarios, sweeps, tokens
+from api.jobs import Jobs
+from api.routes import compare, health, runs, scenarios, sweeps, tokens, workers
 from api.settings import Settings
 
 log = logging.getLogger("allot.api")
@@ -35,20 +37,12 @@ Every error answers with `{"detail": [{"path": ..., "message": ...}]}`.
 """
 
 
-def open_database(settings: Settings, *, recover: bool = True) -> Database:
-    """Connect and migrate to the latest schema; ``recover``: mark the runs a dead process
-    left ``queued`` or ``running`` as failed (only the service does this, at start-up; the
-    CLI's token commands must not, a service may be running)."""
+def open_database(settings: Settings) -> Database:
+    """Connect and migrate to the latest schema (runs are left alone: other processes may
+    be executing them)."""
     database = Database(settings.database_url, schema=settings.database_schema)
     try:
         database.migrate()
-        if recover:
-            with database.transaction() as session:
-                interrupted = store.recover_interrupted(session)
-            if interrupted:
-                log.warning(
-                    "marked %d interrupted run(s) as failed: %s", len(interrupted), interrupted
-                )
     except BaseException:
         database.dispose()
         raise
@@ -59,10 +53,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the service; ``settings`` default to the ``ALLOT_*`` environment variables."""
     settings = settings or Settings()
     database = open_database(settings)
-    pool = JobPool(database, workers=settings.workers, delay_s=settings.job_delay_s)
+    pool = Jobs(database, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool.start()
         try:
             yield
         finally:
@@ -80,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = database
     app.state.jobs = pool
     errors.install(app)
+    app.add_middleware(errors.StorableText)
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)
     for router in (
         health.router,
@@ -88,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         compare.router,
         sweeps.router,
         tokens.router,
+        workers.router,
     ):
         app.include_router(router)
     web.install(app, database)

@@ -79,7 +79,9 @@ class SolverInfo(BaseModel):
 
 class RunPublic(BaseModel):
     """A run without its result. ``status`` is where the run is (queued, running, done,
-    failed); ``outcome`` is the result's status once done (optimal, infeasible, ...)."""
+    failed, cancelled); ``outcome`` is the result's status once done (optimal, infeasible,
+    ...). ``attempts``: how often a worker took it (more than 1 after a worker stopped);
+    ``notes``: what the service did to it (a time limit capped, a retry)."""
 
     id: int
     status: RunStatus
@@ -99,6 +101,11 @@ class RunPublic(BaseModel):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    attempts: int
+    cancel_requested: bool
+    cancelled_by: str | None
+    cancelled_at: dt.datetime | None
+    notes: list[str]
 
 
 class RunDetail(RunPublic):
@@ -176,7 +183,7 @@ class SweepCreate(_Request):
 
 class SweepPublic(BaseModel):
     id: int
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     scenario_id: int | None
     scenario_name: str
     scenario_hash: str
@@ -219,8 +226,34 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
-    status: str
+    """``ready`` when the database answers and at least one worker has a live heartbeat;
+    ``degraded`` when no worker does (the API answers, queued runs wait)."""
+
+    status: Literal["ready", "degraded"]
     database: str
+    workers: int = Field(description="Workers with a heartbeat younger than a lease")
+    queued: int = Field(description="Runs waiting for a worker")
+    message: str | None = None
+
+
+class WorkerPublic(BaseModel):
+    """A process executing runs: where, since when, its last heartbeat and current runs."""
+
+    id: str
+    host: str
+    pid: int
+    kind: Literal["worker", "embedded"]
+    concurrency: int
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime
+    stopped_at: dt.datetime | None
+    live: bool
+    runs: list[int]
+
+
+class WorkerList(BaseModel):
+    items: list[WorkerPublic]
+    live: int
 
 
 # --------------------------------------------------------------------------- from rows
@@ -262,6 +295,11 @@ def _run_fields(run: Run) -> dict[str, Any]:
         "created_at": run.created_at,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
+        "attempts": run.attempts or 0,
+        "cancel_requested": bool(run.cancel_requested),
+        "cancelled_by": run.cancelled_by,
+        "cancelled_at": run.cancelled_at,
+        "notes": list(run.notes or []),
     }
 
 

@@ -2,7 +2,8 @@
 inside a transaction (``Database.transaction``), so a request that fails changes nothing.
 
 Run state changes are conditional updates (``queued -> running -> done | failed``) so a run
-can never be finished twice or changed after it is final, whichever thread or process asks.
+can never be finished twice or changed after it is final, whichever thread or process asks;
+the workers' queue operations (claims under a lease, cancellation) are in :mod:`api.lease`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from sqlalchemy.orm import Session
 from api.db import Run, RunStatus, StoredScenario, Sweep, utcnow
 from api.errors import NotFound
 from optimizer.scenario import Scenario
-
-INTERRUPTED = "interrupted: the service stopped before this run finished"
 
 
 @dataclass(frozen=True)
@@ -200,20 +199,6 @@ def fail_run(
         .values(status=RunStatus.FAILED.value, error=error, timings=timings, finished_at=utcnow())
     )
     return bool(getattr(outcome, "rowcount", 0))
-
-
-def recover_interrupted(session: Session) -> list[int]:
-    """Mark every run left ``queued`` or ``running`` by a previous process as failed
-    (interrupted); returns their ids. Called once at start-up, before any job runs."""
-    states = [RunStatus.QUEUED.value, RunStatus.RUNNING.value]
-    ids = list(session.scalars(select(Run.id).where(Run.status.in_(states))))
-    if ids:
-        session.execute(
-            update(Run)
-            .where(Run.id.in_(ids), Run.status.in_(states))
-            .values(status=RunStatus.FAILED.value, error=INTERRUPTED, finished_at=utcnow())
-        )
-    return ids
 
 
 # --------------------------------------------------------------------------- sweeps

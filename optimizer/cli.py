@@ -47,7 +47,7 @@ from optimizer import solvers
 from optimizer.compile import build_program
 from optimizer.errors import AllotError, InputError, Problem
 from optimizer.loading import load_data, load_scenario
-from optimizer.result import Result, Status
+from optimizer.result import Result, Status, Tie
 from optimizer.scenario import Backend, Scenario
 from optimizer.sensitivity import DEFAULT_PRECISION
 from optimizer.solve import choose_backend, solve
@@ -60,6 +60,7 @@ if TYPE_CHECKING:  # the what-if modules load with their commands: `solve` start
 
 EXIT_OK = 0
 EXIT_INFEASIBLE = 1
+EXIT_TIE = 1  # tie_break refuse met a tie: like infeasible, the scenario needs a decision
 EXIT_INPUT = 2
 EXIT_NO_ALLOCATION = 3
 
@@ -315,6 +316,10 @@ def _report_status(result: Result, fmt: OutputFormat, *, to_file: bool) -> int:
             for line in _diagnosis_lines(result):
                 _note(line)
         return EXIT_INFEASIBLE
+    if result.status == Status.TIE:  # tie_break refuse: a decision for the committee
+        if fmt is not OutputFormat.TABLE or to_file:
+            _note(result.message)
+        return EXIT_TIE
     if result.status.has_allocation and result.allocations:
         if result.status != Status.OPTIMAL:
             _note(
@@ -412,6 +417,9 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
             console.print(Text(line))
     elif result.message:
         console.print(Text(result.message))
+    if result.status != Status.TIE:
+        for tie in result.ties:
+            console.print(Text(_tie_line(tie)))
     if result.metrics is not None:
         m = result.metrics
         ratio = "n/a" if m.max_min_ratio is None else f"{m.max_min_ratio:.3f}"
@@ -438,6 +446,15 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
         solver_line.append(f", gap {_gap_text(s.gap)}")
     console.print(solver_line)
     console.print(Text(f"scenario hash {scenario.content_hash}", style="dim"))
+
+
+def _tie_line(tie: Tie) -> str:
+    """One tie the tie-break order decided, in words."""
+    given, passed = ", ".join(tie.given), ", ".join(tie.passed)
+    return (
+        f"tie: {given} got {tie.units} tied unit(s) before {passed} "
+        f"({tie.reason}; {tie.decided_by})"
+    )
 
 
 def _allocation_table(result: Result, title: Text, label: str, *, with_amount: bool) -> Table:
@@ -1140,7 +1157,7 @@ def _open_service_database() -> Any:
     from api.main import open_database
     from api.settings import Settings
 
-    return open_database(Settings(), recover=False)
+    return open_database(Settings())
 
 
 @app.command()
@@ -1150,10 +1167,10 @@ def serve(
     workers: Annotated[
         int | None,
         typer.Option(
-            min=1,
+            min=0,
             max=64,
-            help="Threads executing queued runs (default: ALLOT_WORKERS, else 2). The "
-            "service is one process, so that start-up recovery of interrupted runs is exact.",
+            help="Solve processes of the worker the service embeds (default: ALLOT_WORKERS, "
+            "else 2); 0 serves the API only and leaves the runs to 'allot worker' processes.",
             show_default=False,
         ),
     ] = None,
@@ -1165,13 +1182,79 @@ def serve(
     from api.main import create_app
     from api.settings import Settings
 
+    listening = _listen(host, port)  # before the database: a port in use changes nothing
     with _service_errors():
         settings = Settings() if workers is None else Settings(workers=workers)
         application = create_app(settings)
+    _log_to_stderr()
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
-    _note(f"allot service: database {shown}, {settings.workers} worker(s)")
+    executing = (
+        f"{settings.workers} solve process(es)" if settings.workers else "API only (--workers 0)"
+    )
+    _note(f"allot service: database {shown}, {executing}")
     _note(f"ready at http://{host}:{port}/docs")
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    server = uvicorn.Server(uvicorn.Config(application, log_level="info"))
+    server.run(sockets=[listening])
+
+
+def _listen(host: str, port: int) -> Any:
+    """A socket bound to ``host:port``, or one ``error:`` line and exit 2 (port in use)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        _fail([f"error: cannot listen on {host}:{port}: {exc.strerror or exc}"])
+    sock.set_inheritable(True)
+    return sock
+
+
+def _log_to_stderr() -> None:
+    """The service's own log lines (runs taken, leases lost, late results refused)."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Runs solved at once, each in its own process.")
+    ] = 2,
+) -> None:
+    """Execute queued runs and sweep items from the service's database (ALLOT_DATABASE_URL),
+    on this machine or any that reaches the same PostgreSQL, until Ctrl-C or SIGTERM (runs in
+    progress then go back to the queue)."""
+    import signal
+    import threading
+
+    from sqlalchemy import make_url
+
+    from api.settings import Settings
+    from api.worker import Worker
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with _service_errors():
+        settings = Settings()
+        database = _open_service_database()
+        runner = Worker(database, settings, concurrency=concurrency)
+        runner.start()
+    _log_to_stderr()
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    _note(f"allot worker {runner.id}: database {shown}, {concurrency} solve process(es)")
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        runner.stop()
+        database.dispose()
 
 
 @token_app.command("create")

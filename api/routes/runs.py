@@ -1,8 +1,10 @@
 """``/v1/runs``: allocate a stored or inline scenario, read runs and download allocations.
 
-Small problems are solved while the client waits (201 with the result); large ones, or
-``?async=true``, are queued for the worker pool (202 with the run, ``Location`` to poll).
-Runs are never changed once done: there is no update or delete.
+Every run is queued and executed by a worker (the one ``allot serve`` embeds, or ``allot
+worker`` processes). For small problems the request waits for it (201 with the result, or
+202 if it is not finished within ``ALLOT_SYNC_WAIT_S``); large ones, or ``?async=true``,
+answer 202 at once (``Location`` to poll). A queued or running run can be cancelled; runs
+are never changed once final: there is no update or delete.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from api import inputs, jobs, store
-from api.db import Run, RunStatus
+from api import inputs, lease, store
+from api.db import Role, Run, RunStatus
 from api.deps import Committee, DatabaseDep, JobsDep, Planner, SettingsDep
-from api.errors import ERROR_RESPONSES, Conflict
+from api.errors import ERROR_RESPONSES, Conflict, Forbidden
 from api.exports import XLSX_MEDIA_TYPE, allocations_csv, allocations_xlsx
 from api.routes.params import Async, Limit, Offset, RunId
 from api.schemas import MAX_ID, RunCreate, RunDetail, RunList, run_detail, run_public
@@ -27,7 +29,7 @@ router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
     "",
     status_code=201,
     response_model=RunDetail,
-    responses={202: {"model": RunDetail, "description": "Queued; poll the Location"}},
+    responses={202: {"model": RunDetail, "description": "Queued or running; poll the Location"}},
 )
 def create_run(
     body: RunCreate,
@@ -49,21 +51,34 @@ def create_run(
     sync = not run_async and len(prepared.scenario.recipients) <= settings.sync_max_recipients
     with database.transaction() as session:
         run = store.add_run(
-            session,
-            prepared,
-            requested_by=principal.label,
-            status=RunStatus.RUNNING if sync else RunStatus.QUEUED,
-            note=body.note,
+            session, prepared, requested_by=principal.label, status=RunStatus.QUEUED, note=body.note
         )
         run_id = run.id
-    if sync:
-        jobs.execute(database, run_id, queued=False)
-    else:
-        pool.submit(run_id)
+    pool.submit(run_id)
+    if not (sync and pool.wait([run_id], timeout=settings.sync_wait_s)):
         response.status_code = 202
         response.headers["Location"] = f"/v1/runs/{run_id}"
     with database.transaction() as session:
         return run_detail(store.get_run(session, run_id))
+
+
+@router.post(
+    "/{run_id}/cancel",
+    response_model=RunDetail,
+    responses={409: ERROR_RESPONSES[422] | {"description": "The run is already final"}},
+)
+def cancel_run(run_id: RunId, principal: Planner, database: DatabaseDep) -> RunDetail:
+    """Cancel a queued run (``cancelled`` at once) or a running one (``cancel_requested``;
+    its worker stops the solve within a poll interval and the run becomes ``cancelled``).
+    Only the planner who posted the run, or an admin, may; a final run is a 409."""
+    with database.transaction() as session:
+        run = store.get_run(session, run_id)
+        if run.requested_by != principal.label and not principal.role.allows(Role.ADMIN):
+            raise Forbidden(
+                f"run {run_id} was posted by {run.requested_by}: only they or an admin may "
+                "cancel it"
+            )
+        return run_detail(lease.request_cancel(session, run_id, by=principal.label))
 
 
 @router.get("", response_model=RunList)

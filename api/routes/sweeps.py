@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import wait
 from typing import Literal
 
 from fastapi import APIRouter, Response
@@ -37,8 +36,9 @@ def create_sweep(
 ) -> SweepPublic:
     """``set: budget=1000:2000:100`` (start:stop:step, stop included) or ``set:
     budget=900,1000,1200``: every variant is validated first (nothing is stored if one is
-    invalid), then one run per value is executed by the worker pool. Small sweeps answer 201
-    when all runs are finished; large ones, or ``?async=true``, 202 at once."""
+    invalid), then one run per value is queued; the workers sharing the database execute
+    them. Small sweeps answer 201 when all runs are finished (202 if not within
+    ``ALLOT_SYNC_WAIT_S``); large ones, or ``?async=true``, 202 at once."""
     path, points = inputs.parse_sweep(body.set, limit=settings.max_sweep_values)
     with database.transaction() as session:
         data, scenario_id = inputs.base_data(
@@ -73,15 +73,14 @@ def create_sweep(
             for variant in variants
         ]
         sweep_id = sweep.id
-    futures = [pool.submit(run_id) for run_id in run_ids]
+    for run_id in run_ids:
+        pool.submit(run_id)
     sync = (
         not run_async
         and len(points) <= SYNC_MAX_POINTS
         and len(base.scenario.recipients) <= settings.sync_max_recipients
     )
-    if sync:
-        wait(futures)
-    else:
+    if not (sync and pool.wait(run_ids, timeout=settings.sync_wait_s)):
         response.status_code = 202
         response.headers["Location"] = f"/v1/sweeps/{sweep_id}"
     with database.transaction() as session:
@@ -97,13 +96,15 @@ def get_sweep(sweep_id: SweepId, principal: Committee, database: DatabaseDep) ->
 
 def sweep_public(sweep: Sweep, runs: list[Run]) -> SweepPublic:
     states = {RunStatus(run.status) for run in runs}
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     if RunStatus.RUNNING in states or (RunStatus.QUEUED in states and len(states) > 1):
         status = "running"
     elif RunStatus.QUEUED in states:
         status = "queued"
     elif RunStatus.FAILED in states:
         status = "failed"
+    elif RunStatus.CANCELLED in states:
+        status = "cancelled"
     else:
         status = "done"
     return SweepPublic(

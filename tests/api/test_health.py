@@ -9,14 +9,33 @@ from sqlalchemy.exc import OperationalError
 
 import optimizer
 from api.db import Database
+from api.main import create_app
+from tests.api.conftest import DatabaseTarget
 
 
 def test_healthz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "version": optimizer.__version__}
 
 
-def test_readyz_reports_the_database(client: TestClient, database: Database) -> None:
-    assert client.get("/readyz").json() == {"status": "ready", "database": database.backend}
+def test_readyz_reports_the_database_and_the_live_workers(
+    client: TestClient, database: Database
+) -> None:
+    assert client.get("/readyz").json() == {
+        "status": "ready",
+        "database": database.backend,
+        "workers": 1,  # the embedded one
+        "queued": 0,
+        "message": None,
+    }
+
+
+def test_readyz_without_a_live_worker_is_degraded(target: DatabaseTarget) -> None:
+    with TestClient(create_app(target.settings(workers=0))) as client:
+        answer = client.get("/readyz")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["status"], body["workers"]) == ("degraded", 0)
+    assert "allot worker" in body["message"]
 
 
 def test_readyz_is_503_when_the_database_does_not_answer(

@@ -1,5 +1,6 @@
-"""Start-up: migrations (idempotent, matching the models) and recovery of runs a dead
-process left ``queued`` or ``running``."""
+"""Start-up: migrations (idempotent, matching the models); starting never changes runs
+(another process may be executing them; see tests/api/test_workers.py for what happens to
+the runs of a process that died)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 
-from api import store
+from api import lease, store
 from api.db import Base, Database, Role, RunStatus
 from api.main import create_app
+from api.schemas import run_detail
 from api.store import Prepared
 from optimizer.loading import validate_data
 from tests.api.conftest import DatabaseTarget, make_token, scenario_data
@@ -21,7 +23,7 @@ def test_migrations_create_exactly_the_models(target: DatabaseTarget) -> None:
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
     database.dispose()
 
 
@@ -37,26 +39,24 @@ def test_starting_twice_on_one_database_keeps_the_data(target: DatabaseTarget) -
     assert listed["total"] == 1
 
 
-def test_interrupted_runs_are_marked_failed_at_start_up(target: DatabaseTarget) -> None:
-    first = create_app(target.settings())
+def test_starting_leaves_queued_and_running_runs_alone(target: DatabaseTarget) -> None:
+    first = create_app(target.settings(workers=0))
     database: Database = first.state.database
     prepared = Prepared(scenario=validate_data(scenario_data()), body=scenario_data())
     with database.transaction() as session:
-        running = store.add_run(session, prepared, requested_by="x", status=RunStatus.RUNNING)
-        queued = store.add_run(session, prepared, requested_by="x", status=RunStatus.QUEUED)
-        finished = store.add_run(session, prepared, requested_by="x", status=RunStatus.RUNNING)
-        ids = (running.id, queued.id, finished.id)
+        ids = [
+            store.add_run(session, prepared, requested_by="x", status=RunStatus.QUEUED).id
+            for _ in range(2)
+        ]
     with database.transaction() as session:
-        store.finish_run(session, ids[2], {"status": "optimal", "allocations": []}, timings={})
+        taken = lease.claim(session, "another-process", lease_s=600)
+    assert taken is not None and taken.run_id == ids[0]
     with database.transaction() as session:
-        done_before = store.get_run(session, ids[2])
-    database.dispose()  # the process "dies" here: no shutdown of its pool
+        before = [run_detail(store.get_run(session, i)) for i in ids]
+    database.dispose()
 
-    second = create_app(target.settings())
-    with second.state.database.transaction() as session:
-        rows = [store.get_run(session, i) for i in ids]
-    assert [r.status for r in rows] == ["failed", "failed", "done"]
-    assert all(r.error == store.INTERRUPTED for r in rows[:2])
-    assert all(r.finished_at is not None for r in rows[:2])
-    assert rows[2].result == done_before.result and rows[2].finished_at == done_before.finished_at
-    second.state.database.dispose()
+    second = create_app(target.settings(workers=0))  # no worker: only start-up could act
+    with TestClient(second), second.state.database.transaction() as session:
+        after = [run_detail(store.get_run(session, i)) for i in ids]
+    assert [r.status for r in after] == ["running", "queued"]
+    assert after == before
