@@ -229,6 +229,8 @@ class Line:
     label: str
     series: int
     points: tuple[Point, ...]
+    label_y: float = 0.0
+    """Where the name is written at the end of the line, apart from the other names."""
 
     @property
     def path(self) -> str:
@@ -259,7 +261,7 @@ def line_chart(
 ) -> LineChart:
     """One line per ``(key, label, values)`` over the categories ``xs`` (evenly spaced, in
     the order given); a point where the value differs from the one before is marked."""
-    width, height = WIDTH, 420.0
+    width, height = WIDTH, 420.0 + 12.0 * max(len(lines) - 14, 0)
     left, right, top, bottom = 56.0, WIDTH - 170.0, 16.0, height - 40.0
     values = [v for _, _, vs in lines for v in vs if v is not None]
     ticks = nice_ticks(max(values, default=1))
@@ -282,6 +284,7 @@ def line_chart(
             points.append(Point(x_at(index), bottom - value * y_scale, title, changed))
             before = value
         drawn.append(Line(key, label, series, tuple(points)))
+    drawn = _apart(drawn, gap=12.0)
     return LineChart(
         width=width,
         height=height,
@@ -294,6 +297,23 @@ def line_chart(
         y_ticks=tuple(Tick(bottom - t * y_scale, number(int(t))) for t in ticks),
         x_label=x_label,
     )
+
+
+def _apart(lines: Sequence[Line], *, gap: float) -> list[Line]:
+    """The lines with their end labels moved down just enough not to overlap."""
+    ends = sorted(
+        (line.points[-1].y + 4 if line.points else 0.0, index) for index, line in enumerate(lines)
+    )
+    placed: dict[int, float] = {}
+    last = -math.inf
+    for y, index in ends:
+        y = max(y, last + gap)
+        placed[index] = y
+        last = y
+    return [
+        Line(line.key, line.label, line.series, line.points, placed[index])
+        for index, line in enumerate(lines)
+    ]
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,12 @@ STATES: dict[str, str] = {
     "time_limit": N_("time limit"),
 }
 
+RULE_KINDS: dict[str, str] = {
+    "group": N_("group rule"),
+    "grade_order": N_("grade order"),
+    "change_limit": N_("stability rule"),
+}
+
 _RULE = TypeAdapter[Any](Rule)
 
 
@@ -206,6 +212,7 @@ class RuleView:
     text: str
     held: tuple[str, ...]
     """Names of the recipients this rule held."""
+    kind_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -404,7 +411,7 @@ def map_choices(kind: MapKind, has_previous: bool, t: Translator) -> tuple[MapCh
 def run_view(
     run: Run, versions: Mapping[int, int], t: Translator, *, map_kind: MapKind = "units"
 ) -> RunView:
-    result = run.result or {}
+    result = (run.result or {}) if run.status == RunStatus.DONE else {}
     body = run.scenario_body or {}
     raw = tuple(result.get("allocations") or ())
     rows = tuple(allocation_views(raw, body, t))
@@ -523,6 +530,7 @@ def rule_views(
                 kind=str(rule.get("type")),
                 text=rule_text(rule, t),
                 held=tuple(held.get(label, ())),
+                kind_text=t.gettext(RULE_KINDS.get(str(rule.get("type")), str(rule.get("type")))),
             )
         )
     return views

@@ -1,0 +1,309 @@
+"""What the committee reads: the map of the regions, last year's units, what held whom in
+words, the what-if pages (their figures are the optimizer's), the meeting papers, and the
+defects of the first version (infeasible runs in a comparison, rounded thresholds, failed runs,
+queue time)."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api import store
+from api.db import Database, RunStatus
+from api.web.views import CompareCell, exact_percent, shown_percent
+from optimizer.loading import validate_data
+from optimizer.robust import RobustReport, robustness
+from optimizer.sensitivity import SensitivityReport, sensitivity
+from tests.api.conftest import scenario_data
+from tests.web.conftest import Browser, csrf_of, post_runs
+
+TILE = re.compile(
+    r'<g class="tile" tabindex="0" role="img" aria-label="([^"]+)" '
+    r'data-region="([a-z]+)" data-value="([^"]*)"'
+)
+
+
+def _tiles(html: str) -> dict[str, tuple[str, str]]:
+    return {region: (label, value) for label, region, value in TILE.findall(html)}
+
+
+def test_the_run_page_maps_the_14_regions_by_units_share_and_change(
+    browser: Browser, api: TestClient, two_runs: list[int]
+) -> None:
+    run = api.get(f"/v1/runs/{two_runs[0]}").json()
+    units = {a["id"]: a["units"] for a in run["result"]["allocations"]}
+    shares = {a["id"]: a["share"] for a in run["result"]["allocations"]}
+    previous = {
+        r["id"]: r["previous"] for r in scenario_data("regions-2025-metro-cap.yaml")["recipients"]
+    }
+    client = browser("committee", lang="ko")
+
+    tiles = _tiles(client.get(f"/ui/runs/{two_runs[0]}").text)
+    assert len(tiles) == 14
+    assert {k: float(v) for k, (_, v) in tiles.items()} == {k: float(u) for k, u in units.items()}
+    label = tiles["busan"][0]
+    assert label.startswith("부산: ") and f"{units['busan']} 단위" in label
+    assert f"전년도 {previous['busan']:g}" in label
+
+    shared = _tiles(client.get(f"/ui/runs/{two_runs[0]}?map=share").text)
+    assert {k: float(v) for k, (_, v) in shared.items()} == pytest.approx(shares)
+
+    changed = _tiles(client.get(f"/ui/runs/{two_runs[0]}?map=change").text)
+    expected = {k: 100 * (units[k] - previous[k]) / previous[k] for k in units}
+    assert {k: float(v) for k, (_, v) in changed.items()} == pytest.approx(expected)
+
+
+def test_programmes_are_mapped_by_their_region_tag(browser: Browser, api: TestClient) -> None:
+    (run_id,) = post_runs(api, scenario_data("programmes-2025-baseline.yaml"), [])
+    run = api.get(f"/v1/runs/{run_id}").json()
+    regions: dict[str, int] = {}
+    body = {r["id"]: r for r in run["scenario"]["recipients"]} if "scenario" in run else None
+    recipients = body or {
+        r["id"]: r for r in scenario_data("programmes-2025-baseline.yaml")["recipients"]
+    }
+    for a in run["result"]["allocations"]:
+        region = recipients[a["id"]]["tags"]["region"]
+        regions[region] = regions.get(region, 0) + a["units"]
+    tiles = _tiles(browser("committee").get(f"/ui/runs/{run_id}").text)
+    assert {k: float(v) for k, (_, v) in tiles.items() if v} == {
+        k: float(v) for k, v in regions.items()
+    }
+
+
+def test_a_scenario_that_is_not_regions_has_no_map(browser: Browser, api: TestClient) -> None:
+    inline = {
+        "name": "firms",
+        "budget": 10,
+        "recipients": [{"id": "a", "score": 1}, {"id": "b", "score": 2}],
+    }
+    run_id = api.post("/v1/runs", json={"scenario": inline}).json()["id"]
+    html = browser("committee").get(f"/ui/runs/{run_id}").text
+    assert 'class="tile"' not in html and "data-recipient" in html
+
+
+def test_last_years_units_and_the_change_are_beside_this_years(
+    browser: Browser, api: TestClient, two_runs: list[int]
+) -> None:
+    run = api.get(f"/v1/runs/{two_runs[0]}").json()
+    previous = {
+        r["id"]: r["previous"] for r in scenario_data("regions-2025-metro-cap.yaml")["recipients"]
+    }
+    html = browser("committee").get(f"/ui/runs/{two_runs[0]}").text
+    row = re.compile(
+        r'<tr data-recipient="([a-z]+)">.*?<td class="num previous">([\d.,]+)</td>\s*'
+        r'<td class="num units">([\d,]+)</td>\s*<td class="num (\w+)">([^<]+)</td>',
+        re.S,
+    )
+    found = {rid: (float(p), int(u), d, c) for rid, p, u, d, c in row.findall(html)}
+    assert len(found) == 14
+    for a in run["result"]["allocations"]:
+        prev, units, direction, change = found[a["id"]]
+        assert prev == previous[a["id"]] and units == a["units"]
+        diff = a["units"] - previous[a["id"]]
+        assert change.strip() == (f"+{diff:g}" if diff > 0 else f"{diff:g}")
+        assert direction == ("increase" if diff > 0 else "decrease" if diff < 0 else "same")
+    # Chungnam is held by the stability rule, said in words with the change it is held at
+    chungnam = next(a for a in run["result"]["allocations"] if a["id"] == "chungnam")
+    assert "change_limit" in chungnam["binding"]
+    pct = 100 * (chungnam["units"] - previous["chungnam"]) / previous["chungnam"]
+    assert f"held at {pct:+.1f}% against last year by the stability rule (change_limit)" in html
+
+
+def test_every_metric_has_a_plain_line_in_both_languages(
+    browser: Browser, two_runs: list[int]
+) -> None:
+    english = browser("committee").get(f"/ui/runs/{two_runs[0]}").text
+    assert "Distance from fair shares (Loosemore-Hanby)" in english
+    assert "0 means everyone got the same" in english
+    korean = browser("committee", lang="ko").get(f"/ui/runs/{two_runs[0]}").text
+    assert "공정 몫과의 거리 (갤러거 지수)" in korean and "0이면" not in korean
+    assert korean.count('class="small plain"') == english.count('class="small plain"') >= 8
+
+
+# --------------------------------------------------------------------------- what-if
+
+
+def test_a_sweep_page_draws_a_line_per_recipient_with_the_apis_units(
+    browser: Browser, api: TestClient, two_runs: list[int]
+) -> None:
+    scenario_id = api.get(f"/v1/runs/{two_runs[0]}").json()["scenario_id"]
+    sweep = api.post(
+        "/v1/sweeps", json={"scenario_id": scenario_id, "set": "budget=1100:1300:100"}
+    ).json()
+    html = browser("committee", lang="ko").get(f"/ui/sweeps/{sweep['id']}").text
+    assert html.count("<polyline") == 14
+    cells = re.compile(r'<tr data-recipient="([a-z]+)"><th scope="row">[^<]+</th>(.*?)</tr>', re.S)
+    table = {rid: re.findall(r">([\d,]+)</td>", row) for rid, row in cells.findall(html)}
+    for index, run in enumerate(sweep["runs"]):
+        for a in run["result"]["allocations"]:
+            assert int(table[a["id"]][index].replace(",", "")) == a["units"]
+    changed = sum(1 for rid in table for i in range(1, 3) if table[rid][i] != table[rid][i - 1])
+    assert html.count('class="changed"') == changed > 0
+    assert "단위 (대상마다 선 하나)" in html or "대상마다 선 하나" in html
+    listed = browser("committee").get("/ui/sweeps").text
+    assert f'href="/ui/sweeps/{sweep["id"]}"' in listed and "budget=1100:1300:100" in listed
+
+
+def test_a_planner_starts_a_sweep_from_a_run_and_a_committee_member_cannot(
+    browser: Browser, two_runs: list[int]
+) -> None:
+    planner = browser("planner")
+    page = f"/ui/runs/{two_runs[0]}"
+    answer = planner.post(
+        f"{page}/sweep", data={"set": "budget=1150,1250", "csrf": csrf_of(planner, page)}
+    )
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/ui/sweeps/")
+    assert "Sweep a parameter" in planner.get(page).text
+    committee = browser("committee")
+    assert "Sweep a parameter" not in committee.get(page).text
+    refused = committee.post(
+        f"{page}/sweep", data={"set": "budget=1150", "csrf": csrf_of(committee, page)}
+    )
+    assert refused.status_code == 403
+    bad = planner.post(f"{page}/sweep", data={"set": "budget=", "csrf": csrf_of(planner, page)})
+    assert bad.status_code == 422 and "set" in bad.text
+
+
+def test_the_sensitivity_page_gives_the_optimizers_thresholds(
+    browser: Browser, api: TestClient, two_runs: list[int]
+) -> None:
+    run = api.get(f"/v1/runs/{two_runs[0]}").json()
+    report = sensitivity(validate_data(scenario_data("regions-2025-metro-cap.yaml")), jobs=1)
+    assert isinstance(report, SensitivityReport)
+    html = browser("committee").get(f"/ui/runs/{run['id']}/sensitivity").text
+    rows = dict(
+        re.findall(r'<tr data-recipient="([a-z]+)">.*?<td class="up-text">([^<]+)</td>', html, re.S)
+    )
+    assert len(rows) == 14 and html.count('class="reach-row"') == 14
+    for threshold in report.recipients:
+        if threshold.up is None:
+            assert rows[threshold.id] == "no change within reach"
+        else:
+            assert rows[threshold.id].startswith(f"{threshold.up.delta:+g} points → ")
+            assert f"→ {threshold.up.units} units" in rows[threshold.id]
+
+
+def test_the_robustness_page_gives_the_optimizers_ranges(
+    browser: Browser, two_runs: list[int]
+) -> None:
+    report = robustness(
+        validate_data(scenario_data("regions-2025-metro-cap.yaml")),
+        noise=1.5,
+        samples=40,
+        seed=3,
+        jobs=1,
+    )
+    assert isinstance(report, RobustReport)
+    html = (
+        browser("committee")
+        .get(f"/ui/runs/{two_runs[0]}/robustness?noise=1.5&samples=40&seed=3")
+        .text
+    )
+    rows = re.findall(r'<tr data-recipient="([a-z]+)">(.*?)</tr>', html, re.S)
+    figures = {rid: re.findall(r'<td class="num">([\d,.%]+)</td>', row) for rid, row in rows}
+    for spread in report.recipients:
+        low, p5, median, p95, high = (int(v) for v in figures[spread.id][1:6])
+        assert (low, p5, median, p95, high) == (
+            spread.min,
+            spread.p5,
+            spread.median,
+            spread.p95,
+            spread.max,
+        )
+    assert html.count('class="span"') == 14
+    assert "40 of 40 samples solved" in html
+
+
+def test_what_if_pages_say_why_without_an_allocation(
+    browser: Browser, api: TestClient, two_runs: list[int]
+) -> None:
+    scenario_id = api.get(f"/v1/runs/{two_runs[0]}").json()["scenario_id"]
+    run = api.post("/v1/runs", json={"scenario_id": scenario_id, "overrides": ["budget=1080"]})
+    infeasible = run.json()["id"]
+    client = browser("committee")
+    assert "nothing can move" in client.get(f"/ui/runs/{infeasible}/sensitivity").text
+    assert "nothing to shake" in client.get(f"/ui/runs/{infeasible}/robustness").text
+
+
+# --------------------------------------------------------------------------- meeting papers
+
+
+def test_a_run_and_a_comparison_print_as_meeting_papers(
+    browser: Browser, api: TestClient, two_runs: list[int]
+) -> None:
+    run = api.get(f"/v1/runs/{two_runs[0]}").json()
+    client = browser("committee", lang="ko")
+    paper = client.get(f"/ui/runs/{two_runs[0]}/report").text
+    assert 'class="paper"' in paper and len(_tiles(paper)) == 14
+    assert paper.count('<tr data-recipient="') == 14
+    assert run["scenario_hash"] in paper and "allot solve" in paper
+    assert "배분을 제약한 규칙" in paper and "change_limit" in paper
+    compared = client.get(f"/ui/compare/report?run={two_runs[0]}&run={two_runs[1]}").text
+    assert 'class="paper"' in compared and len(_tiles(compared)) == 14
+    for run_id in two_runs:
+        assert api.get(f"/v1/runs/{run_id}").json()["scenario_hash"] in compared
+    css = client.get("/ui/static/style.css").text
+    assert "@page { size: A4" in css and ".paper .report-grid" in css
+
+
+# --------------------------------------------------------------------------- defects
+
+
+def test_an_infeasible_run_in_a_comparison_is_shown_with_its_diagnosis(
+    browser: Browser, api: TestClient, two_runs: list[int]
+) -> None:
+    scenario_id = api.get(f"/v1/runs/{two_runs[0]}").json()["scenario_id"]
+    bad = api.post(
+        "/v1/runs", json={"scenario_id": scenario_id, "overrides": ["budget=1080"]}
+    ).json()
+    assert bad["outcome"] == "infeasible"
+    ids = [bad["id"], *two_runs]  # the infeasible one is the oldest... made the baseline
+    html = (
+        browser("committee")
+        .get("/ui/compare?" + "&".join(f"run={i}" for i in ids) + f"&baseline={bad['id']}")
+        .text
+    )
+    assert "not in run" not in html
+    assert "Runs without an allocation" in html and "grade_order cannot hold" in html
+    assert html.count('<tr data-recipient="') == 14  # the two feasible runs, compared
+    alone = browser("committee").get(f"/ui/compare?run={bad['id']}&run={two_runs[0]}").text
+    assert "nothing to compare" in alone and "not in run" not in alone
+
+
+def test_the_large_change_threshold_is_on_exact_values() -> None:
+    below = CompareCell(192, -10, exact_percent(-10, 202), "B", ())
+    assert not below.large and below.pct_text == "-4.95%"
+    at = CompareCell(190, -10, exact_percent(-10, 200), "B", ())
+    assert at.large and at.pct_text == "-5.0%"
+    assert shown_percent(Fraction(-4999, 1000)) == "-4.999%"
+    assert shown_percent(Fraction(5049, 1000)) == "+5.0%"
+
+
+def test_a_failed_run_says_what_failed(
+    browser: Browser, database: Database, two_runs: list[int]
+) -> None:
+    with database.transaction() as session:
+        assert store.fail_run(
+            session, two_runs[1], "SolverError: HiGHS stopped", states=(RunStatus.DONE,)
+        )
+    html = browser("committee").get(f"/ui/runs/{two_runs[1]}").text
+    assert "This run failed" in html and "SolverError: HiGHS stopped" in html
+    assert "Did not hold anyone back" not in html
+
+
+def test_the_runs_list_shows_solve_time_and_queue_time_apart(
+    browser: Browser, api: TestClient, two_runs: list[int]
+) -> None:
+    timings = api.get(f"/v1/runs/{two_runs[0]}").json().get("timings") or {}
+    html = browser("committee").get("/ui/runs").text
+    assert "Solve time" in html and "In the queue" in html
+    row = re.search(rf'<tr data-run="{two_runs[0]}">(.*?)</tr>', html, re.S)
+    assert row
+    solve = re.search(r'class="num nowrap solve-time">([^<]+)<', row.group(1))
+    queue = re.search(r'class="num nowrap queue-time">([^<]+)<', row.group(1))
+    assert solve and queue
+    if timings.get("solve_s") is not None:
+        assert solve.group(1) == f"{timings['solve_s']:.2f} s"
