@@ -1,0 +1,176 @@
+"""Rules that give a scenario the plan's structure: the region x kind matrix
+(``biproportional``), and their checks across the scenario.
+
+The models live here, apart from :mod:`optimizer.scenario`, which lists them among its
+rule types; the checks take the validated scenario and report problems with field paths,
+as the scenario's own checks do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from optimizer.errors import Problem
+from optimizer.exact import MAX_BUDGET
+
+if TYPE_CHECKING:
+    from optimizer.scenario import Scenario
+
+CELL_METHODS = ("jefferson", "webster", "huntington-hill", "adams", "dean")
+"""The divisor methods a biproportional rule rounds cells by."""
+
+Units = Annotated[int, Field(ge=0, le=MAX_BUDGET)]
+
+
+class BiproportionalRule(BaseModel):
+    """Totals on two margins at once: each recipient is the cell (``tags[rows]``,
+    ``tags[columns]``) of a matrix whose row and column sums are fixed, and gets
+    ``round(e / (row divisor * column divisor))`` (biproportional apportionment). Rows and
+    columns without a given total share what the budget leaves by ``margins`` (default: the
+    objective's method) in proportion to their cells' entitlements."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    type: Literal["biproportional"]
+    name: str | None = None
+    rows: str = Field(min_length=1)
+    columns: str = Field(min_length=1)
+    row_totals: dict[str, Units] = Field(default_factory=dict)
+    column_totals: dict[str, Units] = Field(default_factory=dict)
+    margins: str | None = None
+    """The method for the totals not given (any method, Hamilton included)."""
+
+    @field_validator("row_totals", "column_totals", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {_key_text(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("margins", mode="before")
+    @classmethod
+    def _canonical_margins(cls, value: Any) -> Any:
+        from optimizer.scenario import METHOD_ALIASES
+
+        if isinstance(value, str):
+            key = value.strip().lower().replace("_", "-").replace(" ", "-")
+            if key not in METHOD_ALIASES:
+                names = ", ".join(sorted(METHOD_ALIASES))
+                raise ValueError(f"unknown method {value!r} (one of: {names})")
+            return METHOD_ALIASES[key]
+        return value
+
+    @property
+    def label(self) -> str:
+        return self.name or f"biproportional {self.rows} x {self.columns}"
+
+
+def _key_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def cell_method(scenario: Scenario) -> str:
+    """The divisor method a biproportional scenario rounds its cells by (Webster, the
+    Zurich standard, when the objective names none)."""
+    return scenario.objective.method or "webster"
+
+
+def biproportional_rule(scenario: Scenario) -> tuple[int, BiproportionalRule] | None:
+    """The scenario's biproportional rule and its index, if it has one."""
+    for index, rule in enumerate(scenario.rules):
+        if isinstance(rule, BiproportionalRule):
+            return index, rule
+    return None
+
+
+def plan_problems(scenario: Scenario) -> list[Problem]:
+    """What makes a scenario's biproportional rule unusable, with field paths."""
+    found = biproportional_rule(scenario)
+    if found is None:
+        return (
+            [
+                Problem(
+                    "objective.method",
+                    "dean rounds the cells of a biproportional rule only (for one margin use "
+                    "webster, jefferson, huntington-hill, adams or hamilton)",
+                )
+            ]
+            if scenario.objective.method == "dean"
+            else []
+        )
+    index, rule = found
+    at = f"rules[{index}]"
+    problems: list[Problem] = []
+    for other in range(len(scenario.rules)):
+        if other != index:
+            problems.append(
+                Problem(
+                    f"rules[{other}].type",
+                    f"cannot be combined with the biproportional rule ({at}): the matrix's "
+                    "totals are its rules; give cells floors and caps instead",
+                )
+            )
+    if scenario.objective.kind != "proportional":
+        problems.append(
+            Problem("objective.kind", f"a biproportional rule needs kind proportional ({at})")
+        )
+    elif scenario.objective.method not in (None, *CELL_METHODS):
+        problems.append(
+            Problem(
+                "objective.method",
+                f"{scenario.objective.method} has no divisors, so it cannot round a matrix "
+                f"to two margins ({at}); use one of {', '.join(CELL_METHODS)}",
+            )
+        )
+    if rule.rows == rule.columns:
+        problems.append(Problem(f"{at}.columns", "must name another tag than rows"))
+        return problems
+    seen: dict[tuple[str, str], int] = {}
+    values: dict[str, set[str]] = {rule.rows: set(), rule.columns: set()}
+    for k, rec in enumerate(scenario.recipients):
+        cell = []
+        for tag, side in ((rule.rows, "row"), (rule.columns, "column")):
+            value = rec.tags.get(tag)
+            if value is None:
+                problems.append(
+                    Problem(
+                        f"recipients[{k}].tags.{tag}",
+                        f"required: the biproportional rule ({at}) puts each recipient in a "
+                        f"{side} by this tag",
+                    )
+                )
+            else:
+                values[tag].add(value)
+                cell.append(value)
+        if len(cell) == 2:
+            key = (cell[0], cell[1])
+            if key in seen:
+                problems.append(
+                    Problem(
+                        f"recipients[{k}].tags",
+                        f"the same cell ({key[0]}, {key[1]}) as recipients[{seen[key]}]: a "
+                        "biproportional rule needs one recipient per cell",
+                    )
+                )
+            seen.setdefault(key, k)
+    for field, tag in (("row_totals", rule.rows), ("column_totals", rule.columns)):
+        for name, total in getattr(rule, field).items():
+            if name not in values[tag]:
+                problems.append(
+                    Problem(f"{at}.{field}.{name}", f"no recipient has tags.{tag} == {name!r}")
+                )
+            elif total > scenario.budget:
+                problems.append(
+                    Problem(
+                        f"{at}.{field}.{name}",
+                        f"{total} is more than the budget ({scenario.budget})",
+                    )
+                )
+    return problems
