@@ -34,6 +34,17 @@ from api.routes import scenarios as scenario_routes
 from api.routes import sweeps as sweep_routes
 from api.routes.params import Offset, RunId, ScenarioId, SweepId
 from api.schemas import CompareCreate, RunCreate, SweepCreate, run_detail
+from api.web.downloads import (
+    Format,
+    compare_sheet,
+    robustness_sheet,
+    run_sheet,
+    sensitivity_sheet,
+    sweep_sheet,
+)
+from api.web.downloads import (
+    download as table_download,
+)
 from api.web.queries import list_sweeps
 from api.web.rendering import page_locale, render
 from api.web.sessions import COOKIE, SESSION_SECONDS, Session, Sessions, principal_of
@@ -356,6 +367,18 @@ def run_report(
     return render(request, "run_report.html", viewer=viewer, run=view)
 
 
+@router.get("/runs/{run_id}/table.{fmt}")
+def run_table(
+    request: Request, run_id: RunId, fmt: Format, viewer: ViewerDep, database: DatabaseDep
+) -> Response:
+    """The run page's table (with last year, the change and the reasons) as CSV or Excel,
+    with headers in the reader's language."""
+    t = _t(request)
+    with page_errors(viewer), database.transaction() as session:
+        view = run_view(store.get_run(session, run_id), {}, t)
+    return table_download(run_sheet(view, t), f"allot-run-{run_id}-table", fmt)
+
+
 @router.get("/runs/{run_id}/download.{fmt}")
 def download(
     run_id: RunId,
@@ -455,7 +478,12 @@ def compare_page(
     """Two or more runs side by side; the baseline is ``baseline`` if given, else the oldest.
     Runs without an allocation are shown as such, with their diagnosis."""
     view = _compare(request, viewer, database, run, baseline)
-    return render(request, "compare.html", viewer=viewer, view=view)
+    picked = [("run", r.id) for r in view.all_runs]
+    if view.runs:
+        picked.append(("baseline", view.runs[0].id))
+    return render(
+        request, "compare.html", viewer=viewer, view=view, table_query="?" + urlencode(picked)
+    )
 
 
 @router.get("/compare/report")
@@ -469,6 +497,21 @@ def compare_report(
     """The comparison as a meeting paper (A4)."""
     view = _compare(request, viewer, database, run, baseline)
     return render(request, "compare_report.html", viewer=viewer, view=view)
+
+
+@router.get("/compare/table.{fmt}")
+def compare_table(
+    request: Request,
+    fmt: Format,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    run: CompareIds = None,
+    baseline: Annotated[int | None, Query()] = None,
+) -> Response:
+    """The comparison's table as CSV or Excel."""
+    view = _compare(request, viewer, database, run, baseline)
+    names = "-".join(str(r.id) for r in view.all_runs)
+    return table_download(compare_sheet(view, _t(request)), f"allot-compare-{names}", fmt)
 
 
 # --------------------------------------------------------------------------- what-if
@@ -502,6 +545,18 @@ def sweep_page(
         sweep, runs = store.get_sweep(session, sweep_id)
         view = sweep_view(sweep, runs, _t(request))
     return render(request, "sweep.html", viewer=viewer, view=view)
+
+
+@router.get("/sweeps/{sweep_id}/table.{fmt}")
+def sweep_table(
+    request: Request, sweep_id: SweepId, fmt: Format, viewer: ViewerDep, database: DatabaseDep
+) -> Response:
+    """Units per recipient for each value, as CSV or Excel."""
+    t = _t(request)
+    with page_errors(viewer), database.transaction() as session:
+        sweep, runs = store.get_sweep(session, sweep_id)
+        view = sweep_view(sweep, runs, t)
+    return table_download(sweep_sheet(view, t), f"allot-sweep-{sweep_id}", fmt)
 
 
 @router.post("/runs/{run_id}/sweep")
@@ -572,6 +627,37 @@ def sensitivity_page(
         run=run_row(run, {}),
         view=view,
     )
+
+
+@router.get("/runs/{run_id}/sensitivity.{fmt}")
+def sensitivity_table(
+    request: Request, run_id: RunId, fmt: Format, viewer: ViewerDep, database: DatabaseDep
+) -> Response:
+    t = _t(request)
+    run = _finished_run(viewer, database, run_id)
+    view = sensitivity_view(run, t)
+    if isinstance(view, str):
+        raise PageError(409, _TITLES[409], viewer=viewer, details=[view])
+    return table_download(sensitivity_sheet(view, t), f"allot-run-{run_id}-sensitivity", fmt)
+
+
+@router.get("/runs/{run_id}/robustness.{fmt}")
+def robustness_table(
+    request: Request,
+    run_id: RunId,
+    fmt: Format,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    noise: Annotated[float, Query(ge=0, le=50)] = DEFAULT_NOISE,
+    samples: Annotated[int, Query(ge=1, le=MAX_SAMPLES)] = DEFAULT_SAMPLES,
+    seed: Annotated[int, Query(ge=0, le=2**31)] = DEFAULT_SEED,
+) -> Response:
+    t = _t(request)
+    run = _finished_run(viewer, database, run_id)
+    view = robustness_view(run, t, noise=noise, samples=samples, seed=seed)
+    if isinstance(view, str):
+        raise PageError(409, _TITLES[409], viewer=viewer, details=[view])
+    return table_download(robustness_sheet(view, t), f"allot-run-{run_id}-robustness", fmt)
 
 
 @router.get("/runs/{run_id}/robustness")

@@ -307,3 +307,50 @@ def test_the_runs_list_shows_solve_time_and_queue_time_apart(
     assert solve and queue
     if timings.get("solve_s") is not None:
         assert solve.group(1) == f"{timings['solve_s']:.2f} s"
+
+
+def test_each_page_downloads_what_it_shows_with_headers_in_the_readers_language(
+    browser: Browser, api: TestClient, two_runs: list[int]
+) -> None:
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    run = api.get(f"/v1/runs/{two_runs[0]}").json()
+    units = {a["id"]: a["units"] for a in run["result"]["allocations"]}
+    korean = browser("committee", lang="ko")
+    page = korean.get(f"/ui/runs/{two_runs[0]}").text
+    assert f"/ui/runs/{two_runs[0]}/table.csv" in page
+
+    answer = korean.get(f"/ui/runs/{two_runs[0]}/table.csv")
+    assert answer.status_code == 200 and answer.content.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert rows[0][:7] == ["배분 대상", "id", "등급", "점수", "비례 몫", "전년도", "배분 단위"]
+    assert {r[1]: int(r[6]) for r in rows[1:]} == units
+
+    english = browser("committee")
+    book = load_workbook(io.BytesIO(english.get(f"/ui/runs/{two_runs[0]}/table.xlsx").content))
+    sheet = book.active
+    assert sheet is not None
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][6] == "Units" and {v[1]: v[6] for v in values[1:]} == units
+
+    compared = english.get(f"/ui/compare/table.csv?run={two_runs[0]}&run={two_runs[1]}")
+    table = list(csv.reader(io.StringIO(compared.content.decode("utf-8-sig"))))
+    assert table[0][:5] == ["Recipient", "id", "Run A Units", "Run B Units", "Run B Change"]
+    assert len(table) == 15
+
+    scenario_id = run["scenario_id"]
+    sweep = api.post("/v1/sweeps", json={"scenario_id": scenario_id, "set": "budget=1100,1200"})
+    swept = english.get(f"/ui/sweeps/{sweep.json()['id']}/table.xlsx")
+    sheet = load_workbook(io.BytesIO(swept.content)).active
+    assert sheet is not None
+    rows_x = list(sheet.iter_rows(values_only=True))
+    assert rows_x[0][2:] == ("budget=1,100", "budget=1,200")
+    assert sum(int(r[2]) for r in rows_x[1:]) == 1100
+
+    for what in ("sensitivity", "robustness"):
+        found = english.get(f"/ui/runs/{two_runs[0]}/{what}.csv?samples=10")
+        assert found.status_code == 200, what
+        assert len(found.content.decode("utf-8-sig").strip().splitlines()) == 15

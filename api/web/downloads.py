@@ -1,0 +1,182 @@
+"""What each page shows, as a table to download: CSV (UTF-8 with a byte-order mark, so that
+Excel opens Hangul correctly) or an Excel workbook, with headers in the reader's language and
+numbers stored as numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import Response
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from api.web.translations import Translator
+from api.web.views import CompareView, RunView
+from api.web.whatif import RobustnessView, SensitivityView, SweepView
+
+Format = Literal["csv", "xlsx"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+def csv_bytes(sheet: Sheet) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(sheet.headers)
+    writer.writerows(["" if v is None else v for v in row] for row in sheet.rows)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def xlsx_bytes(sheet: Sheet) -> bytes:
+    book = Workbook()
+    page = book.active
+    assert page is not None
+    page.title = sheet.name[:31]
+    page.append(list(sheet.headers))
+    for cell in page[1]:
+        cell.font = Font(bold=True)
+    for row in sheet.rows:
+        page.append(list(row))
+    page.freeze_panes = "B2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def download(sheet: Sheet, filename: str, fmt: Format) -> Response:
+    """``sheet`` as an attachment named ``filename.csv`` or ``filename.xlsx``."""
+    body, media = (
+        (csv_bytes(sheet), "text/csv; charset=utf-8")
+        if fmt == "csv"
+        else (
+            xlsx_bytes(sheet),
+            XLSX,
+        )
+    )
+    return Response(
+        body,
+        media_type=media,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}.{fmt}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def run_sheet(view: RunView, t: Translator) -> Sheet:
+    headers = [
+        t.gettext("Recipient"),
+        "id",
+        t.gettext("Grade"),
+        t.gettext("Score"),
+        t.gettext("Quota"),
+        t.gettext("Last year"),
+        t.gettext("Units"),
+        t.gettext("Change"),
+        "%",
+        t.gettext("Amount"),
+        t.gettext("Share"),
+        t.gettext("What held it"),
+    ]
+    rows = tuple(
+        (
+            a.name,
+            a.id,
+            a.grade,
+            a.score,
+            a.quota,
+            a.previous,
+            a.units,
+            a.change,
+            None if a.change_pct is None else round(a.change_pct, 4),
+            a.amount,
+            a.share,
+            "; ".join(a.reasons),
+        )
+        for a in view.allocations
+    )
+    return Sheet(t.gettext("Allocation"), tuple(headers), rows)
+
+
+def compare_sheet(view: CompareView, t: Translator) -> Sheet:
+    headers: list[str] = [t.gettext("Recipient"), "id"]
+    for index, letter in enumerate(view.letters):
+        run = t.gettext("Run %(run)s", run=letter)
+        headers.append(f"{run} {t.gettext('Units')}")
+        if index:
+            headers += [f"{run} {t.gettext('Change')}", f"{run} %"]
+    rows = []
+    for row in view.rows:
+        values: list[Any] = [row.name, row.id]
+        for index, cell in enumerate(row.cells):
+            values.append(cell.units)
+            if index:
+                values += [cell.diff, None if cell.pct is None else round(float(cell.pct), 4)]
+        rows.append(tuple(values))
+    return Sheet(t.gettext("Runs side by side"), tuple(headers), tuple(rows))
+
+
+def sweep_sheet(view: SweepView, t: Translator) -> Sheet:
+    headers = (t.gettext("Recipient"), "id", *(f"{view.sweep.parameter}={v}" for v in view.values))
+    rows = tuple((line.name, line.id, *line.units) for line in view.lines)
+    return Sheet(t.gettext("Sweep"), headers, rows)
+
+
+def sensitivity_sheet(view: SensitivityView, t: Translator) -> Sheet:
+    headers = (
+        t.gettext("Recipient"),
+        "id",
+        t.gettext("Grade"),
+        t.gettext("Score"),
+        t.gettext("Units"),
+        t.gettext("Score up"),
+        t.gettext("Score down"),
+    )
+    rows = tuple((r.name, r.id, r.grade, r.score, r.units, r.up, r.down) for r in view.rows)
+    return Sheet(t.gettext("What would it take?"), headers, rows)
+
+
+def robustness_sheet(view: RobustnessView, t: Translator) -> Sheet:
+    headers = (
+        t.gettext("Recipient"),
+        "id",
+        t.gettext("Grade"),
+        t.gettext("Score"),
+        t.gettext("Units"),
+        t.gettext("Lowest"),
+        "p5",
+        t.gettext("Median"),
+        "p95",
+        t.gettext("Highest"),
+        t.gettext("Units change"),
+        t.gettext("Grade changes"),
+    )
+    rows: Sequence[tuple[Any, ...]] = [
+        (
+            r.name,
+            r.id,
+            r.grade,
+            r.score,
+            r.units,
+            r.low,
+            r.p5,
+            r.median,
+            r.p95,
+            r.high,
+            r.p_units_change,
+            r.p_grade_change,
+        )
+        for r in view.rows
+    ]
+    return Sheet(t.gettext("How sure is it?"), headers, tuple(rows))
