@@ -47,6 +47,7 @@ from optimizer import solvers
 from optimizer.compile import build_program
 from optimizer.errors import AllotError, InputError, Problem
 from optimizer.loading import load_data, load_scenario
+from optimizer.matrix_view import matrix_note, matrix_table
 from optimizer.result import Result, Status, Tie
 from optimizer.scenario import Backend, Scenario
 from optimizer.sensitivity import DEFAULT_PRECISION
@@ -409,6 +410,9 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
         if scenario.criteria:
             weights = ", ".join(f"{k} {w:g}" for k, w in scenario.criteria.items())
             console.print(Text(f"score = weighted average of the criteria ({weights})"))
+        for part in (matrix_table(result, scenario), matrix_note(result)):
+            if part is not None:
+                console.print(part)
     else:
         console.print(title)
         console.print(Text(f"status {result.status}: no allocation", style="bold red"))
