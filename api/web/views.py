@@ -82,6 +82,14 @@ RULE_KINDS: dict[str, str] = {
     "change_limit": N_("stability rule"),
 }
 
+CRITERIA: dict[str, str] = {
+    "performance": N_("performance"),
+    "jobs": N_("jobs"),
+    "investment": N_("investment"),
+    "innovation": N_("innovation"),
+}
+"""Names of the criteria the example scenarios use; others are shown as the scenario names them."""
+
 _RULE = TypeAdapter[Any](Rule)
 
 
@@ -250,6 +258,38 @@ class AllocationView:
 
 
 @dataclass(frozen=True)
+class Components:
+    """Where a scenario scores by weighted criteria: each criterion (label, weight as a share
+    of all weights) and each recipient's score per criterion beside its composite score."""
+
+    criteria: tuple[tuple[str, float], ...]
+    rows: tuple[tuple[str, str, tuple[float | None, ...], Any, int], ...]
+    """(id, name, scores per criterion, composite score, units)."""
+
+
+def components(
+    body: Mapping[str, Any], rows: Sequence[AllocationView], t: Translator
+) -> Components | None:
+    weights = body.get("criteria")
+    if not isinstance(weights, Mapping) or not weights:
+        return None
+    total = sum(float(w) for w in weights.values()) or 1.0
+    keys = list(weights)
+    recipients = {str(r.get("id")): r for r in _recipients(body)}
+    table = []
+    for row in rows:
+        given = recipients.get(row.id, {}).get("criteria") or {}
+        scores = tuple(
+            float(given[k]) if isinstance(given.get(k), int | float) else None for k in keys
+        )
+        table.append((row.id, row.name, scores, row.score, row.units))
+    labels = tuple(
+        (t.gettext(CRITERIA[k]) if k in CRITERIA else k, float(weights[k]) / total) for k in keys
+    )
+    return Components(labels, tuple(table))
+
+
+@dataclass(frozen=True)
 class MapChoice:
     kind: MapKind
     label: str
@@ -275,6 +315,7 @@ class RunView:
     map_choices: tuple[MapChoice, ...]
     has_previous: bool
     message: str = ""
+    components: Components | None = None
 
     @property
     def has_allocation(self) -> bool:
@@ -450,6 +491,7 @@ def run_view(
         map_choices=map_choices(map_kind, has_previous, t),
         has_previous=has_previous,
         message=str(result.get("message") or ""),
+        components=components(body, rows, t),
     )
 
 

@@ -354,3 +354,26 @@ def test_each_page_downloads_what_it_shows_with_headers_in_the_readers_language(
         found = english.get(f"/ui/runs/{two_runs[0]}/{what}.csv?samples=10")
         assert found.status_code == 200, what
         assert len(found.content.decode("utf-8-sig").strip().splitlines()) == 15
+
+
+def test_a_scenario_scored_by_criteria_shows_each_recipients_components(
+    browser: Browser, api: TestClient
+) -> None:
+    data = scenario_data("programmes-2025-baseline.yaml")
+    (run_id,) = post_runs(api, data, [])
+    run = api.get(f"/v1/runs/{run_id}").json()
+    weights = data["criteria"]
+    html = browser("committee", lang="ko").get(f"/ui/runs/{run_id}").text
+    assert "평가 점수 구성" in html and "성과 <span" in html and "일자리 <span" in html
+    section = html.split('<table class="components">', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr data-recipient="([^"]+)"><th scope="row">[^<]+</th>(.*?)</tr>', section)
+    assert len(rows) == len(run["result"]["allocations"])
+    recipients = {r["id"]: r for r in data["recipients"]}
+    for rid, cells in rows[:5]:
+        values = [
+            float(v.replace(",", "")) for v in re.findall(r'<td class="num">([\d.,]+)</td>', cells)
+        ]
+        scores = recipients[rid]["criteria"]
+        assert values[: len(weights)] == [float(scores[k]) for k in weights]
+        composite = sum(scores[k] * w for k, w in weights.items()) / sum(weights.values())
+        assert values[len(weights)] == pytest.approx(composite, abs=1e-6)
