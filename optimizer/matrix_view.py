@@ -15,7 +15,8 @@ MAX_COLUMNS = 12
 
 
 def matrix_table(result: Result, scenario: Scenario) -> Table | Text | None:
-    """The units of each cell with the row and column totals and divisors; a line saying
+    """The units of each cell (summed over the recipients that share it) with the row and
+    column totals and divisors; a line saying
     where to find a matrix too wide to draw; None when the result has no matrix."""
     cert = result.certificate
     if cert is None or cert.get("kind") != "biproportional" or not result.allocations:
@@ -30,7 +31,8 @@ def matrix_table(result: Result, scenario: Scenario) -> Table | Text | None:
     units = {a.id: a.units for a in result.allocations}
     cells: dict[tuple[str, str], int] = {}
     for rec in scenario.recipients:
-        cells[rec.tags[rows["tag"]], rec.tags[columns["tag"]]] = units[rec.id]
+        key = (rec.tags[rows["tag"]], rec.tags[columns["tag"]])
+        cells[key] = cells.get(key, 0) + units[rec.id]
     squared = " (sqrt of exact squares)" if cert.get("squared") else ""
     table = Table(
         title=Text(

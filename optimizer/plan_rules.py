@@ -26,9 +26,10 @@ Units = Annotated[int, Field(ge=0, le=MAX_BUDGET)]
 
 
 class BiproportionalRule(BaseModel):
-    """Totals on two margins at once: each recipient is the cell (``tags[rows]``,
-    ``tags[columns]``) of a matrix whose row and column sums are fixed, and gets
-    ``round(e / (row divisor * column divisor))`` (biproportional apportionment). Rows and
+    """Totals on two margins at once: each recipient sits in the cell (``tags[rows]``,
+    ``tags[columns]``) of a matrix whose row and column sums are fixed (several may share a
+    cell: programmes of one region and kind), and gets ``round(e / (row divisor * column
+    divisor))`` (biproportional apportionment). Rows and
     columns without a given total share what the budget leaves by ``margins`` (default: the
     objective's method) in proportion to their cells' entitlements."""
 
@@ -132,10 +133,8 @@ def plan_problems(scenario: Scenario) -> list[Problem]:
     if rule.rows == rule.columns:
         problems.append(Problem(f"{at}.columns", "must name another tag than rows"))
         return problems
-    seen: dict[tuple[str, str], int] = {}
     values: dict[str, set[str]] = {rule.rows: set(), rule.columns: set()}
     for k, rec in enumerate(scenario.recipients):
-        cell = []
         for tag, side in ((rule.rows, "row"), (rule.columns, "column")):
             value = rec.tags.get(tag)
             if value is None:
@@ -148,18 +147,6 @@ def plan_problems(scenario: Scenario) -> list[Problem]:
                 )
             else:
                 values[tag].add(value)
-                cell.append(value)
-        if len(cell) == 2:
-            key = (cell[0], cell[1])
-            if key in seen:
-                problems.append(
-                    Problem(
-                        f"recipients[{k}].tags",
-                        f"the same cell ({key[0]}, {key[1]}) as recipients[{seen[key]}]: a "
-                        "biproportional rule needs one recipient per cell",
-                    )
-                )
-            seen.setdefault(key, k)
     for field, tag in (("row_totals", rule.rows), ("column_totals", rule.columns)):
         for name, total in getattr(rule, field).items():
             if name not in values[tag]:

@@ -370,11 +370,6 @@ def test_cell_floors_and_caps_hold() -> None:
     [
         (lambda d: d["recipients"][0]["tags"].pop("kind"), "recipients[0].tags.kind", "required"),
         (
-            lambda d: d["recipients"][1]["tags"].update(kind="main"),
-            "recipients[1].tags",
-            "same cell (busan, main) as recipients[0]",
-        ),
-        (
             lambda d: d["rules"][0].update(row_totals={"seoul": 5}),
             "rules[0].row_totals.seoul",
             "no recipient has tags.region == 'seoul'",
@@ -438,3 +433,27 @@ def test_an_infeasible_matrix_exits_1_with_the_sentence(tmp_path: Path) -> None:
     outcome = CliRunner().invoke(cli.app, ["solve", str(path)])
     assert outcome.exit_code == 1
     assert "row busan needs 50 units" in outcome.output
+
+
+def test_recipients_sharing_a_cell_each_round_from_the_same_divisors() -> None:
+    """Programmes of one region and kind share the cell's divisors: each gets its own
+    entitlement over them, rounded; the region and kind totals hold over all of them."""
+    data = regions_kinds(row_totals={"busan": 45}, column_totals={"main": 55, "future": 45})
+    data["recipients"].append(
+        {"id": "busan-main-2", "score": 35, "tags": {"region": "busan", "kind": "main"}}
+    )
+    result = solve(Scenario.from_data(data))
+    cert = result.certificate
+    assert result.status == Status.OPTIMAL and cert is not None
+    rows = dict(zip(cert["rows"]["names"], map(Fraction, cert["exact"]["rows"]), strict=True))
+    columns = dict(
+        zip(cert["columns"]["names"], map(Fraction, cert["exact"]["columns"]), strict=True)
+    )
+    by_region = Counter[str]()
+    for rec, a in zip(data["recipients"], result.allocations, strict=True):
+        region, kind = rec["tags"]["region"], rec["tags"]["kind"]
+        by_region[region] += a.units
+        quotient = Fraction(rec["score"]) / (rows[region] * columns[kind])
+        assert abs(quotient - a.units) <= Fraction(1, 2)  # Webster: the nearest whole number
+    assert by_region["busan"] == 45
+    assert sum(a.units for a in result.allocations if "main" in a.id) == 55
