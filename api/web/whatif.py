@@ -22,7 +22,7 @@ from optimizer.result import Result
 from optimizer.robust import RobustReport, robustness
 from optimizer.sensitivity import SensitivityReport, sensitivity
 
-MAX_RECIPIENTS = 200
+MAX_RECIPIENTS = 100
 """Larger scenarios are analysed with the CLI (``allot sensitivity``/``robust``), not here."""
 MAX_SAMPLES = 1000
 DEFAULT_NOISE = 2.0
