@@ -6,8 +6,9 @@ The model reads the scenario *data* directly, as such a user would:
 
 - one integer variable per recipient, floors and caps as its bounds, ``change_limit`` as
   two constraints per recipient with a previous allocation, one constraint per group
-  bound, ``grade_order`` through one level variable per pair of adjacent grades
-  (``x_i >= w_i y`` for the better grade, ``x_j <= w_j y`` for the worse);
+  bound, ``grade_order`` through one level variable per pair of grades adjacent among
+  those somebody holds (``x_i >= w_i y`` for the better grade, ``x_j <= w_j y`` for the
+  worse);
 - Hamilton: minimise ``sum t_i`` with ``t_i >= x_i - q_i`` and ``t_i >= q_i - x_i``;
 - weighted: maximise ``sum q_i x_i``; maxmin: maximise ``z`` with ``x_i >= z q_i``;
 - divisor methods: maximise the sum of the priorities of the units given, the concave
@@ -24,6 +25,7 @@ Its answer is never trusted: :mod:`benchmarks.check` checks it against the const
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -147,16 +149,20 @@ def _build(pulp: Any, data: dict[str, Any], problem: Problem) -> _Model:
             if rule.get("max_share") is not None:
                 prob += total <= math.floor(rule["max_share"] * budget + 1e-9)
         elif rule["type"] == "grade_order":
-            levels = int(problem.level.max()) + 1
-            for g in range(levels - 1):
-                y = prob.add_variable(f"level_{rule_no}_{g}", lowBound=0)
-                for i, r in enumerate(recipients):
-                    w = r.get("weight", 1.0)
+            # the chain of grades somebody (weight > 0) holds: an empty grade between two
+            # others must not cut the chain (min of the better >= y >= max of the next)
+            weights = [r.get("weight", 1.0) for r in recipients]
+            held = sorted(
+                {int(g) for g, w in zip(problem.level, weights, strict=True) if w > 0 and g >= 0}
+            )
+            for better, worse in itertools.pairwise(held):
+                y = prob.add_variable(f"level_{rule_no}_{better}", lowBound=0)
+                for i, w in enumerate(weights):
                     if w <= 0:
                         continue
-                    if problem.level[i] == g:
+                    if problem.level[i] == better:
                         prob += x[i] >= w * y
-                    elif problem.level[i] == g + 1:
+                    elif problem.level[i] == worse:
                         prob += x[i] <= w * y
     q = problem.quota.tolist()
     if kind == "hamilton":

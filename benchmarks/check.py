@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from benchmarks.certificate import engine_certificate, optimality
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -34,6 +37,7 @@ class Problem:
     groups: list[tuple[str, IntArray, int | None, int | None]]  # name, members, min, max
     grade_order: bool
     kind: str  # "hamilton", a divisor method, "weighted" or "maxmin"
+    entitlement_exact: tuple[Fraction, ...] = ()  # e_i from the decimals as written
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Problem:
@@ -48,6 +52,13 @@ class Problem:
             level[score >= grades[g]["min_score"]] = g
         multiplier = np.array([grades[g]["multiplier"] if g >= 0 else 1.0 for g in level])
         ent = weight * score * multiplier
+        exact_multiplier = [
+            _exact(grades[g]["multiplier"]) if g >= 0 else Fraction(1) for g in level.tolist()
+        ]
+        ent_exact = tuple(
+            _exact(r.get("weight", 1.0)) * _exact(r["score"]) * m
+            for r, m in zip(recipients, exact_multiplier, strict=True)
+        )
         quota = budget * ent / ent.sum()
         lo = np.array([int(r.get("floor", 0)) for r in recipients], dtype=np.int64)
         hi = np.array(
@@ -106,6 +117,7 @@ class Problem:
             groups=groups,
             grade_order=grade_order,
             kind=kind,
+            entitlement_exact=ent_exact,
         )
 
     def violations(self, x: IntArray) -> list[str]:
@@ -125,15 +137,24 @@ class Problem:
             if (least is not None and total < least) or (most is not None and total > most):
                 out.append(f"group {name}: {total} units outside [{least}, {most}]")
         if self.grade_order:
-            rated = self.weight > 0
-            for g in range(int(self.level.max())):
-                better = rated & (self.level == g)
-                worse = rated & (self.level == g + 1)
-                if better.any() and worse.any():
-                    low = float((x[better] / self.weight[better]).min())
-                    high = float((x[worse] / self.weight[worse]).max())
-                    if low < high - _EPS:
-                        out.append(f"grade_order: grade {g} gets {low:g}/weight < {high:g}")
+            out.extend(self.grade_order_violations(x))
+        return out
+
+    def grade_order_violations(self, x: IntArray) -> list[str]:
+        """``grade_order`` over every pair of non-empty grades (weight > 0), not only
+        adjacent grade indices: an empty middle grade does not switch the check off."""
+        rated = self.weight > 0
+        bands = []  # (grade, smallest and largest units per weight), best grade first
+        for g in range(int(self.level.max()) + 1):
+            members = rated & (self.level == g)
+            if members.any():
+                ratio = x[members] / self.weight[members]
+                bands.append((g, float(ratio.min()), float(ratio.max())))
+        out = []
+        for a, (g, low, _) in enumerate(bands):
+            for h, _, high in bands[a + 1 :]:
+                if low < high - _EPS:
+                    out.append(f"grade_order: grade {g} gets {low:g}/weight < grade {h}'s {high:g}")
         return out
 
     def cost(self, x: IntArray) -> float:
@@ -147,6 +168,11 @@ class Problem:
             positive = q > 0
             return -float((x[positive] / q[positive]).min())
         return -priority_sum(self.kind, q, x)
+
+
+def _exact(value: float | int) -> Fraction:
+    """A number as written in the data: a float is the decimal its ``repr`` shows."""
+    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
 
 
 def natural(problem: Problem, cost: float) -> float:
@@ -241,20 +267,35 @@ def compare(
     allot_status: str,
     baseline: IntArray | None,
     baseline_status: str,
+    certificate: dict[str, Any] | None = None,
 ) -> Verdict:
     """Check Allot's answer: it must be optimal, satisfy every constraint, and be at least
     as good as any valid baseline answer (equal when the baseline proved optimality). The
-    baseline's status is never trusted: its answer is checked against the constraints."""
+    baseline's status is never trusted: its answer is checked against the constraints.
+    Without a valid baseline answer the answer must carry a certificate checked here from
+    the data (:mod:`benchmarks.certificate`); Allot's own ``certificate``, when given, must
+    hold as well."""
     if allot is None or allot_status != "optimal":
         return Verdict(False, "no answer", f"Allot status {allot_status}")
     broken = problem.violations(allot)
     if broken:
         return Verdict(False, "invalid", "Allot: " + "; ".join(broken))
-    if baseline is None:
-        return Verdict(True, "no baseline", f"baseline: {baseline_status}")
-    base_broken = problem.violations(baseline)
-    if base_broken:
+    if certificate is not None:
+        wrong = engine_certificate(problem, allot, certificate)
+        if wrong:
+            return Verdict(False, "certificate wrong", "; ".join(wrong)[:300])
+    base_broken = [] if baseline is None else problem.violations(baseline)
+    if baseline is None or base_broken:
+        why = f"baseline: {baseline_status}" if baseline is None else "baseline invalid"
+        proof = optimality(problem, allot)
+        if proof.ok is False:
+            return Verdict(False, "not optimal", f"{proof.detail} ({why})")
+        if proof.ok:
+            return Verdict(True, "certified", f"{proof.detail} ({why})")
+        if baseline is None:
+            return Verdict(True, "no baseline", f"baseline: {baseline_status}; {proof.detail}")
         return Verdict(True, "baseline invalid", "baseline: " + "; ".join(base_broken)[:200])
+    assert baseline is not None
     mine, theirs = problem.cost(allot), problem.cost(baseline)
     tol = tolerance(problem, mine, theirs)
     if mine > theirs + tol:

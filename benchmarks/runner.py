@@ -69,6 +69,7 @@ class Measurement:
     detail: str = ""
     budget: int | None = None  # the instance's budget in units
     cpu_s: float | None = None  # Allot: CPU seconds of the solve() call (all its threads)
+    certificate: dict[str, Any] | None = None  # Allot's result.certificate (not in the JSON)
 
     @property
     def key(self) -> str:
@@ -271,6 +272,7 @@ def _run_once(spec: BenchSpec, data: dict[str, Any], solver: str) -> Measurement
     m.status = str(result.status)
     m.path = result.solver.path
     m.detail = result.message[:300]
+    m.certificate = result.certificate
     if result.allocations:
         by_id = {a.id: a.units for a in result.allocations}
         m.units = [int(by_id[r["id"]]) for r in data["recipients"]]
@@ -323,7 +325,7 @@ def judge(
             verdicts.append((stopped, f"{m.solver}: no answer ({m.status})"))
             continue
         units = np.array(m.units, dtype=np.int64)
-        v = compare(problem, units, m.status, base_units, baseline.status)
+        v = compare(problem, units, m.status, base_units, baseline.status, m.certificate)
         text = f"{m.solver}: {v.relation}" + (f" ({v.detail})" if v.detail else "")
         verdicts.append((v.ok or (stopped and not problem.violations(units)), text))
         if m is not allot and m.status == "optimal" and m.units != allot.units:
@@ -349,6 +351,6 @@ def measurements_to_json(measurements: list[Measurement]) -> list[dict[str, Any]
     out = []
     for m in measurements:
         data = asdict(m)
-        del data["units"]
+        del data["units"], data["certificate"]
         out.append(data)
     return out

@@ -4,7 +4,9 @@ answer cannot pass (no timings are asserted here: machines differ)."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 import benchmarks.__main__ as cli
 from benchmarks.__main__ import main
 from benchmarks.baseline import MAX_BASELINE_UNITS, run_baseline
+from benchmarks.certificate import engine_certificate, optimality
 from benchmarks.check import Problem, compare, priority_sum
 from benchmarks.instances import (
     BUDGETS,
@@ -532,7 +535,16 @@ def test_runner_measures_in_isolated_processes() -> None:
     assert row.backends[0].units == row.allot.units
 
 
-def test_main_writes_json_markdown_and_plot_and_compares(tmp_path: Path) -> None:
+def _without_gates(suite: Any) -> Any:
+    """The suite with its timing gates taken off: the exit code then says whether every
+    answer passed its check, and nothing about this machine's speed."""
+    return lambda: [replace(s, max_ratio=None, max_budget_ratio=None) for s in suite()]
+
+
+def test_main_writes_json_markdown_and_plot_and_compares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "quick_suite", _without_gates(quick_suite))
     out, table, png = tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.png"
     argv = ["run", "--quick", "--only", "n14-hamilton-bounds"]
     assert main([*argv, "--out", str(out), "--markdown", str(table), "--plot", str(png)]) == 0
@@ -561,7 +573,7 @@ def test_main_runs_a_budget_pair_and_reports_it(
             for b, g in ((10**3, None), (10**6, gate))
         ]
 
-    monkeypatch.setattr(cli, "quick_suite", lambda: pair(1000.0))
+    monkeypatch.setattr(cli, "quick_suite", lambda: pair(math.inf))  # a gate nothing fails
     out, table = tmp_path / "r.json", tmp_path / "r.md"
     assert main(["run", "--quick", "--out", str(out), "--markdown", str(table)]) == 0
     results = json.loads(out.read_text())
@@ -618,3 +630,80 @@ def test_instance_command_takes_a_budget(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as caught:
         main([*argv, "--budget", "1e16"])
     assert caught.value.code == 2
+
+
+# ---------------------------------------------------------------- issue 18: the checker
+
+
+def _three_grades(x_s: int, x_b: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Grades S, A, B with nobody in A: the S-versus-B order must still be checked."""
+    data: dict[str, Any] = {
+        "name": "empty middle grade",
+        "budget": x_s + x_b,
+        "grades": [
+            {"grade": "S", "min_score": 90, "multiplier": 1.0},
+            {"grade": "A", "min_score": 80, "multiplier": 1.0},
+            {"grade": "B", "min_score": 0, "multiplier": 1.0},
+        ],
+        "recipients": [{"id": "s", "score": 95, "cap": 1}, {"id": "b", "score": 50}],
+        "rules": [{"type": "grade_order"}],
+    }
+    return data, np.array([x_s, x_b], dtype=np.int64)
+
+
+def test_grade_order_is_checked_over_every_pair_of_non_empty_grades() -> None:
+    data, x = _three_grades(1, 5)
+    problem = Problem.of(data)
+    assert any("grade_order" in v for v in problem.violations(x)), problem.violations(x)
+    assert problem.violations(np.array([1, 0], dtype=np.int64)) == ["units sum to 1, budget is 6"]
+
+
+def test_the_baseline_model_keeps_grade_order_across_an_empty_grade() -> None:
+    """S is capped at 1 unit and B may not get more per weight: 6 units cannot be spent."""
+    data, _ = _three_grades(1, 5)
+    run = run_baseline(data, time_limit_s=30)
+    assert run.status == "Infeasible", run
+
+
+def _certified_case(objective: str, rules: str) -> tuple[Problem, np.ndarray, Any]:
+    data = generate(InstanceSpec(840, objective, rules))
+    result = solve(Scenario.from_data(data))
+    assert result.status == Status.OPTIMAL
+    problem = Problem.of(data)
+    return problem, _units(problem, {a.id: a.units for a in result.allocations}), result
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("rules", ["bounds", "groups"])
+def test_rows_without_a_baseline_are_certified(objective: str, rules: str) -> None:
+    """No baseline: the exchange certificate (and Allot's own, where it has one) decides."""
+    problem, x, result = _certified_case(objective, rules)
+    verdict = compare(problem, x, "optimal", None, "not built", result.certificate)
+    assert verdict.ok and verdict.relation == "certified", verdict
+    moved = _worse_but_feasible(problem, x)
+    verdict = compare(problem, moved, "optimal", None, "not built")
+    assert not verdict.ok and verdict.relation == "not optimal", verdict
+
+
+@pytest.mark.parametrize("objective", ["hamilton", "webster", "huntington-hill", "adams"])
+def test_allots_certificate_is_checked_against_the_data(objective: str) -> None:
+    problem, x, result = _certified_case(objective, "bounds")
+    assert result.certificate is not None
+    assert engine_certificate(problem, x, result.certificate) == []
+    moved = _worse_but_feasible(problem, x)
+    assert engine_certificate(problem, moved, result.certificate) != []
+    wrong = json.loads(json.dumps(result.certificate))
+    exact = wrong["exact"]
+    exact["low"], exact["high"] = exact["high"], str(2 * Fraction(exact["high"]))
+    assert engine_certificate(problem, x, wrong) != []
+    verdict = compare(problem, x, "optimal", None, "not built", wrong)
+    assert not verdict.ok and verdict.relation == "certificate wrong", verdict
+
+
+def test_a_binding_grade_order_has_no_certificate_here() -> None:
+    """The 840-programme instance with every rule (the threshold search; its groups over
+    two tags overlap) is not certified by exchanges: the verdict says so instead of
+    claiming optimality (its check is the baseline's)."""
+    problem, x, _ = _certified_case("hamilton", "all")
+    proof = optimality(problem, x)
+    assert proof.ok is None and "overlapping" in proof.detail

@@ -1,0 +1,240 @@
+"""Optimality without a baseline: certificates checked from the scenario data, exactly.
+
+Where the baseline cannot run (10,000 and 100,000 recipients, budgets of 10^9 units and
+more) an answer is judged by a certificate instead of Allot's word:
+
+- :func:`optimality`: for bounds (floors, caps, ``change_limit``) and group rules over
+  disjoint member sets, the allowed allocations form an M-convex set and every objective
+  is separable convex (``maxmin`` once its smallest ratio is fixed), so an allocation is
+  optimal exactly when no single exchange "one unit from ``i`` to ``j``" lowers the cost
+  (Murota, *Discrete Convex Analysis*, Theorem 6.26). Checked per group in O(n): the most
+  expensive unit any group may give up against the cheapest unit any group may take, on
+  exact marginal costs. ``maxmin``'s smallest ratio ``lam`` is maximal when raising every
+  floor to ``floor(lam q_i) + 1`` leaves nothing allowed. ``grade_order`` rows are
+  certified when the answer keeps ``grade_order`` and is optimal without it (the best of
+  a larger set); where it binds (the ``search`` path) there is no certificate here.
+- :func:`engine_certificate`: Allot's own ``result.certificate`` (``greedy`` path,
+  ``proportional``), checked against the data: the divisor ``D`` or the Hamilton
+  threshold ``T`` it states must reproduce every recipient's units.
+
+Nothing here imports the engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:  # check.py imports this module
+    from benchmarks.check import Problem
+
+IntArray = npt.NDArray[np.int64]
+DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams")
+
+Cost = Callable[[int, int], Fraction]
+"""The exact marginal cost of the (k+1)-th unit of recipient i (never decreasing in k)."""
+
+
+@dataclass(frozen=True)
+class Certified:
+    """``ok``: True (certified optimal), False (an improving exchange exists), None (no
+    certificate applies); ``detail`` says which, in words."""
+
+    ok: bool | None
+    detail: str
+
+
+def exact_quotas(problem: Problem) -> list[Fraction]:
+    """``q_i = B e_i / sum(e)`` from the exact entitlements."""
+    ent = problem.entitlement_exact
+    total = sum(ent, Fraction(0))
+    return [problem.budget * e / total for e in ent]
+
+
+def marginal_cost(kind: str, quota: list[Fraction]) -> Cost:
+    """The primary objective's marginal cost, exactly (Huntington-Hill's priority compared
+    squared, which keeps the order of these non-negative numbers)."""
+    if kind in ("hamilton", "maxmin"):
+        return lambda i, k: max(Fraction(-1), min(Fraction(1), 2 * (k - quota[i]) + 1))
+    if kind == "weighted":
+        return lambda i, k: -quota[i]
+    if kind not in DIVISOR_METHODS:
+        raise ValueError(f"unknown objective {kind!r}")
+    first = 2 * max(quota)
+    squared = kind == "huntington-hill"
+
+    def divisor_cost(i: int, k: int) -> Fraction:
+        d = {
+            "jefferson": Fraction(k + 1),
+            "webster": Fraction(2 * k + 1, 2),
+            "adams": Fraction(k),
+            "huntington-hill": Fraction(k * (k + 1)),
+        }[kind]
+        priority = first + quota[i] if d == 0 else quota[i] / d
+        if squared and d != 0:
+            priority = quota[i] * quota[i] / d
+        elif squared:
+            priority = priority * priority
+        return -priority
+
+    return divisor_cost
+
+
+def _parts(problem: Problem) -> tuple[list[int], list[int | None], list[int | None]] | None:
+    """The group of each recipient (-1: none) and each group's bounds; None when the
+    groups overlap (no M-convex structure)."""
+    group = [-1] * len(problem.ids)
+    lower: list[int | None] = []
+    upper: list[int | None] = []
+    for g, (_, members, least, most) in enumerate(problem.groups):
+        for i in members.tolist():
+            if group[i] != -1:
+                return None
+            group[i] = g
+        lower.append(least)
+        upper.append(most)
+    return group, lower, upper
+
+
+def _allowed_at(problem: Problem, lo: IntArray) -> bool:
+    """Whether some allocation keeps floors ``lo``, the caps, the budget and the groups."""
+    hi = problem.hi
+    if np.any(lo > hi):
+        return False
+    parts = _parts(problem)
+    assert parts is not None
+    group, lower, upper = parts
+    of = np.array(group, dtype=np.int64)
+    least, most = int(lo[of == -1].sum()), int(hi[of == -1].sum())
+    for g, (floor, cap) in enumerate(zip(lower, upper, strict=True)):
+        low, high = int(lo[of == g].sum()), int(hi[of == g].sum())
+        low = max(low, floor or 0)
+        high = high if cap is None else min(high, cap)
+        if low > high:
+            return False
+        least, most = least + low, most + high
+    return least <= problem.budget <= most
+
+
+def optimality(problem: Problem, x: IntArray) -> Certified:
+    """Certify ``x`` optimal (see the module docstring); ``x`` must already satisfy every
+    constraint (:meth:`Problem.violations`)."""
+    parts = _parts(problem)
+    if parts is None:
+        return Certified(None, "no certificate: group rules over overlapping sets")
+    group, lower, upper = parts
+    quota = exact_quotas(problem)
+    lo = problem.lo.copy()
+    kind = problem.kind
+    if kind == "maxmin":
+        positive = [i for i, q in enumerate(quota) if q > 0]
+        lam = min(Fraction(int(x[i])) / quota[i] for i in positive)
+        higher = lo.copy()
+        for i in positive:
+            higher[i] = max(int(higher[i]), math.floor(lam * quota[i]) + 1)
+            lo[i] = max(int(lo[i]), math.ceil(lam * quota[i]))
+        if _allowed_at(problem, higher):
+            return Certified(False, f"a smallest units/quota above {float(lam):.9g} is allowed")
+    cost = marginal_cost(kind, quota)
+    hi = problem.hi
+    give: dict[int, tuple[Fraction, int]] = {}  # per group (-1: none): dearest unit to give
+    take: dict[int, tuple[Fraction, int]] = {}  # cheapest unit to take
+    totals: dict[int, int] = {}
+    for i, (units, floor, cap) in enumerate(zip(x.tolist(), lo.tolist(), hi.tolist(), strict=True)):
+        g = group[i]
+        totals[g] = totals.get(g, 0) + units
+        if units > floor:
+            c = cost(i, units - 1)
+            if g not in give or c > give[g][0]:
+                give[g] = (c, i)
+        if units < cap:
+            c = cost(i, units)
+            if g not in take or c < take[g][0]:
+                take[g] = (c, i)
+    for src, (out, i) in give.items():
+        for dst, (into, j) in take.items():
+            if into >= out or i == j:
+                continue
+            if src != dst and not (_may(src, totals, lower, -1) and _may(dst, totals, upper, 1)):
+                continue  # the groups' totals may not move that way
+            return Certified(
+                False,
+                f"moving a unit from {problem.ids[i]} to {problem.ids[j]} lowers the cost "
+                f"by {float(out - into):.3g}",
+            )
+    what = "no single exchange improves it (bounds and disjoint groups: M-convex)"
+    if kind == "maxmin":
+        what = "its smallest units/quota cannot rise, and " + what
+    if problem.grade_order:
+        what += "; grade_order holds at that optimum without it"
+    return Certified(True, what)
+
+
+def _may(g: int, totals: dict[int, int], bound: list[int | None], step: int) -> bool:
+    """Whether group ``g`` (-1: no group) may change its total by ``step`` within
+    ``bound`` (its lower bound for -1, its upper for +1)."""
+    if g < 0 or bound[g] is None:
+        return True
+    limit = bound[g]
+    assert limit is not None
+    return totals[g] + step >= limit if step < 0 else totals[g] + step <= limit
+
+
+def engine_certificate(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> list[str]:
+    """What is wrong with Allot's ``certificate`` for ``x`` (an empty list: it holds)."""
+    quota = exact_quotas(problem)
+    lo, hi = problem.lo.tolist(), problem.hi.tolist()
+    units = x.tolist()
+    exact = certificate.get("exact") or {}
+    out: list[str] = []
+    if certificate.get("kind") == "largest_remainder":
+        low = None if exact.get("low") is None else Fraction(exact["low"])
+        high = None if exact.get("high") is None else Fraction(exact["high"])
+        if low is not None and high is not None and not low < high:
+            return [f"empty threshold interval ({low}, {high}]"]
+        t = high if high is not None else (low + 1 if low is not None else Fraction(0))
+        for i, q in enumerate(quota):
+            want = min(max(math.ceil(q + t), lo[i]), hi[i])
+            if lo[i] < hi[i] and want != units[i]:
+                out.append(f"{problem.ids[i]}: T = {t} gives {want} units, not {units[i]}")
+        return out
+    if certificate.get("kind") != "divisor":
+        return [f"unknown certificate kind {certificate.get('kind')!r}"]
+    method = certificate["method"]
+    squared = bool(exact.get("squared"))
+    per = quota
+    if certificate.get("unit") == "entitlement per unit":
+        per = list(problem.entitlement_exact)
+    low = Fraction(exact["low"])
+    high = None if exact.get("high") is None else Fraction(exact["high"])
+    if high is not None and high < low:
+        return [f"empty divisor interval [{low}, {high}]"]
+    d = (low + high) / 2 if high is not None else 2 * low + 1  # D, or D squared
+    for i, share in enumerate(per):
+        if lo[i] >= hi[i]:
+            continue
+        y = share * share / d if squared else share / d  # entitlement / D (squared)
+        k = units[i]
+        if k < hi[i] and y > _divisor(method, k, squared):
+            out.append(f"{problem.ids[i]}: at D = {d} it earns unit {k + 1}")
+        if k > lo[i] and y < _divisor(method, k - 1, squared):
+            out.append(f"{problem.ids[i]}: at D = {d} it does not earn unit {k}")
+    return out
+
+
+def _divisor(method: str, k: int, squared: bool) -> Fraction:
+    """``d(k)``, or ``d(k)^2`` for Huntington-Hill (``squared``)."""
+    if method == "huntington-hill":
+        assert squared
+        return Fraction(k * (k + 1))
+    return {
+        "jefferson": Fraction(k + 1),
+        "webster": Fraction(2 * k + 1, 2),
+        "adams": Fraction(k),
+    }[method]
