@@ -761,12 +761,10 @@ def compare_view(
 ) -> CompareView:
     """Runs with allocations side by side (``compared``, the first is the baseline); runs
     without one are listed in ``missing`` with their diagnosis, never as missing recipients."""
-    letters = tuple(all_letters) or tuple(run_letter(i) for i in range(len(rows)))
-    letters = (
-        letters[: len(rows)]
-        if not all_letters
-        else tuple(all_letters[[r.id for r in all_rows].index(row.id)] for row in rows)
-    )
+    if not all_rows:
+        all_rows, all_letters = rows, [run_letter(i) for i in range(len(rows))]
+    letter_of = {row.id: letter for row, letter in zip(all_rows, all_letters, strict=True)}
+    letters = tuple(letter_of[row.id] for row in rows)
     if compared is None:
         return CompareView(
             letters=letters,
@@ -777,8 +775,8 @@ def compare_view(
             rules=(),
             metrics=(),
             unallocated=tuple(missing),
-            all_runs=tuple(all_rows or rows),
-            all_letters=tuple(all_letters or letters),
+            all_runs=tuple(all_rows),
+            all_letters=tuple(all_letters),
         )
     table = []
     changes: list[tuple[Fraction, str, str]] = []
@@ -851,7 +849,7 @@ def compare_view(
         metrics=tuple(metrics),
         unit_labels=tuple(row.unit_label for row in rows),
         unallocated=tuple(missing),
-        all_runs=tuple(all_rows or rows),
-        all_letters=tuple(all_letters or letters),
+        all_runs=tuple(all_rows),
+        all_letters=tuple(all_letters),
         maps=tuple(maps),
     )
