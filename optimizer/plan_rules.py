@@ -69,6 +69,63 @@ class BiproportionalRule(BaseModel):
         return self.name or f"biproportional {self.rows} x {self.columns}"
 
 
+class EligibilityRule(BaseModel):
+    """Recipients scoring below ``min_score`` are excluded: no units, no entitlement, their
+    floors and previous allocations set aside."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    type: Literal["eligibility"]
+    name: str | None = None
+    min_score: float
+
+    @property
+    def label(self) -> str:
+        return self.name or "eligibility"
+
+
+class GradeQuotaRule(BaseModel):
+    """Grades by rank: at most ``max_count`` recipients get ``grade`` (the best scores among
+    those reaching it keep it, the rest fall to the next grade), at least ``min_count`` get
+    it (the lowest scores of the better grades fall to it). Recipients tied at the boundary
+    are never split: they all take the worse grade."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    type: Literal["grade_quota"]
+    name: str | None = None
+    grade: str = Field(min_length=1)
+    max_count: int | None = Field(default=None, ge=0)
+    min_count: int | None = Field(default=None, ge=0)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"grade_quota {self.grade}"
+
+
+class GradeIncrementRule(BaseModel):
+    """Additive grade increments: each recipient of a grade gets ``units[grade]`` whole units
+    more (or fewer, when negative) than its proportional share of what the increments leave
+    of the budget (a base plus an evaluation incentive, as the 2013 ladder: B the base, S +25,
+    A +10, C -10, D -35)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    type: Literal["grade_increments"]
+    name: str | None = None
+    units: dict[str, Annotated[int, Field(ge=-MAX_BUDGET, le=MAX_BUDGET)]]
+    base: Literal["entitlement", "weight"] = "entitlement"
+    """What the rest of the budget is shared by: the entitlements (weight x score x
+    multiplier), or the weights alone (equal weights: the same base for everyone)."""
+
+    @property
+    def label(self) -> str:
+        return self.name or "grade_increments"
+
+
+GRADING_RULES = (EligibilityRule, GradeQuotaRule, GradeIncrementRule)
+
+
 def _key_text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -92,7 +149,56 @@ def biproportional_rule(scenario: Scenario) -> tuple[int, BiproportionalRule] | 
 
 
 def plan_problems(scenario: Scenario) -> list[Problem]:
-    """What makes a scenario's biproportional rule unusable, with field paths."""
+    """What makes a scenario's plan rules unusable, with field paths."""
+    return _grading_problems(scenario) + _matrix_problems(scenario)
+
+
+def _grading_problems(scenario: Scenario) -> list[Problem]:
+    problems: list[Problem] = []
+    names = {g.grade for g in scenario.grades}
+    seen: dict[str, int] = {}
+    for index, rule in enumerate(scenario.rules):
+        at = f"rules[{index}]"
+        if isinstance(rule, EligibilityRule):
+            if "eligibility" in seen:
+                problems.append(Problem(f"{at}.type", "only one eligibility rule"))
+            seen.setdefault("eligibility", index)
+            if all(r.score < rule.min_score for r in scenario.recipients):
+                problems.append(
+                    Problem(f"{at}.min_score", f"no recipient scores {rule.min_score} or more")
+                )
+        elif isinstance(rule, GradeQuotaRule | GradeIncrementRule):
+            if not scenario.grades:
+                problems.append(Problem(f"{at}.type", f"{rule.type} needs a grades list"))
+                continue
+            if isinstance(rule, GradeQuotaRule):
+                if rule.grade not in names:
+                    problems.append(Problem(f"{at}.grade", f"no grade called {rule.grade!r}"))
+                if rule.max_count is None and rule.min_count is None:
+                    problems.append(Problem(at, "a grade_quota needs max_count, min_count or both"))
+                elif (
+                    rule.max_count is not None
+                    and rule.min_count is not None
+                    and rule.min_count > rule.max_count
+                ):
+                    problems.append(
+                        Problem(f"{at}.min_count", f"must be <= max_count ({rule.max_count})")
+                    )
+                key = f"quota {rule.grade}"
+            else:
+                for grade in rule.units:
+                    if grade not in names:
+                        problems.append(
+                            Problem(f"{at}.units.{grade}", f"no grade called {grade!r}")
+                        )
+                key = "increments"
+            if key in seen:
+                problems.append(Problem(at, f"{rule.label} is given twice"))
+            seen.setdefault(key, index)
+    return problems
+
+
+def _matrix_problems(scenario: Scenario) -> list[Problem]:
     found = biproportional_rule(scenario)
     if found is None:
         return (
