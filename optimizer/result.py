@@ -17,6 +17,7 @@ class Status(StrEnum):
     FEASIBLE = "feasible"
     INFEASIBLE = "infeasible"
     TIME_LIMIT = "time_limit"
+    TIE = "tie"  # the scenario's tie_break refuses to decide a tie: no allocation
     ERROR = "error"
 
     @property
@@ -87,6 +88,18 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
+class Tie:
+    """Units that went to ``given`` rather than ``passed`` by the tie-break order alone
+    (:mod:`optimizer.ties`)."""
+
+    units: int  # how many units the tie decided (one per recipient in ``given``)
+    given: tuple[str, ...]  # ids that got a tied unit, in tie-break order
+    passed: tuple[str, ...]  # ids that could have had it instead, in tie-break order
+    reason: str  # why they tie, in words
+    decided_by: str  # the policy: "order: ...", "lot (seed ...)", or "refuse"
+
+
+@dataclass(frozen=True)
 class Result:
     """The full answer for one scenario."""
 
@@ -103,6 +116,8 @@ class Result:
     message: str = ""
     certificate: dict[str, Any] | None = None
     """How a reader checks a greedy-path allocation by hand (:mod:`optimizer.certificate`)."""
+    ties: tuple[Tie, ...] = ()
+    """Every tie the tie-break order decided (or, status ``tie``, refused to decide)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The result contract of DESIGN.md as plain JSON values."""
@@ -116,6 +131,9 @@ class Result:
         data["status"] = str(self.status)
         data["scenario"] = {"name": self.scenario, "hash": self.scenario_hash}
         del data["scenario_hash"]
+        data["ties"] = [
+            {**asdict(t), "given": list(t.given), "passed": list(t.passed)} for t in self.ties
+        ]
         if data["diagnosis"] is not None:
             for item in data["diagnosis"]["relax"]:
                 item["recipients"] = list(item["recipients"])

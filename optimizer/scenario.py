@@ -242,6 +242,37 @@ Rule = Annotated[GroupRule | GradeOrderRule | ChangeLimitRule, Field(discriminat
 RULE_TYPES = ("group", "grade_order", "change_limit")
 
 
+class TieBreak(_Frozen):
+    """How units that tie are decided (:mod:`optimizer.ties`): by a documented ``order``
+    (larger entitlement first then id, or id, or a list of ids first), by a recorded ``lot``
+    (``seed``), or not at all (``refuse``: status ``tie``)."""
+
+    kind: Literal["order", "lot", "refuse"] = "order"
+    by: Literal["entitlement", "id"] | tuple[str, ...] = "entitlement"
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> TieBreak:
+        if self.kind == "lot" and self.seed is None:
+            raise ValueError("a lot needs a seed (any whole number, recorded with the run)")
+        if self.kind != "lot" and self.seed is not None:
+            raise ValueError(f"seed only applies to kind lot (kind is {self.kind})")
+        if self.kind != "order" and self.by != "entitlement":
+            raise ValueError(f"by only applies to kind order (kind is {self.kind})")
+        return self
+
+    @property
+    def text(self) -> str:
+        """The policy in words, as results name it."""
+        if self.kind == "lot":
+            return f"lot (seed {self.seed})"
+        if self.kind == "refuse":
+            return "refuse"
+        if isinstance(self.by, tuple):
+            return "order: " + ", ".join(self.by) + ", then larger entitlement, then id"
+        return "order: by id" if self.by == "id" else "order: larger entitlement, then id"
+
+
 class SolverOptions(_Frozen):
     """Which backend to use and how long it may run."""
 
@@ -263,6 +294,8 @@ class Scenario(_Frozen):
     objective: Objective = Field(default_factory=Objective)
     rules: tuple[Rule, ...] = ()
     solver: SolverOptions = Field(default_factory=SolverOptions)
+    tie_break: TieBreak | None = None
+    """How tied units are decided; None: the default order (and left out of the hash)."""
 
     @classmethod
     def from_data(cls, data: Any) -> Scenario:
@@ -322,9 +355,14 @@ class Scenario(_Frozen):
     def canonical(self) -> dict[str, Any]:
         """The normalised content as plain JSON values, recipients sorted by id (the
         reference :meth:`canonical_text` is tested against)."""
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude=self._unset_optional())
         data["recipients"] = sorted(data["recipients"], key=lambda r: r["id"])
         return data
+
+    def _unset_optional(self) -> set[str]:
+        """Fields added after the hash was fixed, left out of it while unset, so a
+        scenario that does not use them keeps its hash."""
+        return {name for name in _HASH_WHEN_SET if getattr(self, name) is None}
 
     def canonical_text(self) -> str:
         """:meth:`canonical` as compact JSON text with sorted keys: what the hash is of.
@@ -332,7 +370,7 @@ class Scenario(_Frozen):
         The same text as ``json.dumps(self.canonical(), sort_keys=True, ...)`` (the tests
         check it), with each recipient written straight from its fields: no dict per
         recipient, no sorting of their keys (a third of a 100,000-recipient solve)."""
-        data = self.model_dump(mode="json", exclude={"recipients"})
+        data = self.model_dump(mode="json", exclude={"recipients", *self._unset_optional()})
         data["recipients"] = []
         head = _CANONICAL_JSON(data)
         body = _recipients_text(sorted(self.recipients, key=_recipient_id))
@@ -352,6 +390,9 @@ class Scenario(_Frozen):
             if recipient.score >= grade.min_score:
                 return grade
         return None
+
+
+_HASH_WHEN_SET = ("tie_break",)
 
 
 def path_text(loc: Sequence[str | int]) -> str:
@@ -530,6 +571,15 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
                         f"(lowest {lowest}); add a grade for it",
                     )
                 )
+    if scenario.tie_break is not None and isinstance(scenario.tie_break.by, tuple):
+        known = {rec.id for rec in scenario.recipients}
+        listed: set[str] = set()
+        for index, rid in enumerate(scenario.tie_break.by):
+            if rid not in known:
+                problems.append(Problem(f"tie_break.by[{index}]", f"no recipient {rid!r}"))
+            elif rid in listed:
+                problems.append(Problem(f"tie_break.by[{index}]", f"{rid!r} listed twice"))
+            listed.add(rid)
     if scenario.objective.method is not None and scenario.objective.kind != "proportional":
         problems.append(
             Problem(

@@ -49,11 +49,13 @@ from optimizer.guard import (
 from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
-from optimizer.result import Allocation, Result, SolverReport, Status
+from optimizer.result import Allocation, Result, SolverReport, Status, Tie
 from optimizer.rules import CompiledRules
-from optimizer.scenario import Scenario
+from optimizer.scenario import Scenario, TieBreak
 from optimizer.solvers import Backend, Outcome
 from optimizer.thresholds import ThresholdSearch
+from optimizer.ties import find_ties, refused
+from optimizer.twoway import solve_biproportional
 
 AUTO_MILP = "highs"
 MAX_MILP_UNITS = units_allowed(DEFAULT_RUN_MEMORY_MB, MILP_BYTES_PER_UNIT)
@@ -166,6 +168,12 @@ def _solve(
                 f"{name} returned an invalid allocation: " + "; ".join(broken),
             )
             x = None
+    ties: tuple[Tie, ...] = ()
+    if x is not None and status == Status.OPTIMAL:
+        policy = scenario.tie_break or TieBreak()
+        ties = find_ties(program, x, ent.ids, policy.text)
+        if ties and policy.kind == "refuse":
+            status, x, detail = Status.TIE, None, refused(ties)
     diagnosis = None
     if status == Status.INFEASIBLE:
         diagnosis = diagnose(scenario, milp_units=units_allowed(memory_mb, MILP_BYTES_PER_UNIT))
@@ -201,6 +209,7 @@ def _solve(
         diagnosis=diagnosis,
         message=diagnosis.summary if diagnosis else detail,
         certificate=proof,
+        ties=ties,
     )
 
 
