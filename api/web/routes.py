@@ -602,13 +602,12 @@ def _finished_run(viewer: Viewer, database: DatabaseDep, run_id: int) -> Run:
         run = store.get_run(session, run_id)
         session.expunge(run)
     if run.status != "done":
-        raise PageError(
-            409,
-            _TITLES[409],
-            [N_("Run %(run)s is not finished; what-if pages need a finished run.")],
-            viewer=viewer,
-            values={"run": run_id},
+        message = (
+            N_("Run %(run)s failed, so there is nothing to analyse.")
+            if run.status == "failed"
+            else N_("Run %(run)s is not finished; what-if pages need a finished run.")
         )
+        raise PageError(409, _TITLES[409], [message], viewer=viewer, values={"run": run_id})
     return run
 
 

@@ -292,6 +292,8 @@ def test_a_failed_run_says_what_failed(
     html = browser("committee").get(f"/ui/runs/{two_runs[1]}").text
     assert "This run failed" in html and "SolverError: HiGHS stopped" in html
     assert "Did not hold anyone back" not in html
+    what_if = browser("committee").get(f"/ui/runs/{two_runs[1]}/sensitivity")
+    assert what_if.status_code == 409 and "nothing to analyse" in what_if.text
 
 
 def test_the_runs_list_shows_solve_time_and_queue_time_apart(
