@@ -74,8 +74,13 @@ def _short(divisor: str) -> str:
 
 
 def matrix_note(result: Result) -> str | None:
-    """The line under the matrix: which totals were apportioned, and any ties."""
+    """The line under the matrix: which totals were apportioned, and any ties; for a
+    two-stage result, what the first stage gave each group."""
     cert = result.certificate
+    if cert is not None and cert.get("kind") == "two_stage" and result.allocations:
+        first = cert["first"]
+        units = " · ".join(f"{group} {n:,}" for group, n in first["units"].items())
+        return f"first stage ({cert['by']}, {first['method']}): {units}"
     if cert is None or cert.get("kind") != "biproportional":
         return None
     notes = []

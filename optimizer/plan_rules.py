@@ -54,15 +54,7 @@ class BiproportionalRule(BaseModel):
     @field_validator("margins", mode="before")
     @classmethod
     def _canonical_margins(cls, value: Any) -> Any:
-        from optimizer.scenario import METHOD_ALIASES
-
-        if isinstance(value, str):
-            key = value.strip().lower().replace("_", "-").replace(" ", "-")
-            if key not in METHOD_ALIASES:
-                names = ", ".join(sorted(METHOD_ALIASES))
-                raise ValueError(f"unknown method {value!r} (one of: {names})")
-            return METHOD_ALIASES[key]
-        return value
+        return _canonical_method(value)
 
     @property
     def label(self) -> str:
@@ -126,6 +118,115 @@ class GradeIncrementRule(BaseModel):
 GRADING_RULES = (EligibilityRule, GradeQuotaRule, GradeIncrementRule)
 
 
+class TwoStageRule(BaseModel):
+    """Two stages in one scenario: the budget is first apportioned to groups (``first``:
+    the groups as recipients, with their own scores, bounds, grades, objective and rules;
+    ids are the values of tag ``by``), then each group's units to its recipients by
+    ``within`` (default: the objective's method) within their own floors and caps."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    type: Literal["two_stage"]
+    name: str | None = None
+    by: str = Field(min_length=1)
+    first: dict[str, Any]
+    within: str | None = None
+
+    @field_validator("within", mode="before")
+    @classmethod
+    def _canonical_within(cls, value: Any) -> Any:
+        return _canonical_method(value)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"two_stage by {self.by}"
+
+
+def first_stage_data(rule: TwoStageRule, budget: int, name: str) -> dict[str, Any]:
+    """The first stage as scenario data: the groups with the scenario's budget."""
+    given = {k: v for k, v in rule.first.items() if k not in ("name", "budget", "extends")}
+    return {"name": f"{name}: first stage ({rule.by})", "budget": budget, **given}
+
+
+def _canonical_method(value: Any) -> Any:
+    """A method name as the objective reads it (aliases, case and spaces forgiven)."""
+    from optimizer.scenario import METHOD_ALIASES
+
+    if isinstance(value, str):
+        key = value.strip().lower().replace("_", "-").replace(" ", "-")
+        if key not in METHOD_ALIASES:
+            names = ", ".join(sorted(METHOD_ALIASES))
+            raise ValueError(f"unknown method {value!r} (one of: {names})")
+        return METHOD_ALIASES[key]
+    return value
+
+
+def two_stage_rule(scenario: Scenario) -> TwoStageRule | None:
+    """The scenario's two_stage rule, if it has one."""
+    return next((r for r in scenario.rules if isinstance(r, TwoStageRule)), None)
+
+
+def _stage_problems(scenario: Scenario) -> list[Problem]:
+    from optimizer.errors import InputError
+    from optimizer.scenario import Scenario as ScenarioModel
+
+    problems: list[Problem] = []
+    for index, rule in enumerate(scenario.rules):
+        if not isinstance(rule, TwoStageRule):
+            continue
+        at = f"rules[{index}]"
+        for other in range(len(scenario.rules)):
+            if other != index:
+                problems.append(
+                    Problem(
+                        f"rules[{other}].type",
+                        f"cannot be combined with the two_stage rule ({at}): put first-stage "
+                        f"rules in {at}.first.rules",
+                    )
+                )
+        for key in ("name", "budget", "extends"):
+            if key in rule.first:
+                problems.append(
+                    Problem(f"{at}.first.{key}", "set by the scenario, not the first stage")
+                )
+        if rule.within == "dean":
+            problems.append(Problem(f"{at}.within", "dean rounds biproportional matrices only"))
+        try:
+            first = ScenarioModel.from_data(first_stage_data(rule, scenario.budget, scenario.name))
+        except InputError as exc:
+            problems.extend(
+                Problem(f"{at}.first" + ("." if p.path else "") + p.path, p.message)
+                for p in exc.problems
+                if not p.path.startswith(("name", "budget"))
+            )
+            continue
+        groups = {r.id for r in first.recipients}
+        held: set[str] = set()
+        for k, rec in enumerate(scenario.recipients):
+            value = rec.tags.get(rule.by)
+            if value is None or value not in groups:
+                problems.append(
+                    Problem(
+                        f"recipients[{k}].tags.{rule.by}",
+                        "required: one of the first stage's recipients "
+                        f"({', '.join(sorted(groups)[:6])}{', ...' if len(groups) > 6 else ''})"
+                        if value is None
+                        else f"{value!r} is not a first-stage recipient of {at}",
+                    )
+                )
+            else:
+                held.add(value)
+        for k, group in enumerate(first.recipients):
+            if group.id not in held:
+                problems.append(
+                    Problem(
+                        f"{at}.first.recipients[{k}].id",
+                        f"no recipient has tags.{rule.by} == {group.id!r}",
+                    )
+                )
+    return problems
+
+
 def _key_text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -150,7 +251,7 @@ def biproportional_rule(scenario: Scenario) -> tuple[int, BiproportionalRule] | 
 
 def plan_problems(scenario: Scenario) -> list[Problem]:
     """What makes a scenario's plan rules unusable, with field paths."""
-    return _grading_problems(scenario) + _matrix_problems(scenario)
+    return _grading_problems(scenario) + _matrix_problems(scenario) + _stage_problems(scenario)
 
 
 def _grading_problems(scenario: Scenario) -> list[Problem]:
