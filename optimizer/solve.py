@@ -38,6 +38,7 @@ from optimizer.diagnosis import diagnose
 from optimizer.entitlement import Entitlements, IntArray
 from optimizer.errors import InputError, Problem
 from optimizer.explain import binding, metrics
+from optimizer.grading import has_grading, solve_graded
 from optimizer.guard import (
     DEFAULT_RUN_MEMORY_MB,
     MILP_BYTES_PER_UNIT,
@@ -49,10 +50,12 @@ from optimizer.guard import (
 from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
+from optimizer.plan_rules import biproportional_rule, two_stage_rule
 from optimizer.result import Allocation, Result, SolverReport, Status, Tie
 from optimizer.rules import CompiledRules
 from optimizer.scenario import Scenario, TieBreak
 from optimizer.solvers import Backend, Outcome
+from optimizer.stages import solve_two_stage
 from optimizer.thresholds import ThresholdSearch
 from optimizer.ties import find_ties, refused
 from optimizer.twoway import solve_biproportional
@@ -132,6 +135,19 @@ def _solve(
     memory_mb: float = DEFAULT_RUN_MEMORY_MB,
 ) -> Result:
     started = time.perf_counter()
+    if has_grading(scenario):  # eligibility, grades by rank, grade increments
+        return solve_graded(
+            scenario,
+            lambda s: _solve(s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb),
+        )
+    if (stages := two_stage_rule(scenario)) is not None:  # regions, then their programmes
+        return solve_two_stage(
+            scenario,
+            stages,
+            lambda s: _solve(s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb),
+        )
+    if (matrix := biproportional_rule(scenario)) is not None:  # the region x kind matrix
+        return solve_biproportional(scenario, matrix[1])
     ent, rules, program = build_program(scenario)
     program = program.folded()
     requested = backend or scenario.solver.backend
