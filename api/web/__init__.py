@@ -25,6 +25,7 @@ from api.web.rendering import STATIC
 from api.web.routes import (
     PageError,
     SignInRequired,
+    internal_error,
     not_found,
     page_error,
     request_error,
@@ -62,9 +63,11 @@ def install(app: FastAPI, database: Database) -> None:
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(PageError, page_error)
-    for kind, page in (
+    pages: list[tuple[type[Exception], Handler]] = [
         (RequestValidationError, request_error),
         (StarletteHTTPException, not_found),
-    ):
+        (Exception, internal_error),
+    ]
+    for kind, page in pages:
         existing = app.exception_handlers.get(kind)
         app.add_exception_handler(kind, _pages_first(page, existing))  # type: ignore[arg-type]

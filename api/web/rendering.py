@@ -138,7 +138,8 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
             **context,
         )
     )
-    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    headers = {**SECURITY_HEADERS, "Content-Language": locale.lang}
+    response = HTMLResponse(html, status_code=status, headers=headers)
     if locale.chosen:
         response.set_cookie(
             LANGUAGE_COOKIE, locale.lang, max_age=LANGUAGE_SECONDS, path="/ui", samesite="lax"

@@ -9,6 +9,8 @@ page shows is what the API answers.
 from __future__ import annotations
 
 import hmac
+import logging
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -74,6 +76,7 @@ from optimizer.errors import AllotError, InputError, Problem
 from optimizer.overrides import parse_assignment
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+log = logging.getLogger("allot.web")
 
 LOGIN = "/ui/login"
 HOME = "/ui/runs"
@@ -913,5 +916,32 @@ async def not_found(request: Request, exc: Exception) -> Response:
         viewer=_viewer_of(request),
         title=title,
         messages=messages,
+        details=[],
+    )
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """An unexpected error on a ``/ui`` page: an HTML page with a reference to the log."""
+    reference = uuid.uuid4().hex[:12]
+    log.error(
+        "unexpected error (reference %s) on %s %s",
+        reference,
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    t = _t(request)
+    return render(
+        request,
+        "error.html",
+        status=500,
+        viewer=_viewer_of(request),
+        title=t.gettext("Something went wrong"),
+        messages=[
+            t.gettext(
+                "Nothing was changed. Tell the service's administrator reference %(ref)s.",
+                ref=reference,
+            )
+        ],
         details=[],
     )

@@ -263,8 +263,19 @@ def test_every_scenario_string_is_shown_as_text(browser: Browser, api: TestClien
         "/ui/scenarios",
         f"/ui/runs/{run_ids[0]}",
         f"/ui/compare?run={run_ids[0]}&run={run_ids[1]}",
+        f"/ui/runs/{run_ids[0]}/report",
+        f"/ui/runs/{run_ids[0]}?map=change",
+        f"/ui/compare/report?run={run_ids[0]}&run={run_ids[1]}",
+        f"/ui/runs/{run_ids[0]}/sensitivity",
+        f"/ui/runs/{run_ids[0]}/robustness?samples=5",
     ]
     for page in pages:
+        for lang in ("en", "ko"):
+            html = client.get(page, headers={"Accept-Language": lang}).text
+            assert "<script>alert(1)" not in html, page
+            assert "<img src=x" not in html, page
+            assert ESCAPED in html, page
+    for page in pages[:4]:
         html = client.get(page).text
         assert "<script>alert(1)" not in html, page
         assert "<img src=x" not in html, page

@@ -251,3 +251,27 @@ def test_ui_errors_are_html_pages_in_the_chosen_language(browser: Browser, api: 
     assert bad_query.status_code == 422 and "Invalid input" in bad_query.text
     # the API itself still answers JSON
     assert api.get("/v1/runs/abc").headers["content-type"].startswith("application/json")
+
+
+def test_an_unexpected_error_on_a_page_is_an_html_page_with_a_reference(
+    app: object, tokens: dict[str, str], two_runs: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi import FastAPI
+
+    from api.web import routes
+
+    assert isinstance(app, FastAPI)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(routes, "run_view", broken)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.post("/ui/login", data={"token": tokens["committee"]})
+        answer = client.get(f"/ui/runs/{two_runs[0]}", headers={"Accept-Language": "ko"})
+        assert answer.status_code == 500
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "문제가 생겼습니다" in answer.text and "a bug" not in answer.text
+        assert re.search(r"참조 번호 [0-9a-f]{12}", answer.text)
+        api = client.get("/v1/runs/1", headers={"Authorization": f"Bearer {tokens['planner']}"})
+        assert api.headers["content-type"].startswith("application/json")
