@@ -55,6 +55,7 @@ run: $(STAMP)
 	echo "  Docs: http://127.0.0.1:8000/docs  (Authorize with the token above)" && \
 	echo ""
 	$(BIN)/allot load-examples scenarios
+	$(BIN)/allot load-examples scenarios/plan-2023
 	$(BIN)/allot serve --host 127.0.0.1 --port 8000
 
 clean:

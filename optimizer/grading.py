@@ -125,7 +125,7 @@ def _by_rank(
                 notes.append(
                     f"{quota.label}: at least {quota.min_count} {names[g]}: "
                     + ", ".join(f"{recs[k].id} ({recs[k].score:g})" for k in take)
-                    + f" fall to {names[g]}"
+                    + f" fall{'s' if len(take) == 1 else ''} to {names[g]}"
                     + (
                         " (a tie at the boundary moves every tied score)"
                         if len(take) > need
@@ -162,7 +162,7 @@ def _moved_text(
     text = (
         f"{quota.label}: at most {quota.max_count} {quota.grade} by rank: "
         + ", ".join(f"{recs[k].id} ({recs[k].score:g})" for k in moved)
-        + f" fall to {to}"
+        + f" fall{'s' if len(moved) == 1 else ''} to {to}"
     )
     if keep < (quota.max_count or 0):
         tied = [recs[k].id for k in members[keep:] if recs[k].score == recs[members[keep]].score]

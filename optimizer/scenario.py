@@ -29,6 +29,14 @@ from optimizer.collector import cyclic_gc_paused
 from optimizer.criteria import Scores, Weights, with_composite_scores
 from optimizer.errors import InputError, Problem
 from optimizer.exact import MAX_BUDGET
+from optimizer.plan_rules import (
+    BiproportionalRule,
+    EligibilityRule,
+    GradeIncrementRule,
+    GradeQuotaRule,
+    TwoStageRule,
+    plan_problems,
+)
 
 METHOD_ALIASES: Mapping[str, str] = {
     "hamilton": "hamilton",
@@ -41,13 +49,29 @@ METHOD_ALIASES: Mapping[str, str] = {
     "sainte-laguë": "webster",
     "huntington-hill": "huntington-hill",
     "adams": "adams",
+    "dean": "dean",
+    "harmonic": "dean",
 }
-Method = Literal["hamilton", "jefferson", "webster", "huntington-hill", "adams"]
+Method = Literal["hamilton", "jefferson", "webster", "huntington-hill", "adams", "dean"]
 Backend = Literal["auto", "greedy", "cbc", "cp-sat", "highs"]
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class _Relaxable(_Frozen):
+    """A rule the diagnosis may suggest relaxing, unless it is ``hard`` (the law fixes it)."""
+
+    hard: bool = False
+
+    @model_serializer(mode="wrap")
+    def _hard_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``hard`` key unless set, so rules without it keep their content hash."""
+        data: dict[str, Any] = handler(self)
+        if not self.hard:
+            data.pop("hard", None)
+        return data
 
 
 class Unit(_Frozen):
@@ -74,6 +98,8 @@ class Recipient(_Frozen):
     criteria: Scores | None = None
     """Per-criterion scores; ``score`` is then their weighted average (see
     :mod:`optimizer.criteria`)."""
+    hard: bool = False
+    """True: its floor and cap are fixed (the diagnosis never suggests relaxing them)."""
 
     @model_serializer(mode="wrap")
     def _without_derived(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -81,6 +107,8 @@ class Recipient(_Frozen):
         without them keep their content hash), and no ``score`` where it is computed from
         criteria (so that the normalised form validates again after a criterion changed)."""
         data: dict[str, Any] = handler(self)
+        if not self.hard:
+            data.pop("hard", None)
         if self.criteria is None:
             data.pop("criteria", None)
         else:
@@ -164,7 +192,7 @@ class Objective(_Frozen):
 _GROUP_BOUNDS = ("min_share", "max_share", "min_units", "max_units")
 
 
-class GroupRule(_Frozen):
+class GroupRule(_Relaxable):
     """Bounds on the units (or budget share) of all recipients with ``tags[tag] == value``."""
 
     type: Literal["group"]
@@ -208,7 +236,7 @@ class GroupRule(_Frozen):
         return self.name or f"group {self.tag}={self.value}"
 
 
-class GradeOrderRule(_Frozen):
+class GradeOrderRule(_Relaxable):
     """A better grade never gets fewer units per unit of weight than a worse grade."""
 
     type: Literal["grade_order"]
@@ -219,7 +247,7 @@ class GradeOrderRule(_Frozen):
         return self.name or "grade_order"
 
 
-class ChangeLimitRule(_Frozen):
+class ChangeLimitRule(_Relaxable):
     """Each recipient with a ``previous`` allocation moves at most this fraction down / up."""
 
     type: Literal["change_limit"]
@@ -238,8 +266,27 @@ class ChangeLimitRule(_Frozen):
         return self.name or "change_limit"
 
 
-Rule = Annotated[GroupRule | GradeOrderRule | ChangeLimitRule, Field(discriminator="type")]
-RULE_TYPES = ("group", "grade_order", "change_limit")
+Rule = Annotated[
+    GroupRule
+    | GradeOrderRule
+    | ChangeLimitRule
+    | BiproportionalRule
+    | EligibilityRule
+    | GradeQuotaRule
+    | GradeIncrementRule
+    | TwoStageRule,
+    Field(discriminator="type"),
+]
+RULE_TYPES = (
+    "group",
+    "grade_order",
+    "change_limit",
+    "biproportional",
+    "eligibility",
+    "grade_quota",
+    "grade_increments",
+    "two_stage",
+)
 
 
 class TieBreak(_Frozen):
@@ -619,6 +666,7 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
                     "change_limit needs recipients with a previous allocation",
                 )
             )
+    problems.extend(plan_problems(scenario))
     if all(r.weight == 0 for r in scenario.recipients):
         problems.append(Problem("recipients", "at least one recipient needs weight > 0"))
     labels = Counter(rule.label for rule in scenario.rules)
@@ -647,10 +695,13 @@ def _json_number(value: float | None) -> str:
     return "null" if value is None else repr(value)
 
 
+_HARD_TEXT = '"hard":true,'
+
+
 def _recipients_text(recipients: Iterable[Recipient]) -> str:
     """The recipients of :meth:`Scenario.canonical` as compact JSON with sorted keys, without
     the list's brackets: each recipient written field by field in sorted key order (cap,
-    criteria, floor, id, name, previous, score, tags, weight), the text of each distinct
+    criteria, floor, hard, id, name, previous, score, tags, weight), the text of each distinct
     tag set written once (firms share a few hundred)."""
     text, number = _TEXT, _json_number
     tag_texts: dict[tuple[tuple[str, str], ...], str] = {}
@@ -669,7 +720,8 @@ def _recipients_text(recipients: Iterable[Recipient]) -> str:
             middle = f',"previous":{number(r.previous)}'
             criteria = f',"criteria":{_CANONICAL_JSON(r.criteria)}'
         out.append(
-            f'{{"cap":{number(r.cap)}{criteria},"floor":{r.floor!r},"id":{text(r.id)},'
+            f'{{"cap":{number(r.cap)}{criteria},"floor":{r.floor!r},'
+            f'{_HARD_TEXT if r.hard else ""}"id":{text(r.id)},'
             f'"name":{name}{middle},"tags":{tags},"weight":{r.weight!r}}}'
         )
     return ",".join(out)

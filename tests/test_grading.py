@@ -111,7 +111,7 @@ def test_at_most_two_s_by_rank() -> None:
     entitlement (multiplier 1.15, not 1.3) says so."""
     grades, message = grades_of(ranked([93, 92, 91, 85, 70]))
     assert grades == {"r00": "S", "r01": "S", "r02": "A", "r03": "A", "r04": "B"}
-    assert "at most 2 S by rank: r02 (91) fall to A" in message
+    assert "at most 2 S by rank: r02 (91) falls to A" in message
     by_score = {
         a.id: a for a in solve(Scenario.from_data(ranked([93, 92, 91, 85, 70]))).allocations
     }
