@@ -123,6 +123,9 @@ def diagnose(scenario: Scenario, *, milp_units: int | None = None) -> Diagnosis:
     """Explain why ``scenario`` has no allocation (call only when it has none);
     ``milp_units``: the run's limit on units to tabulate (default: solve's)."""
     families = _families(scenario)
+    hard = _hard_conflict(scenario, families)
+    if hard is not None:
+        return hard
     work = _Work() if milp_units is None else _Work(milp_units=milp_units)
     undecided: list[tuple[_Family, ...]] = []
     for size in range(1, min(MAX_SET, len(families)) + 1):
@@ -136,7 +139,7 @@ def diagnose(scenario: Scenario, *, milp_units: int | None = None) -> Diagnosis:
                 candidates.append((sum(r.amount for r in relax), relax))
         if candidates:
             best = min(candidates, key=lambda c: c[0])[1]
-            summary = "infeasible: " + "; ".join(r.message for r in best)
+            summary = "infeasible: " + "; ".join(r.message for r in best) + _hard_note(scenario)
             return Diagnosis(summary=summary + _undecided_note(undecided), relax=best)
     if undecided:
         return Diagnosis(
@@ -162,24 +165,75 @@ def _undecided_note(undecided: list[tuple[_Family, ...]]) -> str:
 
 
 def _families(scenario: Scenario) -> list[_Family]:
-    """Rules first, so that when relaxing a rule or a bound costs the same, the rule (the
-    policy choice) is named."""
-    out = [_Family(f"rules[{i}]", rule.label, rule.type) for i, rule in enumerate(scenario.rules)]
-    if any(r.floor > 0 for r in scenario.recipients):
+    """What may be relaxed, rules first, so that when relaxing a rule or a bound costs the
+    same, the rule (the policy choice) is named. Hard rules and the floors and caps of
+    hard recipients are never listed."""
+    out = [
+        _Family(f"rules[{i}]", rule.label, rule.type)
+        for i, rule in enumerate(scenario.rules)
+        if not getattr(rule, "hard", False)
+    ]
+    soft = [r for r in scenario.recipients if not r.hard]
+    if any(r.floor > 0 for r in soft):
         out.append(_Family("floors", "floors", "floor"))
-    if any(r.cap is not None for r in scenario.recipients):
+    if any(r.cap is not None for r in soft):
         out.append(_Family("caps", "caps", "cap"))
     return out
 
 
+def _hard_labels(scenario: Scenario) -> list[str]:
+    """The hard rules and bounds, named as the diagnosis names them."""
+    out = [rule.label for rule in scenario.rules if getattr(rule, "hard", False)]
+    held = [r.id for r in scenario.recipients if r.hard and (r.floor > 0 or r.cap is not None)]
+    if held:
+        names = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
+        out.append(f"the floors and caps of {names}")
+    return out
+
+
+def _hard_note(scenario: Scenario) -> str:
+    """`` (kept: ...)`` naming the hard rules the suggestion leaves alone, or ``""``."""
+    labels = _hard_labels(scenario)
+    return f" (hard, kept as they are: {'; '.join(labels)})" if labels else ""
+
+
+def _hard_conflict(scenario: Scenario, families: list[_Family]) -> Diagnosis | None:
+    """When the hard rules alone admit no allocation: say so, and what among them conflicts
+    (diagnosed as if they could move). None when relaxing the other rules would do."""
+    if not _hard_labels(scenario):
+        return None
+    core = _without(scenario, tuple(families))
+    if _feasible(core, _Work()) is not False:
+        return None
+    softened = core.model_copy(
+        update={
+            "rules": tuple(
+                rule.model_copy(update={"hard": False}) if hasattr(rule, "hard") else rule
+                for rule in core.rules
+            ),
+            "recipients": tuple(r.model_copy(update={"hard": False}) for r in core.recipients),
+        }
+    )
+    inner = diagnose(softened)
+    reason = inner.summary.removeprefix("infeasible: ")
+    return Diagnosis(
+        summary=(
+            "infeasible: no allocation exists with the hard rules as they are, whatever "
+            f"else changes ({'; '.join(_hard_labels(scenario))}): {reason}"
+        ),
+        relax=(),
+    )
+
+
 def _without(scenario: Scenario, subset: tuple[_Family, ...]) -> Scenario:
-    """The scenario with the families in ``subset`` removed (keys index the original)."""
+    """The scenario with the families in ``subset`` removed (keys index the original);
+    hard recipients keep their floors and caps."""
     keys = {f.key for f in subset}
     recipients = tuple(
         r.model_copy(
             update={
-                "floor": 0 if "floors" in keys else r.floor,
-                "cap": None if "caps" in keys else r.cap,
+                "floor": 0 if "floors" in keys and not r.hard else r.floor,
+                "cap": None if "caps" in keys and not r.hard else r.cap,
             }
         )
         for r in scenario.recipients

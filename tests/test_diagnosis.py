@@ -712,3 +712,82 @@ def test_overlapping_group_rules_at_10_12_say_what_is_undecided() -> None:
     assert result.diagnosis is not None and result.diagnosis.relax
     assert "undecided" in result.diagnosis.summary
     assert "whether relaxing caps" in result.diagnosis.summary
+
+
+# --------------------------------------------------------------------------- hard rules
+
+
+def test_hard_floors_are_never_lowered() -> None:
+    # floors 40 + 40 + 30 = 110 > 100: the cheapest fix lowers someone's floor by 10
+    data = scenario(
+        [
+            {"id": "a", "score": 1, "floor": 40},
+            {"id": "b", "score": 1, "floor": 40, "hard": True},
+            {"id": "c", "score": 5, "floor": 30, "hard": True},
+        ],
+        budget=100,
+    )
+    relax = single(data)
+    assert relax.kind == "floor" and relax.amount == 10
+    assert relax.recipients == ("a",)  # b and c are hard: only a may give
+    assert "hard, kept as they are: the floors and caps of b, c" in diagnosis_of(data).summary
+
+
+def test_a_hard_rule_is_never_suggested() -> None:
+    rules: list[Data] = [
+        {"type": "group", "tag": "k", "value": "x", "max_units": 50, "name": "x cap"},
+        {"type": "group", "tag": "k", "value": "x", "min_units": 80, "name": "x floor"},
+    ]
+    recipients = [{"id": rid, "score": 1, "tags": {"k": "x"}} for rid in ("a", "b")]
+    recipients.append({"id": "c", "score": 1, "tags": {"k": "y"}})
+    soft = single(scenario(recipients, budget=100, rules=rules))
+    assert soft.constraint in ("x cap", "x floor") and soft.amount == 30
+    for hard in (0, 1):
+        marked = [dict(rule, hard=(i == hard)) for i, rule in enumerate(rules)]
+        relax = single(scenario(recipients, budget=100, rules=marked))
+        assert relax.constraint == rules[1 - hard]["name"]  # the other one gives
+        assert relax.amount == 30
+
+
+def test_hard_rules_alone_in_conflict_are_named() -> None:
+    rules: list[Data] = [
+        {"type": "group", "tag": "k", "value": "x", "max_units": 50, "name": "x cap", "hard": True},
+        {
+            "type": "group",
+            "tag": "k",
+            "value": "x",
+            "min_units": 80,
+            "name": "x floor",
+            "hard": True,
+        },
+    ]
+    rules = [dict(rule, hard=True) for rule in rules]
+    recipients = [{"id": rid, "score": 1, "tags": {"k": "x"}, "cap": 90} for rid in ("a", "b")]
+    result = run(scenario(recipients, budget=100, rules=rules))
+    assert result.status == Status.INFEASIBLE and result.diagnosis is not None
+    diagnosis = result.diagnosis
+    assert diagnosis.relax == ()  # nothing may move
+    assert diagnosis.summary.startswith(
+        "infeasible: no allocation exists with the hard rules as they are, whatever else "
+        "changes (x cap; x floor):"
+    )
+    # what among them conflicts, and by how much: a and b hold all 100 units, the cap is 50
+    assert "at least 100 units required, at most 50 allowed" in diagnosis.summary
+
+
+def test_hard_is_left_out_of_the_hash_unless_set() -> None:
+    recipients = [{"id": "a", "score": 1}, {"id": "b", "score": 2}]
+    rules: list[Data] = [{"type": "change_limit", "max_increase": 0.5}]
+    for r in recipients:
+        r["previous"] = 10
+    plain = Scenario.from_data(scenario(recipients, budget=30, rules=rules))
+    explicit = Scenario.from_data(
+        scenario(
+            [dict(r, hard=False) for r in recipients],
+            budget=30,
+            rules=[dict(rules[0], hard=False)],
+        )
+    )
+    assert plain.content_hash == explicit.content_hash
+    marked = Scenario.from_data(scenario(recipients, budget=30, rules=[dict(rules[0], hard=True)]))
+    assert marked.content_hash != plain.content_hash

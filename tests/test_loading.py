@@ -491,7 +491,7 @@ def test_unknown_csv_column_names_the_column_and_the_allowed_ones(tmp_path: Path
     assert paths(error) == ["recipients.file"]
     message = error.problems[0].message
     assert "'colour'" in message
-    assert "id, name, score, weight, floor, cap, previous, tags.<tag>" in message
+    assert "id, name, score, weight, floor, cap, previous, hard, tags.<tag>" in message
 
 
 @pytest.mark.parametrize(
