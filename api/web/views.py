@@ -316,6 +316,7 @@ class RunView:
     has_previous: bool
     message: str = ""
     components: Components | None = None
+    regions: tuple[RegionRow, ...] = ()
 
     @property
     def has_allocation(self) -> bool:
@@ -444,6 +445,52 @@ def run_map(
     return tile_map(values, kind=kind, lang=t.lang, labels=named)
 
 
+@dataclass(frozen=True)
+class RegionRow:
+    """One region's sums over its programmes (the map's figures, as a table)."""
+
+    id: str
+    name: str
+    members: int
+    units: float
+    share: float | None
+    previous: float | None
+
+    @property
+    def change_pct(self) -> float | None:
+        if not self.previous:
+            return None
+        return 100 * (self.units - self.previous) / self.previous
+
+
+def region_rows(
+    rows: Sequence[AllocationView], body: Mapping[str, Any], t: Translator
+) -> tuple[RegionRow, ...]:
+    """Per region, the sums over the recipients tagged with it; empty when the recipients
+    are the regions themselves (their table is the allocation table) or not regions."""
+    recipients = _recipients(body)
+    if not rows or all(str(r.get("id")) in REGIONS for r in recipients):
+        return ()
+    units = by_region(recipients, {r.id: r.units for r in rows})
+    if units is None:
+        return ()
+    shares = by_region(recipients, {r.id: r.share for r in rows}) or {}
+    previous = by_region(recipients, {r.id: r.previous for r in rows}) or {}
+    members = by_region(recipients, {r.id: 1 for r in rows}) or {}
+    return tuple(
+        RegionRow(
+            rid,
+            REGIONS[rid][2] if t.lang == "ko" else REGIONS[rid][3],
+            int(members.get(rid, 0)),
+            units[rid],
+            shares.get(rid),
+            previous.get(rid),
+        )
+        for rid in REGIONS
+        if rid in units
+    )
+
+
 def map_choices(kind: MapKind, has_previous: bool, t: Translator) -> tuple[MapChoice, ...]:
     kinds: list[MapKind] = ["units", "share", "change"] if has_previous else ["units", "share"]
     return tuple(MapChoice(k, t.gettext(MAP_KINDS[k]), k == kind) for k in kinds)
@@ -492,6 +539,7 @@ def run_view(
         has_previous=has_previous,
         message=str(result.get("message") or ""),
         components=components(body, rows, t),
+        regions=region_rows(rows, body, t),
     )
 
 

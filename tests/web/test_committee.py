@@ -67,10 +67,17 @@ def test_programmes_are_mapped_by_their_region_tag(browser: Browser, api: TestCl
     for a in run["result"]["allocations"]:
         region = recipients[a["id"]]["tags"]["region"]
         regions[region] = regions.get(region, 0) + a["units"]
-    tiles = _tiles(browser("committee").get(f"/ui/runs/{run_id}").text)
+    html = browser("committee").get(f"/ui/runs/{run_id}").text
+    tiles = _tiles(html)
     assert {k: float(v) for k, (_, v) in tiles.items() if v} == {
         k: float(v) for k, v in regions.items()
     }
+    table = re.findall(
+        r'<tr data-region="([a-z]+)"><th scope="row">[^<]+</th>'
+        r'.*?<td class="num units">([\d,]+)</td>',
+        html,
+    )
+    assert {k: int(v.replace(",", "")) for k, v in table} == regions
 
 
 def test_a_scenario_that_is_not_regions_has_no_map(browser: Browser, api: TestClient) -> None:
