@@ -54,7 +54,7 @@ QUICK = (MatrixSpec(14, 60, 2864),)
 FULL = (
     MatrixSpec(14, 60, 2864),
     MatrixSpec(14, 60, 2864, "huntington-hill"),
-    MatrixSpec(30, 200, 12_000),
+    MatrixSpec(20, 100, 4000),
     MatrixSpec(100, 1000, 100_000),
 )
 
