@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from api.web.formatting import display_width, number
 
@@ -258,9 +259,17 @@ def line_chart(
     *,
     x_label: str,
     title_of: Callable[[str, str, int], str] | None = None,
+    positions: Sequence[float] | None = None,
 ) -> LineChart:
-    """One line per ``(key, label, values)`` over the categories ``xs`` (evenly spaced, in
-    the order given); a point where the value differs from the one before is marked."""
+    """One line per ``(key, label, values)`` over ``xs``: placed at ``positions`` (numbers,
+    e.g. budgets, increasing) when given, else evenly in the order given; a point where the
+    value differs from the one before is marked.
+
+    >>> chart = line_chart(["900", "1,000", "1,200"], [("a", "A", [9, 10, 12])], x_label="b",
+    ...                    positions=[900, 1000, 1200])
+    >>> [round(t.x) for t in chart.x_ticks]
+    [56, 301, 790]
+    """
     width, height = WIDTH, 420.0 + 12.0 * max(len(lines) - 14, 0)
     left, right, top, bottom = 56.0, WIDTH - 170.0, 16.0, height - 40.0
     values = [v for _, _, vs in lines for v in vs if v is not None]
@@ -268,7 +277,15 @@ def line_chart(
     y_scale = (bottom - top) / ticks[-1]
     step = (right - left) / max(len(xs) - 1, 1)
 
+    spread = None
+    if positions is not None and len(positions) == len(xs) and len(xs) > 1:
+        low, high = min(positions), max(positions)
+        ordered = all(a < b for a, b in pairwise(positions))
+        spread = (low, high) if high > low and ordered else None
+
     def x_at(index: int) -> float:
+        if spread is not None and positions is not None:
+            return left + (positions[index] - spread[0]) / (spread[1] - spread[0]) * (right - left)
         return left + index * step if len(xs) > 1 else (left + right) / 2
 
     drawn = []

@@ -86,6 +86,13 @@ def _value_text(value: Any) -> str:
     return number(value) if float(value).is_integer() else score(value)
 
 
+def _positions(values: Sequence[Any]) -> list[float] | None:
+    """The swept values as numbers, when they all are."""
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return [float(v) for v in values]
+    return None
+
+
 def sweep_view(sweep: Sweep, runs: Sequence[Run], t: Translator) -> SweepView:
     values = tuple(_value_text(v) for v in sweep.sweep_values)
     by_value: list[Mapping[str, int]] = []
@@ -119,6 +126,7 @@ def sweep_view(sweep: Sweep, runs: Sequence[Run], t: Translator) -> SweepView:
             values[: len(by_value)],
             [(line.id, line.name, line.units) for line in lines],
             x_label=sweep.parameter,
+            positions=_positions(sweep.sweep_values[: len(by_value)]),
             title_of=lambda name, value, units: t.gettext(
                 "%(name)s at %(param)s = %(value)s: %(n)s units",
                 name=name,
