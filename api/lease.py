@@ -324,12 +324,13 @@ def request_cancel(session: Session, run_id: int, *, by: str) -> Run:
 def register(
     session: Session, worker_id: str, *, host: str, pid: int, kind: str, concurrency: int
 ) -> None:
-    """Record a worker that starts (and forget workers not seen for a week)."""
+    """Record a worker that starts, or starts again (and forget workers not seen for a
+    week)."""
     now = database_now(session)
     session.execute(
         delete(WorkerProcess).where(WorkerProcess.heartbeat_at < now - WORKER_ROWS_KEPT)
     )
-    session.add(
+    session.merge(
         WorkerProcess(
             id=worker_id,
             host=host,
@@ -338,6 +339,7 @@ def register(
             concurrency=concurrency,
             started_at=now,
             heartbeat_at=now,
+            stopped_at=None,
         )
     )
 

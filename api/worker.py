@@ -29,6 +29,8 @@ log = logging.getLogger("allot.worker")
 
 GRACE_S = 10.0
 """A solve still going this long past the service's time limit is stopped."""
+IDLE_S = 60.0
+"""A slot that found nothing to do for this long ends its solve process (memory back)."""
 
 
 def capped_time_limit(body: dict[str, Any], max_time_s: float) -> tuple[float, list[str]]:
@@ -77,6 +79,7 @@ class Worker:
         """Register in the database and start the heartbeat and slot threads."""
         if self._started:
             return
+        self._stopping.clear()
         with self.database.transaction() as session:
             lease.register(
                 session,
@@ -142,6 +145,7 @@ class Worker:
 
     def _slot_loop(self) -> None:
         process = SolveProcess()
+        idle_since = time.monotonic()
         try:
             while not self._stopping.is_set():
                 try:
@@ -149,9 +153,12 @@ class Worker:
                     with self.database.transaction() as session:
                         claimed = lease.claim(session, self.id, lease_s=self.lease_s)
                     if claimed is None:
+                        if time.monotonic() - idle_since > IDLE_S:
+                            process.stop()
                         self._wake.wait(self.settings.worker_poll_s)
                         continue
                     self._execute(claimed, process)
+                    idle_since = time.monotonic()
                 except Exception:
                     log.exception("worker %s could not execute a run", self.id)
                     process.stop()

@@ -425,3 +425,13 @@ def test_200_concurrent_posts_executed_by_3_workers(
         database.dispose()
     assert {attempts for _, attempts in rows} == {1}
     assert {owner for owner, _ in rows} == ids_of_workers  # the work fanned out to all three
+
+
+def test_an_app_started_twice_executes_runs_each_time(target: DatabaseTarget) -> None:
+    app = create_app(target.settings(workers=1))
+    headers = {"Authorization": f"Bearer {make_token(app.state.database, Role.PLANNER)}"}
+    for _ in range(2):
+        with TestClient(app) as client:
+            run = client.post("/v1/runs", json={"scenario": scenario_data()}, headers=headers)
+            assert run.status_code == 201 and run.json()["status"] == "done"
+            assert client.get("/readyz").json()["workers"] == 1
