@@ -404,17 +404,18 @@ def test_divisor_methods_house_monotone(method: str, instance: tuple[list[int], 
     # Small populations, so that exact ties are frequent: a divisor method must never take
     # a seat from a state when the house grows, whichever way its ties are resolved
     # (resolving them in one fixed order keeps the sequence of greedy picks monotone).
-    # KNOWN ENGINE BUG: fails for webster (minimal: [1, 3, 3], house 3 -> 4), see below.
+    # (This failed for webster, minimal [1, 3, 3], house 3 -> 4, while exact ties went by
+    # the house-dependent least-squares marginal: see the exact ties below.)
     ent, top = instance
     seats = [apportion(ent, h, method) for h in range(1, top + 2)]
     assert losses(seats) == []
 
 
 # Exact three-way ties, by hand.
-# KNOWN ENGINE BUG (both fail): the engine breaks exact priority ties by the least-squares
-# marginal 2(k - q_i) + 1 (objectives.py), which depends on the house size (q_i = h e_i / E),
-# so a tie can go one way at house h and the other way at h + 1; the engine gives
-# Webster [1, 1, 1] -> [0, 2, 2] and Huntington-Hill [2, 8, 8] -> [1, 9, 9].
+# Both once failed: the engine broke exact priority ties by the least-squares marginal
+# 2(k - q_i) + 1, which depends on the house size (q_i = h e_i / E), so a tie could go one
+# way at house h and the other way at h + 1 (Webster [1, 1, 1] -> [0, 2, 2],
+# Huntington-Hill [2, 8, 8] -> [1, 9, 9]). Divisor-method ties now go by rank alone.
 # Webster, populations 1, 3, 3: priorities p / (k + 1/2) are
 #   A: 2, 0.67, ...   B, C: 6, 2, 1.2, ...
 #   so the seats are 6 (B), 6 (C), then a three-way tie at 2: A's 1st, B's 2nd, C's 2nd.
@@ -444,9 +445,9 @@ def test_house_monotone_through_an_exact_tie(method: str, ent: list[int], house:
 
 # Near ties: the textbook answer is unique, the two competing priorities differ by less
 # than one part in a million.
-# KNOWN ENGINE BUG (all five fail): objectives.py rounds every marginal cost to 1/SCALE
-# (1e-6 of a quota unit), so these distinct priorities (or remainders) become equal and the
-# least-squares / rank tie-break decides instead of the method.
+# All five once failed, when the greedy compared marginal costs rounded to 1/SCALE (these
+# distinct priorities or remainders became equal, and a tie-break decided instead of the
+# method); the greedy paths now decide on exact keys (README "Budgets in won").
 #
 # Hamilton, 2999999 and 1000000 (total 3999999), house 2:
 #   q1 = 5999998/3999999 = 1 + 1999999/3999999 = 1.49999988 (fraction < 1/2: 2*1999999 <

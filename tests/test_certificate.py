@@ -15,6 +15,7 @@ import optimizer.solve as solve_module
 from optimizer.result import Result, Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
+from tests.hypothesis_profile import examples
 
 METHODS = ("hamilton", "jefferson", "webster", "adams", "huntington-hill")
 
@@ -66,9 +67,7 @@ def _units_by_divisor(method: str, e: Fraction, divisor: Fraction, lo: int, hi: 
     return min(max(k, lo), hi)
 
 
-@settings(
-    max_examples=80, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenarios())
 def test_the_certificate_reproduces_the_allocation(data: dict[str, Any]) -> None:
     result = solve(Scenario.from_data(data))

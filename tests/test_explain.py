@@ -529,7 +529,11 @@ def test_objective_value_is_the_sum_over_the_units_given(
     ks = np.array([k for _, k in given_units], dtype=np.int64)
     rounded = -int(program.cost.primary(owners, ks).sum()) / SCALE if given_units else 0.0
     if rule == "weighted":
-        assert value == rounded
+        # sum e_i x_i scaled to max(e) = 1, i.e. sum q_i x_i / max(q), computed here (not
+        # from the engine's cost table), within the solver's rounding of each unit's cost
+        direct = math.fsum(qi * xi for qi, xi in zip(quota, units[:n], strict=True)) / max(quota)
+        assert abs(value - direct) <= 0.5 * len(given_units) / SCALE + 1e-12 * abs(direct)
+        assert value == rounded  # the closed form is exactly the solver's integer costs
         return
     assert value == pytest.approx(priority_sum(rule, quota, units[:n]), rel=1e-12, abs=0.0)
     assert abs(value - rounded) <= 0.5 * len(given_units) / SCALE + 1e-12 * abs(rounded)
