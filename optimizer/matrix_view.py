@@ -3,6 +3,8 @@ total and divisor (the certificate a reader divides by)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -19,6 +21,8 @@ def matrix_table(result: Result, scenario: Scenario) -> Table | Text | None:
     column totals and divisors; a line saying
     where to find a matrix too wide to draw; None when the result has no matrix."""
     cert = result.certificate
+    if cert is not None and cert.get("kind") == "components" and result.allocations:
+        return _components_table(result, cert)
     if cert is None or cert.get("kind") != "biproportional" or not result.allocations:
         return None
     rows, columns = cert["rows"], cert["columns"]
@@ -64,6 +68,36 @@ def matrix_table(result: Result, scenario: Scenario) -> Table | Text | None:
         ]
         mark = "" if given else "*"
         table.add_row(name, *line, Text(f"{total:,}{mark}", style="bold"), _short(divisor))
+    return table
+
+
+def _components_table(result: Result, cert: dict[str, Any]) -> Table:
+    """Each allocation split into its components (largest remainders of its quotas)."""
+    parts = cert["components"]
+    table = Table(
+        title=Text("units by component (rounded jointly, then split)", style="bold"),
+        box=box.SIMPLE_HEAVY,
+        title_justify="left",
+        show_footer=True,
+        pad_edge=False,
+    )
+    table.add_column("recipient", footer="total")
+    for part in parts:
+        table.add_column(
+            f"{part['name']}\n{part['basis']}",
+            justify="right",
+            no_wrap=True,
+            footer=f"{sum(part['split'].values()):,}",
+        )
+    table.add_column(
+        "units", justify="right", footer=f"{sum(a.units for a in result.allocations):,}"
+    )
+    for a in result.allocations:
+        table.add_row(
+            a.name,
+            *[f"{part['split'][a.id]:,}" for part in parts],
+            Text(f"{a.units:,}", style="bold"),
+        )
     return table
 
 

@@ -118,6 +118,95 @@ class GradeIncrementRule(BaseModel):
 GRADING_RULES = (EligibilityRule, GradeQuotaRule, GradeIncrementRule)
 
 
+class Component(BaseModel):
+    """One named part of the budget: ``units`` or a ``share`` of it, divided in proportion
+    to ``basis``: ``weight`` (size alone), ``entitlement`` (weight x score x grade
+    multiplier) or ``criteria.<name>`` (weight x that criterion's score)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: str = Field(min_length=1)
+    units: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    share: float | None = Field(default=None, ge=0, le=1)
+    basis: str = "entitlement"
+
+
+class ComponentsRule(BaseModel):
+    """The budget as named components (a base by size, an incentive by evaluation, ...):
+    each recipient's quota is the sum of its quotas in every component, and the sum is
+    rounded once, by the objective's method, within floors, caps and the other rules, so
+    the budget is spent exactly; the result splits each allocation back into components."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    type: Literal["components"]
+    name: str | None = None
+    parts: tuple[Component, ...] = Field(min_length=1)
+
+    @property
+    def label(self) -> str:
+        return self.name or "components"
+
+
+def components_rule(scenario: Scenario) -> ComponentsRule | None:
+    """The scenario's components rule, if it has one."""
+    return next((r for r in scenario.rules if isinstance(r, ComponentsRule)), None)
+
+
+def _component_problems(scenario: Scenario) -> list[Problem]:
+    problems: list[Problem] = []
+    for index, rule in enumerate(scenario.rules):
+        if not isinstance(rule, ComponentsRule):
+            continue
+        at = f"rules[{index}]"
+        names: set[str] = set()
+        for k, part in enumerate(rule.parts):
+            where = f"{at}.parts[{k}]"
+            if (part.units is None) == (part.share is None):
+                problems.append(Problem(where, "give units or share (one of them)"))
+            if part.name in names:
+                problems.append(Problem(f"{where}.name", f"duplicate component {part.name!r}"))
+            names.add(part.name)
+            criterion = part.basis.removeprefix("criteria.")
+            if part.basis not in ("weight", "entitlement") and (
+                not part.basis.startswith("criteria.") or criterion not in (scenario.criteria or {})
+            ):
+                problems.append(
+                    Problem(
+                        f"{where}.basis",
+                        f"{part.basis!r} is not weight, entitlement or criteria.<name> of a "
+                        "criterion the scenario names",
+                    )
+                )
+        by_units = [p.units for p in rule.parts if p.units is not None]
+        by_share = [p.share for p in rule.parts if p.share is not None]
+        if by_units and by_share:
+            problems.append(
+                Problem(f"{at}.parts", "give every component units, or every one a share")
+            )
+        elif by_units and sum(by_units) != scenario.budget:
+            problems.append(
+                Problem(
+                    f"{at}.parts",
+                    f"the components' units add up to {sum(by_units):,}, the budget is "
+                    f"{scenario.budget:,}",
+                )
+            )
+        elif by_share and abs(sum(by_share) - 1) > 1e-9:
+            problems.append(
+                Problem(f"{at}.parts", f"the components' shares add up to {sum(by_share):g}, not 1")
+            )
+        for other, extra in enumerate(scenario.rules):
+            if other != index and extra.type in ("components", "grade_order"):
+                problems.append(
+                    Problem(
+                        f"rules[{other}].type",
+                        f"cannot be combined with the components rule ({at})",
+                    )
+                )
+    return problems
+
+
 class TwoStageRule(BaseModel):
     """Two stages in one scenario: the budget is first apportioned to groups (``first``:
     the groups as recipients, with their own scores, bounds, grades, objective and rules;
@@ -251,7 +340,12 @@ def biproportional_rule(scenario: Scenario) -> tuple[int, BiproportionalRule] | 
 
 def plan_problems(scenario: Scenario) -> list[Problem]:
     """What makes a scenario's plan rules unusable, with field paths."""
-    return _grading_problems(scenario) + _matrix_problems(scenario) + _stage_problems(scenario)
+    return (
+        _grading_problems(scenario)
+        + _matrix_problems(scenario)
+        + _stage_problems(scenario)
+        + _component_problems(scenario)
+    )
 
 
 def _grading_problems(scenario: Scenario) -> list[Problem]:

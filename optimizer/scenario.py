@@ -31,6 +31,7 @@ from optimizer.errors import InputError, Problem
 from optimizer.exact import MAX_BUDGET
 from optimizer.plan_rules import (
     BiproportionalRule,
+    ComponentsRule,
     EligibilityRule,
     GradeIncrementRule,
     GradeQuotaRule,
@@ -274,7 +275,8 @@ Rule = Annotated[
     | EligibilityRule
     | GradeQuotaRule
     | GradeIncrementRule
-    | TwoStageRule,
+    | TwoStageRule
+    | ComponentsRule,
     Field(discriminator="type"),
 ]
 RULE_TYPES = (
@@ -286,6 +288,7 @@ RULE_TYPES = (
     "grade_quota",
     "grade_increments",
     "two_stage",
+    "components",
 )
 
 

@@ -34,6 +34,7 @@ from optimizer.apportion import maxmin_floors
 from optimizer.certificate import certificate
 from optimizer.collector import cyclic_gc_paused
 from optimizer.compile import build_program
+from optimizer.components import solve_components
 from optimizer.diagnosis import diagnose
 from optimizer.entitlement import Entitlements, IntArray
 from optimizer.errors import InputError, Problem
@@ -50,7 +51,7 @@ from optimizer.guard import (
 from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
-from optimizer.plan_rules import biproportional_rule, two_stage_rule
+from optimizer.plan_rules import biproportional_rule, components_rule, two_stage_rule
 from optimizer.result import Allocation, Result, SolverReport, Status, Tie
 from optimizer.rules import CompiledRules
 from optimizer.scenario import Scenario, TieBreak
@@ -144,6 +145,12 @@ def _solve(
         return solve_two_stage(
             scenario,
             stages,
+            lambda s: _solve(s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb),
+        )
+    if (parts := components_rule(scenario)) is not None:  # base + incentive, rounded jointly
+        return solve_components(
+            scenario,
+            parts,
             lambda s: _solve(s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb),
         )
     if (matrix := biproportional_rule(scenario)) is not None:  # the region x kind matrix

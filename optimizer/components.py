@@ -1,0 +1,129 @@
+"""Budget components (a base by size plus an incentive by evaluation, ...), rounded jointly.
+
+Each component ``c`` has units ``B_c`` (given, or its share of the budget apportioned by
+largest remainders) and a basis ``b_ic``; recipient ``i``'s quota in it is
+``B_c * b_ic / sum_j b_jc``, exactly. The recipient's quota is the sum over components, and
+the engine rounds those sums once (the scenario's objective, floors, caps and rules), so the
+budget is spent exactly. Each allocation is then split back into components in proportion
+to its component quotas (largest remainders within the recipient), for the result and the
+reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from fractions import Fraction
+from typing import Any
+
+from optimizer.plan_rules import Component, ComponentsRule
+from optimizer.result import Result
+from optimizer.scenario import Recipient, Scenario
+
+Engine = Callable[[Scenario], Result]
+
+
+def component_units(rule: ComponentsRule, budget: int) -> list[int]:
+    """Each component's units: as given, or its share of the budget by largest remainders
+    (ties to the earlier component)."""
+    if all(p.units is not None for p in rule.parts):
+        return [int(p.units or 0) for p in rule.parts]
+    shares = [Fraction(repr(p.share or 0.0)) for p in rule.parts]
+    exact = [budget * s / sum(shares) for s in shares]
+    units = [int(q) for q in exact]
+    order = sorted(range(len(exact)), key=lambda k: (-(exact[k] - units[k]), k))
+    for k in order[: budget - sum(units)]:
+        units[k] += 1
+    return units
+
+
+def basis(part: Component, rec: Recipient, multiplier: Fraction) -> Fraction:
+    """The recipient's basis in one component, exactly (decimals as written)."""
+    weight = Fraction(repr(rec.weight))
+    if part.basis == "weight":
+        return weight
+    if part.basis == "entitlement":
+        return weight * Fraction(repr(rec.score)) * multiplier
+    criterion = part.basis.removeprefix("criteria.")
+    return weight * Fraction(repr((rec.criteria or {}).get(criterion, 0.0)))
+
+
+def quotas(scenario: Scenario, rule: ComponentsRule) -> list[list[Fraction]]:
+    """``q[c][i]``: recipient ``i``'s exact quota in component ``c``."""
+    units = component_units(rule, scenario.budget)
+    out = []
+    for part, total in zip(rule.parts, units, strict=True):
+        values = []
+        for rec in scenario.recipients:
+            grade = scenario.grade_of(rec)
+            multiplier = Fraction(repr(grade.multiplier)) if grade is not None else Fraction(1)
+            values.append(basis(part, rec, multiplier))
+        whole = sum(values)
+        out.append([total * v / whole if whole else Fraction(0) for v in values])
+    return out
+
+
+def split(units: int, parts: list[Fraction]) -> list[int]:
+    """``units`` in proportion to ``parts`` (largest remainders, ties to the earlier)."""
+    whole = sum(parts)
+    if units == 0 or whole == 0:
+        return [0] * len(parts)
+    exact = [units * p / whole for p in parts]
+    out = [int(q) for q in exact]
+    order = sorted(range(len(exact)), key=lambda k: (-(exact[k] - out[k]), k))
+    for k in order[: units - sum(out)]:
+        out[k] += 1
+    return out
+
+
+def solve_components(scenario: Scenario, rule: ComponentsRule, engine: Engine) -> Result:
+    """Round the summed component quotas once through ``engine``; split each allocation
+    back into its components in the certificate, and name them in the message."""
+    q = quotas(scenario, rule)
+    total = [sum(column) for column in zip(*q, strict=True)]
+    if not any(total):
+        raise ValueError("every component quota is 0")  # pragma: no cover - validated
+    recs = tuple(
+        rec.model_copy(update={"weight": float(t), "score": 1.0, "criteria": None})
+        for rec, t in zip(scenario.recipients, total, strict=True)
+    )
+    rules = tuple(r for r in scenario.rules if not isinstance(r, ComponentsRule))
+    derived = scenario.model_copy(
+        update={"recipients": recs, "grades": (), "rules": rules, "criteria": None}
+    )
+    result = engine(derived)
+    units = component_units(rule, scenario.budget)
+    described = " · ".join(
+        f"{p.name} {u:,} by {p.basis}" for p, u in zip(rule.parts, units, strict=True)
+    )
+    message = "; ".join(
+        part for part in (f"components: {described}, rounded jointly", result.message) if part
+    )
+    common: dict[str, Any] = {
+        "scenario": scenario.name,
+        "scenario_hash": scenario.content_hash,
+        "message": message,
+    }
+    if not result.allocations:
+        return replace(result, **common)
+    per: dict[str, dict[str, int]] = {p.name: {} for p in rule.parts}
+    allocations = []
+    for i, (rec, a) in enumerate(zip(scenario.recipients, result.allocations, strict=True)):
+        shares = split(a.units, [q[c][i] for c in range(len(rule.parts))])
+        for part, n in zip(rule.parts, shares, strict=True):
+            per[part.name][rec.id] = n
+        grade = scenario.grade_of(rec)
+        allocations.append(
+            a._replace(score=rec.score, grade=grade.grade if grade is not None else None)
+        )
+    certificate = {
+        "kind": "components",
+        "rule": "units = the joint rounding of the sum of each recipient's component quotas; "
+        "each allocation split back by largest remainders of its component quotas",
+        "components": [
+            {"name": p.name, "basis": p.basis, "units": u, "split": per[p.name]}
+            for p, u in zip(rule.parts, units, strict=True)
+        ],
+        "rounding": result.certificate,
+    }
+    return replace(result, allocations=tuple(allocations), certificate=certificate, **common)
