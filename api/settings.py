@@ -46,4 +46,5 @@ class Settings(BaseSettings):
     max_sweep_values: int = Field(default=200, ge=1)
     """Most runs one sweep may create."""
     job_delay_s: float = Field(default=0.0, ge=0, le=3600)
-    """Testing aid: every run waits this long in its solve process, before solving."""
+    """Testing aid: every run waits this long in its solve process before solving (a slow
+    solve: it counts towards ``run_max_time_s``)."""

@@ -183,7 +183,7 @@ class Worker:
             )
         )
         begun = time.perf_counter()
-        deadline = time.monotonic() + self.settings.job_delay_s + limit + GRACE_S
+        deadline = time.monotonic() + limit + GRACE_S
         log.info("run %d: attempt %d, solve process %s", run_id, claimed.attempt, process.pid)
         while True:
             answer = process.wait(self.check_s)

@@ -435,3 +435,19 @@ def test_an_app_started_twice_executes_runs_each_time(target: DatabaseTarget) ->
             run = client.post("/v1/runs", json={"scenario": scenario_data()}, headers=headers)
             assert run.status_code == 201 and run.json()["status"] == "done"
             assert client.get("/readyz").json()["workers"] == 1
+
+
+def test_a_solve_past_the_service_limit_is_stopped(
+    target: DatabaseTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The testing delay stands for a solve that ignores its time limit."""
+    monkeypatch.setattr("api.worker.GRACE_S", 0.5)
+    app = create_app(target.settings(workers=1, run_max_time_s=0.5, job_delay_s=30))
+    headers = {"Authorization": f"Bearer {make_token(app.state.database, Role.PLANNER)}"}
+    with TestClient(app) as client:
+        run = client.post("/v1/runs", json={"scenario": scenario_data()}, headers=headers).json()
+    assert (run["status"], run["result"]) == ("failed", None)
+    assert run["error"] == (
+        "stopped: still solving 0.5 s after the service's limit of 0.5 s per run "
+        "(ALLOT_RUN_MAX_TIME_S)"
+    )
