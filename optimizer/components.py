@@ -4,18 +4,22 @@ Each component ``c`` has units ``B_c`` (given, or its share of the budget apport
 largest remainders) and a basis ``b_ic``; recipient ``i``'s quota in it is
 ``B_c * b_ic / sum_j b_jc``, exactly. The recipient's quota is the sum over components, and
 the engine rounds those sums once (the scenario's objective, floors, caps and rules), so the
-budget is spent exactly. Each allocation is then split back into components in proportion
-to its component quotas (largest remainders within the recipient), for the result and the
-reader.
+budget is spent exactly. Each allocation is then split back into components by a
+biproportional apportionment of the component quotas (every recipient's parts sum to its
+units, every component's to its units), for the result and the reader.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
+from optimizer.biproportional import Matrix, biproportional
 from optimizer.plan_rules import Component, ComponentsRule
 from optimizer.result import Result
 from optimizer.scenario import Recipient, Scenario
@@ -76,6 +80,40 @@ def split(units: int, parts: list[Fraction]) -> list[int]:
     return out
 
 
+def split_matrix(
+    x: list[int], q: list[list[Fraction]], units: list[int]
+) -> tuple[list[list[int]], bool]:
+    """The allocations split into components so that both margins hold: the biproportional
+    apportionment (Webster) of the component quotas to rows ``x`` and columns ``units``;
+    where it has no answer (a floor on a recipient with no quota), each allocation split on
+    its own. Returns ``cells[c][i]`` and whether both margins hold."""
+    n, parts = len(x), len(units)
+    denominator = 1
+    for column in q:
+        for v in column:
+            denominator = denominator * v.denominator // math.gcd(denominator, v.denominator)
+    cells = [(i, c) for i in range(n) for c in range(parts)]
+    matrix = Matrix(
+        row=np.array([i for i, _ in cells], dtype=np.int64),
+        column=np.array([c for _, c in cells], dtype=np.int64),
+        weight=tuple(int(q[c][i] * denominator) for i, c in cells),
+        lo=np.zeros(len(cells), dtype=np.int64),
+        hi=np.full(len(cells), max(sum(x), 1), dtype=np.int64),
+        row_totals=tuple(x),
+        column_totals=tuple(units),
+    )
+    answer = biproportional(matrix, "webster")
+    out = [[0] * n for _ in range(parts)]
+    if answer.x is not None:
+        for (i, c), v in zip(cells, answer.x.tolist(), strict=True):
+            out[c][i] = v
+        return out, True
+    for i in range(n):
+        for c, v in enumerate(split(x[i], [q[c][i] for c in range(parts)])):
+            out[c][i] = v
+    return out, False
+
+
 def solve_components(scenario: Scenario, rule: ComponentsRule, engine: Engine) -> Result:
     """Round the summed component quotas once through ``engine``; split each allocation
     back into its components in the certificate, and name them in the message."""
@@ -108,10 +146,10 @@ def solve_components(scenario: Scenario, rule: ComponentsRule, engine: Engine) -
         return replace(result, **common)
     per: dict[str, dict[str, int]] = {p.name: {} for p in rule.parts}
     allocations = []
+    cells, both = split_matrix([a.units for a in result.allocations], q, units)
     for i, (rec, a) in enumerate(zip(scenario.recipients, result.allocations, strict=True)):
-        shares = split(a.units, [q[c][i] for c in range(len(rule.parts))])
-        for part, n in zip(rule.parts, shares, strict=True):
-            per[part.name][rec.id] = n
+        for c, part in enumerate(rule.parts):
+            per[part.name][rec.id] = cells[c][i]
         grade = scenario.grade_of(rec)
         allocations.append(
             a._replace(score=rec.score, grade=grade.grade if grade is not None else None)
@@ -119,7 +157,13 @@ def solve_components(scenario: Scenario, rule: ComponentsRule, engine: Engine) -
     certificate = {
         "kind": "components",
         "rule": "units = the joint rounding of the sum of each recipient's component quotas; "
-        "each allocation split back by largest remainders of its component quotas",
+        + (
+            "each allocation split back biproportionally (Webster): every recipient's parts "
+            "sum to its units and every component's to its units"
+            if both
+            else "each allocation split back by largest remainders of its component quotas "
+            "(a component's parts may then differ from its units by rounding)"
+        ),
         "components": [
             {"name": p.name, "basis": p.basis, "units": u, "split": per[p.name]}
             for p, u in zip(rule.parts, units, strict=True)

@@ -93,6 +93,9 @@ def test_each_allocation_splits_back_into_its_components() -> None:
     ]
     for a in result.allocations:
         assert sum(c["split"][a.id] for c in cert["components"]) == a.units
+    for c in cert["components"]:  # both margins: the split is biproportional
+        assert sum(c["split"].values()) == c["units"]
+    assert "biproportionally" in cert["rule"]
     assert "components: base 600 by weight" in result.message
 
 
