@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit chromium bench bench-quick clean
+.PHONY: run test lint typecheck unit chromium bench bench-quick clean test-deep mutation mutation-canaries
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,25 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null )
 
 test: lint typecheck unit
+
+# The property tests with 20 times their examples (the seed is printed: replay a failure
+# with PYTEST_ADDOPTS=--hypothesis-seed=N; tests/hypothesis_profile.py).
+test-deep: $(STAMP)
+	ALLOT_TEST_DEPTH=20 $(BIN)/pytest -q tests/independent tests/test_backends.py \
+	  tests/test_partition.py tests/test_thresholds.py tests/test_apportion.py \
+	  tests/test_certificate.py tests/test_exact.py
+
+# Mutation testing of the core modules with mutmut (pyproject.toml [tool.mutmut]): hours on
+# two cores; MUTANTS='optimizer.rules.*' runs only the mutants whose names match. Then
+# `.venv/bin/mutmut results` lists the survivors, `.venv/bin/mutmut show NAME` one diff.
+mutation: $(STAMP)
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json
+
+# The issue-18 canaries (tie order reversed, each rule one unit tighter, divisor rounding
+# changed), each in a scratch copy against the tests that must catch it: CI runs these.
+mutation-canaries: $(STAMP)
+	$(BIN)/python -m tests.independent.canaries
 
 # The benchmark suite: Allot beside a plain PuLP + CBC model of the same problem, measured
 # in the same run. `bench-quick` is CI's (a minute or two; exits 1 when a check fails or an
@@ -59,4 +78,4 @@ run: $(STAMP)
 	$(BIN)/allot serve --host 127.0.0.1 --port 8000
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis mutants
