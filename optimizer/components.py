@@ -105,12 +105,12 @@ def split_matrix(
     answer = biproportional(matrix, "webster")
     out = [[0] * n for _ in range(parts)]
     if answer.x is not None:
-        for (i, c), v in zip(cells, answer.x.tolist(), strict=True):
-            out[c][i] = v
+        for (i, c), got in zip(cells, answer.x.tolist(), strict=True):
+            out[c][i] = int(got)
         return out, True
     for i in range(n):
-        for c, v in enumerate(split(x[i], [q[c][i] for c in range(parts)])):
-            out[c][i] = v
+        for c, share in enumerate(split(x[i], [q[k][i] for k in range(parts)])):
+            out[c][i] = share
     return out, False
 
 
