@@ -46,7 +46,7 @@ import optimizer
 from optimizer import solvers
 from optimizer.compile import build_program
 from optimizer.errors import AllotError, InputError, Problem
-from optimizer.loading import load_data, load_scenario
+from optimizer.loading import MAX_FILE_BYTES, load_data, load_scenario
 from optimizer.matrix_view import matrix_note, matrix_table
 from optimizer.result import Result, Status, Tie
 from optimizer.scenario import Backend, Scenario
@@ -142,6 +142,53 @@ def validate(file: FileArg) -> None:
         f"ok: {scenario.name} ({len(scenario.recipients)} recipients, "
         f"budget {scenario.budget}, hash {scenario.content_hash})"
     )
+
+
+@app.command("verify")
+def verify_command(
+    result_file: Annotated[
+        Path, typer.Argument(help="A result as `allot solve --format json` writes it.")
+    ],
+    scenario_file: Annotated[
+        Path | None, typer.Argument(help="The scenario it claims to be of (checks more).")
+    ] = None,
+) -> None:
+    """Re-check a result without solving: hash, budget, bounds, every rule, the certificate
+    and the optimality claim. Exit 0 "verified", 1 with the first failure, 2 bad input."""
+    from optimizer.verify import verify
+
+    with _errors_as_exit():
+        scenario = load_scenario(scenario_file) if scenario_file is not None else None
+        data = _read_result(result_file)
+    checks = verify(data, scenario)
+    for check in checks:
+        mark = {True: "ok", False: "FAIL", None: "--"}[check.ok]
+        typer.echo(f"{mark:4} {check.name}: {check.detail}")
+    failed = next((c for c in checks if c.ok is False), None)
+    if failed is not None:
+        _note(f"not verified: {failed.name}: {failed.detail}")
+        raise typer.Exit(EXIT_INFEASIBLE)
+    typer.echo(f"verified: {result_file} ({sum(c.ok is True for c in checks)} checks hold)")
+
+
+def _read_result(path: Path) -> Any:
+    """A result JSON file, or InputError naming the file and the problem."""
+    from optimizer.verify import result_problems
+
+    shown = str(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            too_big = f"{shown} is larger than {MAX_FILE_BYTES:,} bytes"
+            raise InputError([Problem("result", too_big)])
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise InputError([Problem("result", f"cannot read {shown}: {exc.strerror}")]) from None
+    except ValueError as exc:
+        raise InputError([Problem("result", f"{shown} is not JSON: {exc}")]) from None
+    problems = result_problems(data)
+    if problems:
+        raise InputError([Problem(field, reason) for field, reason in problems])
+    return data
 
 
 @app.command("solve")

@@ -73,6 +73,7 @@ def solve_two_stage(scenario: Scenario, rule: TwoStageRule, engine: Engine) -> R
     return replace(
         top,
         status=status,
+        unit=scenario.unit.model_dump(),  # the first stage's scenario has the default unit
         allocations=done,
         metrics=_metrics(scenario, done),
         message=message,
