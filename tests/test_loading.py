@@ -158,8 +158,9 @@ EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES_DIR.glob("*.yaml")))
 def test_canonical_form_is_the_pydantic_dump(name: str) -> None:
-    """The hashed text is written field by field for speed: it must be the JSON of
-    pydantic's own dump, criteria and tags included, so the hash means what it says."""
+    """The hashed text is written field by field for speed: it must be the compact JSON of
+    the canonical form, which holds every recipient field as given (criteria and tags
+    included) in id order, so the hash means what it says."""
     scenario = load_scenario(EXAMPLES_DIR / name)
     variants = [scenario]
     first = scenario.recipients[0]
@@ -186,12 +187,20 @@ def test_canonical_form_is_the_pydantic_dump(name: str) -> None:
         )
     )
     for each in variants:
-        dumped = each.model_dump(mode="json")
-        dumped["recipients"] = sorted(dumped["recipients"], key=lambda r: r["id"])
-        assert dumped.pop("tie_break") is None  # added later: hashed only when set
-        assert each.canonical() == dumped
+        canonical = each.canonical()
+        # recipients by id, each with the fields it was given (none dropped or renamed)
+        listed = canonical["recipients"]
+        assert [r["id"] for r in listed] == sorted(r.id for r in each.recipients)
+        for rec, shown in zip(sorted(each.recipients, key=lambda r: r.id), listed, strict=True):
+            assert (shown["name"], shown["cap"], shown["tags"]) == (rec.name, rec.cap, rec.tags)
+            assert shown.get("criteria") == rec.criteria
+        assert "tie_break" not in canonical  # added later: hashed only when set
+        # listing order is not content
+        reordered = each.model_copy(update={"recipients": tuple(reversed(each.recipients))})
+        assert reordered.canonical() == canonical
+        assert reordered.canonical_text() == each.canonical_text()
         # the hashed text is the canonical form's compact JSON, written without it
-        text = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         assert each.canonical_text() == text
 
 
