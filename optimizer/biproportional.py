@@ -817,6 +817,12 @@ def apportion_line(weights: Sequence[int], total: int, method: str) -> list[int]
     ``total`` each) or Hamilton; None when the method cannot place them (Adams, Dean or
     Huntington-Hill with fewer units than positive weights)."""
     k = len(weights)
+    if method == "quota":
+        from optimizer.quota_method import MAX_UNITS, quota_method
+
+        if total > MAX_UNITS or not any(weights):
+            return None
+        return quota_method(list(weights), total).units
     if method == "hamilton":
         whole = sum(weights)
         if whole == 0:

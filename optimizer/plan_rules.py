@@ -341,11 +341,37 @@ def biproportional_rule(scenario: Scenario) -> tuple[int, BiproportionalRule] | 
 def plan_problems(scenario: Scenario) -> list[Problem]:
     """What makes a scenario's plan rules unusable, with field paths."""
     return (
-        _grading_problems(scenario)
+        _quota_problems(scenario)
+        + _grading_problems(scenario)
         + _matrix_problems(scenario)
         + _stage_problems(scenario)
         + _component_problems(scenario)
     )
+
+
+def _quota_problems(scenario: Scenario) -> list[Problem]:
+    """The Quota method takes floors and caps but no rule, and one step per unit."""
+    from optimizer.quota_method import MAX_UNITS
+
+    if scenario.objective.method != "quota":
+        return []
+    problems = [
+        Problem(
+            f"rules[{k}].type",
+            "the quota method takes floors and caps only (no rules); use a divisor method "
+            "or hamilton with rules",
+        )
+        for k in range(len(scenario.rules))
+    ]
+    if scenario.budget > MAX_UNITS:
+        problems.append(
+            Problem(
+                "budget",
+                f"the quota method gives one unit at a time: at most {MAX_UNITS:,} units "
+                f"(got {scenario.budget:,}); count the budget in larger units",
+            )
+        )
+    return problems
 
 
 def _grading_problems(scenario: Scenario) -> list[Problem]:

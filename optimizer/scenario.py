@@ -52,8 +52,10 @@ METHOD_ALIASES: Mapping[str, str] = {
     "adams": "adams",
     "dean": "dean",
     "harmonic": "dean",
+    "quota": "quota",
+    "balinski-young": "quota",
 }
-Method = Literal["hamilton", "jefferson", "webster", "huntington-hill", "adams", "dean"]
+Method = Literal["hamilton", "jefferson", "webster", "huntington-hill", "adams", "dean", "quota"]
 Backend = Literal["auto", "greedy", "cbc", "cp-sat", "highs"]
 
 

@@ -52,6 +52,7 @@ from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
 from optimizer.plan_rules import biproportional_rule, components_rule, two_stage_rule
+from optimizer.quota_method import solve_quota
 from optimizer.result import Allocation, Result, SolverReport, Status, Tie
 from optimizer.rules import CompiledRules
 from optimizer.scenario import Scenario, TieBreak
@@ -155,6 +156,8 @@ def _solve(
         )
     if (matrix := biproportional_rule(scenario)) is not None:  # the region x kind matrix
         return solve_biproportional(scenario, matrix[1])
+    if scenario.objective.method == "quota":  # Balinski-Young: its own sequential method
+        return solve_quota(scenario)
     ent, rules, program = build_program(scenario)
     program = program.folded()
     requested = backend or scenario.solver.backend
