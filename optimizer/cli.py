@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, get_args
@@ -48,6 +50,7 @@ from optimizer.compile import build_program
 from optimizer.errors import AllotError, InputError, Problem
 from optimizer.loading import MAX_FILE_BYTES, load_data, load_scenario
 from optimizer.matrix_view import matrix_note, matrix_table
+from optimizer.paradox import paradox_checks
 from optimizer.result import Result, Status, Tie
 from optimizer.scenario import Backend, Scenario
 from optimizer.sensitivity import DEFAULT_PRECISION
@@ -238,6 +241,14 @@ def solve_command(
             show_default=False,
         ),
     ] = None,
+    checks: Annotated[
+        bool,
+        typer.Option(
+            "--checks/--no-checks",
+            help="Paradox checks with verdicts (quota, budget and score monotonicity): a few "
+            "more solves.",
+        ),
+    ] = True,
 ) -> None:
     """Allocate a scenario and print the allocation, metrics and solver report."""
     with _errors_as_exit():
@@ -256,6 +267,11 @@ def solve_command(
             result = solve(
                 scenario, backend=backend, time_limit_s=time_limit, memory_mb=max_memory_mb
             )
+            if checks:
+                again = functools.partial(
+                    solve, backend=backend, time_limit_s=time_limit, memory_mb=max_memory_mb
+                )
+                result = replace(result, checks=paradox_checks(scenario, result, again))
         if out is not None:
             _write_file(out, _render(result, scenario, fmt))
     if out is not None:
@@ -471,6 +487,12 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
     if result.status != Status.TIE:
         for tie in result.ties:
             console.print(Text(_tie_line(tie)))
+    for verdict in result.checks:
+        style = {"holds": "green", "fails": "bold yellow"}.get(verdict.verdict, "dim")
+        check_line = Text(f"check {verdict.check.replace('_', ' ')}: ")
+        check_line.append(verdict.verdict, style=style)
+        check_line.append(f" ({verdict.detail})")
+        console.print(check_line)
     if result.metrics is not None:
         m = result.metrics
         ratio = "n/a" if m.max_min_ratio is None else f"{m.max_min_ratio:.3f}"

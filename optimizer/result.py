@@ -100,6 +100,15 @@ class Tie:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """One paradox check of a run (:mod:`optimizer.paradox`)."""
+
+    check: str  # "quota", "budget_monotonicity", "score_monotonicity"
+    verdict: str  # "holds", "fails" or "not applicable"
+    detail: str  # the counterexample, the reason, or what was checked
+
+
+@dataclass(frozen=True)
 class Result:
     """The full answer for one scenario."""
 
@@ -118,6 +127,8 @@ class Result:
     """How a reader checks a greedy-path allocation by hand (:mod:`optimizer.certificate`)."""
     ties: tuple[Tie, ...] = ()
     """Every tie the tie-break order decided (or, status ``tie``, refused to decide)."""
+    checks: tuple[Verdict, ...] = ()
+    """Paradox checks with verdicts, when the caller asked for them (:mod:`optimizer.paradox`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The result contract of DESIGN.md as plain JSON values."""
@@ -131,6 +142,7 @@ class Result:
         data["status"] = str(self.status)
         data["scenario"] = {"name": self.scenario, "hash": self.scenario_hash}
         del data["scenario_hash"]
+        data["checks"] = [asdict(v) for v in self.checks]
         data["ties"] = [
             {**asdict(t), "given": list(t.given), "passed": list(t.passed)} for t in self.ties
         ]
