@@ -174,9 +174,10 @@ def _families(scenario: Scenario) -> list[_Family]:
         if not getattr(rule, "hard", False)
     ]
     soft = [r for r in scenario.recipients if not r.hard]
-    if any(r.floor > 0 for r in soft):
+    wide = scenario.hard or ()
+    if "floors" not in wide and any(r.floor > 0 for r in soft):
         out.append(_Family("floors", "floors", "floor"))
-    if any(r.cap is not None for r in soft):
+    if "caps" not in wide and any(r.cap is not None for r in soft):
         out.append(_Family("caps", "caps", "cap"))
     return out
 
@@ -184,6 +185,7 @@ def _families(scenario: Scenario) -> list[_Family]:
 def _hard_labels(scenario: Scenario) -> list[str]:
     """The hard rules and bounds, named as the diagnosis names them."""
     out = [rule.label for rule in scenario.rules if getattr(rule, "hard", False)]
+    out.extend(f"all {bounds}" for bounds in scenario.hard or ())
     held = [r.id for r in scenario.recipients if r.hard and (r.floor > 0 or r.cap is not None)]
     if held:
         names = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
@@ -212,6 +214,7 @@ def _hard_conflict(scenario: Scenario, families: list[_Family]) -> Diagnosis | N
                 for rule in core.rules
             ),
             "recipients": tuple(r.model_copy(update={"hard": False}) for r in core.recipients),
+            "hard": None,
         }
     )
     inner = diagnose(softened)

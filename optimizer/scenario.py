@@ -348,6 +348,9 @@ class Scenario(_Frozen):
     solver: SolverOptions = Field(default_factory=SolverOptions)
     tie_break: TieBreak | None = None
     """How tied units are decided; None: the default order (and left out of the hash)."""
+    hard: tuple[Literal["floors", "caps"], ...] | None = None
+    """Scenario-wide: every recipient's floor (and/or cap) is fixed; the diagnosis never
+    suggests relaxing them (per recipient: ``Recipient.hard``)."""
 
     @classmethod
     def from_data(cls, data: Any) -> Scenario:
@@ -444,7 +447,7 @@ class Scenario(_Frozen):
         return None
 
 
-_HASH_WHEN_SET = ("tie_break",)
+_HASH_WHEN_SET = ("tie_break", "hard")
 
 
 def path_text(loc: Sequence[str | int]) -> str:

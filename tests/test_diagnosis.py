@@ -791,3 +791,22 @@ def test_hard_is_left_out_of_the_hash_unless_set() -> None:
     assert plain.content_hash == explicit.content_hash
     marked = Scenario.from_data(scenario(recipients, budget=30, rules=[dict(rules[0], hard=True)]))
     assert marked.content_hash != plain.content_hash
+
+
+def test_scenario_wide_hard_floors() -> None:
+    # floors 40 + 40 + 30 = 110 > 100 and every floor is fixed: only the rule may give
+    recipients = [
+        {"id": "a", "score": 1, "floor": 40, "tags": {"k": "x"}},
+        {"id": "b", "score": 1, "floor": 40, "tags": {"k": "x"}},
+        {"id": "c", "score": 5, "floor": 30, "tags": {"k": "y"}},
+    ]
+    data = scenario(recipients, budget=120)
+    data["rules"] = [{"type": "group", "tag": "k", "value": "x", "max_units": 60, "name": "x cap"}]
+    soft = diagnosis_of(data)
+    assert [r.constraint for r in soft.relax] in (["x cap"], ["floors"])
+    data["hard"] = ["floors"]
+    relax = single(data)
+    assert relax.constraint == "x cap" and relax.amount == 20
+    assert "hard, kept as they are: all floors" in diagnosis_of(data).summary
+    plain = Scenario.from_data({k: v for k, v in data.items() if k != "hard"})
+    assert Scenario.from_data(data).content_hash != plain.content_hash
