@@ -487,6 +487,14 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
     if result.status != Status.TIE:
         for tie in result.ties:
             console.print(Text(_tie_line(tie)))
+    for note in result.overrides:
+        alone = "no allocation" if note.method_units is None else f"{note.method_units:,}"
+        console.print(
+            Text(
+                f"override: {note.id} {note.units:,} units (the method alone: {alone}): "
+                f"{note.reason} ({note.author})"
+            )
+        )
     for verdict in result.checks:
         style = {"holds": "green", "fails": "bold yellow"}.get(verdict.verdict, "dim")
         check_line = Text(f"check {verdict.check.replace('_', ' ')}: ")

@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from itertools import combinations, pairwise
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from optimizer.model import IntegerProgram
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
 from optimizer.result import Diagnosis, Relaxation, Status
 from optimizer.rules import change_limit
-from optimizer.scenario import ChangeLimitRule, GradeOrderRule, GroupRule, Scenario
+from optimizer.scenario import ChangeLimitRule, GradeOrderRule, GroupRule, Recipient, Scenario
 from optimizer.thresholds import ExactOrders, ThresholdSearch
 
 MAX_SET = 3
@@ -173,7 +174,8 @@ def _families(scenario: Scenario) -> list[_Family]:
         for i, rule in enumerate(scenario.rules)
         if not getattr(rule, "hard", False)
     ]
-    soft = [r for r in scenario.recipients if not r.hard]
+    decided = {o.id for o in scenario.overrides or ()}  # a committee's decision stays
+    soft = [r for r in scenario.recipients if not r.hard and r.id not in decided]
     wide = scenario.hard or ()
     if "floors" not in wide and any(r.floor > 0 for r in soft):
         out.append(_Family("floors", "floors", "floor"))
@@ -186,6 +188,7 @@ def _hard_labels(scenario: Scenario) -> list[str]:
     """The hard rules and bounds, named as the diagnosis names them."""
     out = [rule.label for rule in scenario.rules if getattr(rule, "hard", False)]
     out.extend(f"all {bounds}" for bounds in scenario.hard or ())
+    out.extend(f"the override of {o.id} ({o.reason})" for o in scenario.overrides or ())
     held = [r.id for r in scenario.recipients if r.hard and (r.floor > 0 or r.cap is not None)]
     if held:
         names = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
@@ -213,11 +216,12 @@ def _hard_conflict(scenario: Scenario, families: list[_Family]) -> Diagnosis | N
                 rule.model_copy(update={"hard": False}) if hasattr(rule, "hard") else rule
                 for rule in core.rules
             ),
-            "recipients": tuple(r.model_copy(update={"hard": False}) for r in core.recipients),
+            "recipients": tuple(_decided(r, core) for r in core.recipients),
             "hard": None,
+            "overrides": None,
         }
     )
-    inner = diagnose(softened)
+    inner = diagnose(softened)  # nothing hard left: no recursion
     reason = inner.summary.removeprefix("infeasible: ")
     return Diagnosis(
         summary=(
@@ -226,6 +230,17 @@ def _hard_conflict(scenario: Scenario, families: list[_Family]) -> Diagnosis | N
         ),
         relax=(),
     )
+
+
+def _decided(rec: Recipient, scenario: Scenario) -> Recipient:
+    """A recipient as a plain one: not hard, an override's units as its floor and cap."""
+    update: dict[str, Any] = {"hard": False}
+    for override in scenario.overrides or ():
+        if override.id == rec.id:
+            low, high = override.bounds
+            update["floor"] = low if low is not None else rec.floor
+            update["cap"] = high if high is not None else rec.cap
+    return rec.model_copy(update=update)
 
 
 def _without(scenario: Scenario, subset: tuple[_Family, ...]) -> Scenario:

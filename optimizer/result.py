@@ -100,6 +100,17 @@ class Tie:
 
 
 @dataclass(frozen=True)
+class OverrideNote:
+    """A committee's override as the run applied it, beside the method's own answer."""
+
+    id: str
+    units: int  # what the recipient gets with the override
+    method_units: int | None  # what the method alone gives (None: no allocation without it)
+    reason: str
+    author: str
+
+
+@dataclass(frozen=True)
 class Verdict:
     """One paradox check of a run (:mod:`optimizer.paradox`)."""
 
@@ -127,6 +138,8 @@ class Result:
     """How a reader checks a greedy-path allocation by hand (:mod:`optimizer.certificate`)."""
     ties: tuple[Tie, ...] = ()
     """Every tie the tie-break order decided (or, status ``tie``, refused to decide)."""
+    overrides: tuple[OverrideNote, ...] = ()
+    """The scenario's overrides, each with the method's own units for that recipient."""
     checks: tuple[Verdict, ...] = ()
     """Paradox checks with verdicts, when the caller asked for them (:mod:`optimizer.paradox`)."""
 
@@ -143,6 +156,7 @@ class Result:
         data["scenario"] = {"name": self.scenario, "hash": self.scenario_hash}
         del data["scenario_hash"]
         data["checks"] = [asdict(v) for v in self.checks]
+        data["overrides"] = [asdict(o) for o in self.overrides]
         data["ties"] = [
             {**asdict(t), "given": list(t.given), "passed": list(t.passed)} for t in self.ties
         ]

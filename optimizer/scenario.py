@@ -294,6 +294,36 @@ RULE_TYPES = (
 )
 
 
+class Override(_Frozen):
+    """A committee's decision on one recipient's units (``units``, or ``min``/``max``),
+    replacing its floor and cap and every bound a rule sets on it, with the reason and
+    who decided; results show it beside what the method alone gives."""
+
+    id: str = Field(min_length=1, max_length=200)
+    units: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    min: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    max: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    reason: str = Field(min_length=1, max_length=1000)
+    author: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Override:
+        if self.units is not None and (self.min is not None or self.max is not None):
+            raise ValueError("give units, or min and/or max, not both")
+        if self.units is None and self.min is None and self.max is None:
+            raise ValueError("an override needs units, min or max")
+        if self.min is not None and self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
+        return self
+
+    @property
+    def bounds(self) -> tuple[int | None, int | None]:
+        """(lower, upper) units it sets; None leaves that side to the floor or cap."""
+        if self.units is not None:
+            return self.units, self.units
+        return self.min, self.max
+
+
 class TieBreak(_Frozen):
     """How units that tie are decided (:mod:`optimizer.ties`): by a documented ``order``
     (larger entitlement first then id, or id, or a list of ids first), by a recorded ``lot``
@@ -348,6 +378,8 @@ class Scenario(_Frozen):
     solver: SolverOptions = Field(default_factory=SolverOptions)
     tie_break: TieBreak | None = None
     """How tied units are decided; None: the default order (and left out of the hash)."""
+    overrides: tuple[Override, ...] | None = None
+    """Committee decisions on single recipients (:class:`Override`)."""
     hard: tuple[Literal["floors", "caps"], ...] | None = None
     """Scenario-wide: every recipient's floor (and/or cap) is fixed; the diagnosis never
     suggests relaxing them (per recipient: ``Recipient.hard``)."""
@@ -447,7 +479,7 @@ class Scenario(_Frozen):
         return None
 
 
-_HASH_WHEN_SET = ("tie_break", "hard")
+_HASH_WHEN_SET = ("tie_break", "hard", "overrides")
 
 
 def path_text(loc: Sequence[str | int]) -> str:
@@ -626,6 +658,16 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
                         f"(lowest {lowest}); add a grade for it",
                     )
                 )
+    overridden: set[str] = set()
+    ids = {rec.id for rec in scenario.recipients}
+    for index, override in enumerate(scenario.overrides or ()):
+        if override.id not in ids:
+            problems.append(Problem(f"overrides[{index}].id", f"no recipient {override.id!r}"))
+        elif override.id in overridden:
+            problems.append(
+                Problem(f"overrides[{index}].id", f"{override.id!r} has an override already")
+            )
+        overridden.add(override.id)
     if scenario.tie_break is not None and isinstance(scenario.tie_break.by, tuple):
         known = {rec.id for rec in scenario.recipients}
         listed: set[str] = set()

@@ -53,7 +53,7 @@ from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
 from optimizer.plan_rules import biproportional_rule, components_rule, two_stage_rule
 from optimizer.quota_method import solve_quota
-from optimizer.result import Allocation, Result, SolverReport, Status, Tie
+from optimizer.result import Allocation, OverrideNote, Result, SolverReport, Status, Tie
 from optimizer.rules import CompiledRules
 from optimizer.scenario import Scenario, TieBreak
 from optimizer.solvers import Backend, Outcome
@@ -99,9 +99,34 @@ def solve(
     memory = run_memory_mb(memory_mb)
     with cyclic_gc_paused():
         try:
-            return _solve(scenario, backend=backend, time_limit_s=time_limit_s, memory_mb=memory)
+            result = _solve(scenario, backend=backend, time_limit_s=time_limit_s, memory_mb=memory)
+            if scenario.overrides:
+                alone = _solve(
+                    scenario.model_copy(update={"overrides": None}),
+                    backend=backend,
+                    time_limit_s=time_limit_s,
+                    memory_mb=memory,
+                )
+                result = replace(result, overrides=_override_notes(scenario, result, alone))
+            return result
         except MemoryError:  # the estimates let it through: a sentence, never a traceback
             return _too_large(scenario)
+
+
+def _override_notes(scenario: Scenario, result: Result, alone: Result) -> tuple[OverrideNote, ...]:
+    """Each override with the units it gave and those the method alone gives."""
+    units = {a.id: a.units for a in result.allocations}
+    method = {a.id: a.units for a in alone.allocations}
+    return tuple(
+        OverrideNote(
+            id=o.id,
+            units=units.get(o.id, 0),
+            method_units=method.get(o.id),
+            reason=o.reason,
+            author=o.author,
+        )
+        for o in scenario.overrides or ()
+    )
 
 
 def _too_large(scenario: Scenario) -> Result:

@@ -48,6 +48,16 @@ def compile_rules(scenario: Scenario, ent: Entitlements) -> CompiledRules:
             sums.append(group.subset_sum(rule, scenario, ent, tags=tags))
         elif isinstance(rule, GradeOrderRule):
             orders.append(grade_order.ratio_order(rule, ent))
+    if scenario.overrides:
+        position = {rid: i for i, rid in enumerate(ent.ids)}
+        for override in scenario.overrides:
+            i = position[override.id]
+            low, high = override.bounds
+            label = f"override: {override.reason}"
+            lo[i] = low if low is not None else ent.floor[i]
+            hi[i] = high if high is not None else ent.cap[i]
+            lo_src.code[i] = lo_src.code_of((label,) if low is not None else ("floor",))
+            hi_src.code[i] = hi_src.code_of((label,) if high is not None else ("cap",))
     return CompiledRules(
         lo=lo,
         hi=hi,
@@ -66,7 +76,7 @@ class _Sources:
         self.code = code.astype(np.int64)
         self.table = table
 
-    def _code_of(self, labels: tuple[str, ...]) -> int:
+    def code_of(self, labels: tuple[str, ...]) -> int:
         if labels not in self.table:
             self.table.append(labels)
         return self.table.index(labels)
@@ -81,8 +91,8 @@ class _Sources:
         for old in sorted(set(self.code[also].tolist())):
             labels = self.table[old]
             if label not in labels:
-                self.code[also & (self.code == old)] = self._code_of((*labels, label))
-        self.code[moved] = self._code_of((label,))
+                self.code[also & (self.code == old)] = self.code_of((*labels, label))
+        self.code[moved] = self.code_of((label,))
         bound[moved] = new[moved]
 
     def per_recipient(self) -> tuple[tuple[str, ...], ...]:
