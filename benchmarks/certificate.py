@@ -15,7 +15,10 @@ more) an answer is judged by a certificate instead of Allot's word:
   a larger set); where it binds (the ``search`` path) there is no certificate here.
 - :func:`engine_certificate`: Allot's own ``result.certificate`` (``greedy`` path,
   ``proportional``), checked against the data: the divisor ``D`` or the Hamilton
-  threshold ``T`` it states must reproduce every recipient's units.
+  threshold ``T`` it states must reproduce every recipient's units. Where remainders tie
+  exactly the Hamilton interval is a single point (``low == high``, which the stated rule
+  "T in (low, high]" does not cover): the units keyed exactly ``T`` must then have gone
+  by rank.
 
 Nothing here imports the engine.
 """
@@ -196,13 +199,25 @@ def engine_certificate(problem: Problem, x: IntArray, certificate: dict[str, Any
     if certificate.get("kind") == "largest_remainder":
         low = None if exact.get("low") is None else Fraction(exact["low"])
         high = None if exact.get("high") is None else Fraction(exact["high"])
-        if low is not None and high is not None and not low < high:
+        if low is not None and high is not None and low > high:
             return [f"empty threshold interval ({low}, {high}]"]
         t = high if high is not None else (low + 1 if low is not None else Fraction(0))
+        tied = low is not None and low == t  # remainders tie exactly at T: rank decides
+        took, left = [], []  # recipients that took / did not take a unit keyed exactly T
         for i, q in enumerate(quota):
+            if lo[i] >= hi[i]:
+                continue
             want = min(max(math.ceil(q + t), lo[i]), hi[i])
-            if lo[i] < hi[i] and want != units[i]:
+            if tied and units[i] - 1 - q == t and units[i] > lo[i]:
+                took.append(i)
+            elif want != units[i]:
                 out.append(f"{problem.ids[i]}: T = {t} gives {want} units, not {units[i]}")
+            elif tied and units[i] - q == t and units[i] < hi[i]:
+                left.append(i)
+        if took and left:  # the tie went by rank: every taker ranks before every other
+            rank = _rank(problem)
+            if max(rank[i] for i in took) > min(rank[i] for i in left):
+                out.append(f"the units tied at T = {t} did not go by rank")
         return out
     if certificate.get("kind") != "divisor":
         return [f"unknown certificate kind {certificate.get('kind')!r}"]
@@ -226,6 +241,16 @@ def engine_certificate(problem: Problem, x: IntArray, certificate: dict[str, Any
         if k > lo[i] and y < _divisor(method, k - 1, squared):
             out.append(f"{problem.ids[i]}: at D = {d} it does not earn unit {k}")
     return out
+
+
+def _rank(problem: Problem) -> list[int]:
+    """0 = first: the larger entitlement, then the smaller id (README "Ties")."""
+    ent, ids = problem.entitlement_exact, problem.ids
+    order = sorted(range(len(ids)), key=lambda i: (-ent[i], ids[i]))
+    rank = [0] * len(ids)
+    for r, i in enumerate(order):
+        rank[i] = r
+    return rank
 
 
 def _divisor(method: str, k: int, squared: bool) -> Fraction:

@@ -707,3 +707,36 @@ def test_a_binding_grade_order_has_no_certificate_here() -> None:
     problem, x, _ = _certified_case("hamilton", "all")
     proof = optimality(problem, x)
     assert proof.ok is None and "overlapping" in proof.detail
+
+
+def _hamilton_tie() -> tuple[Problem, np.ndarray, Any]:
+    """Two equal entitlements, one unit: the remainders tie exactly, the rank (id) decides."""
+    data: dict[str, Any] = {
+        "name": "tie",
+        "budget": 1,
+        "recipients": [{"id": "a", "score": 1}, {"id": "b", "score": 1}],
+    }
+    result = solve(Scenario.from_data(data))
+    problem = Problem.of(data)
+    return problem, _units(problem, {a.id: a.units for a in result.allocations}), result
+
+
+def test_a_hamilton_tie_is_checked_by_rank() -> None:
+    problem, x, result = _hamilton_tie()
+    assert x.tolist() == [1, 0]
+    assert engine_certificate(problem, x, result.certificate) == []
+    swapped = np.array([0, 1], dtype=np.int64)  # the tie given against the rank order
+    assert engine_certificate(problem, swapped, result.certificate) != []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: with remainders tied exactly, the Hamilton certificate's threshold "
+    "interval (low, high] is empty (low == high), so the rule it states holds for no T "
+    "(README 'Proof for readers'); it should state the tie (T = low, ties by rank)",
+)
+def test_the_hamilton_certificate_interval_is_never_empty() -> None:
+    _, _, result = _hamilton_tie()
+    assert result.certificate is not None
+    exact = result.certificate["exact"]
+    assert Fraction(exact["low"]) < Fraction(exact["high"])
