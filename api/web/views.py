@@ -289,6 +289,70 @@ def components(
     return Components(labels, tuple(table))
 
 
+BASES: dict[str, str] = {
+    "weight": N_("by weight"),
+    "entitlement": N_("by evaluation"),
+}
+"""How a budget component is shared out (the others are criteria, named as given)."""
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A plan's structure, as a table: a budget split into components (a column per
+    component, a row per recipient) or allocated in two stages (a row per group with what
+    the first stage gave it)."""
+
+    kind: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, str, tuple[Any, ...]], ...]
+    """(id, name, a value per column)."""
+    by: str = ""
+
+
+def breakdown(
+    certificate: Mapping[str, Any] | None, rows: Sequence[AllocationView], t: Translator
+) -> Breakdown | None:
+    """The components or the two stages of a run, from its certificate."""
+    if not isinstance(certificate, Mapping) or not rows:
+        return None
+    if certificate.get("kind") == "components":
+        parts = [c for c in certificate.get("components") or () if isinstance(c, Mapping)]
+        if not parts:
+            return None
+        columns = []
+        for part in parts:
+            basis = str(part.get("basis") or "")
+            how = t.gettext(BASES[basis]) if basis in BASES else basis
+            columns.append(f"{part.get('name')} ({how})" if how else str(part.get("name")))
+        table = tuple(
+            (
+                row.id,
+                row.name,
+                (*((part.get("split") or {}).get(row.id) for part in parts), row.units),
+            )
+            for row in rows
+        )
+        return Breakdown("components", (*columns, t.gettext("Units")), table)
+    if certificate.get("kind") == "two_stage":
+        first = certificate.get("first") or {}
+        units = first.get("units") or {}
+        if not isinstance(units, Mapping) or not units:
+            return None
+        by = str(certificate.get("by") or "")
+        table = tuple(
+            (
+                str(group),
+                (REGIONS[group][2] if t.lang == "ko" else REGIONS[group][3])
+                if group in REGIONS
+                else str(group),
+                (given,),
+            )
+            for group, given in units.items()
+        )
+        return Breakdown("two_stage", (t.gettext("Units"),), table, by=by)
+    return None
+
+
 @dataclass(frozen=True)
 class MapChoice:
     kind: MapKind
@@ -317,6 +381,7 @@ class RunView:
     message: str = ""
     components: Components | None = None
     regions: tuple[RegionRow, ...] = ()
+    breakdown: Breakdown | None = None
 
     @property
     def has_allocation(self) -> bool:
@@ -540,6 +605,7 @@ def run_view(
         message=str(result.get("message") or ""),
         components=components(body, rows, t),
         regions=region_rows(rows, body, t),
+        breakdown=breakdown(result.get("certificate"), rows, t),
     )
 
 

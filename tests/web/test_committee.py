@@ -386,3 +386,35 @@ def test_a_scenario_scored_by_criteria_shows_each_recipients_components(
         assert values[: len(weights)] == [float(scores[k]) for k in weights]
         composite = sum(scores[k] * w for k, w in weights.items()) / sum(weights.values())
         assert values[len(weights)] == pytest.approx(composite, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["base-and-incentive.yaml", "two-stage.yaml"])
+def test_a_plan_in_components_or_two_stages_shows_its_breakdown(
+    browser: Browser, api: TestClient, name: str
+) -> None:
+    from pathlib import Path
+
+    from optimizer.loading import load_scenario
+
+    family = Path(__file__).resolve().parents[2] / "scenarios" / "plan-2023"
+    data = load_scenario(family / name).model_dump(mode="json")
+    (run_id,) = post_runs(api, data, [])
+    result = api.get(f"/v1/runs/{run_id}").json()["result"]
+    certificate = result["certificate"]
+    html = browser("committee", lang="ko").get(f"/ui/runs/{run_id}").text
+    section = html.split('<table class="breakdown">', 1)[1].split("</table>", 1)[0]
+    rows = dict(re.findall(r'<tr data-part="([^"]+)">(.*?)</tr>', section))
+    cells = {
+        k: [int(v.replace(",", "")) for v in re.findall(r">([\d,]+)</td>", row)]
+        for k, row in rows.items()
+    }
+    if certificate["kind"] == "components":
+        assert "예산 구성별 배분" in html
+        units = {a["id"]: a["units"] for a in result["allocations"]}
+        assert set(cells) == set(units)
+        for rid, values in cells.items():
+            parts = [c["split"][rid] for c in certificate["components"]]
+            assert values == [*parts, units[rid]] and sum(parts) == units[rid]
+    else:
+        assert "2단계 배분" in html
+        assert {k: v[0] for k, v in cells.items()} == certificate["first"]["units"]
