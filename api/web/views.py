@@ -74,6 +74,7 @@ STATES: dict[str, str] = {
     "infeasible": N_("infeasible"),
     "error": N_("error"),
     "time_limit": N_("time limit"),
+    "tie": N_("tie, not decided"),
 }
 
 RULE_KINDS: dict[str, str] = {
@@ -128,7 +129,12 @@ class RunRow:
 
     @property
     def comparable(self) -> bool:
-        return self.status == RunStatus.DONE and self.outcome not in (None, "infeasible", "error")
+        return self.status == RunStatus.DONE and self.outcome not in (
+            None,
+            "infeasible",
+            "error",
+            "tie",
+        )
 
     @property
     def state(self) -> str:
