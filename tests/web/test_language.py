@@ -194,8 +194,8 @@ def test_the_language_follows_the_query_then_the_cookie_then_the_browser(
     assert '<html lang="ko">' in plain.get(page).text  # the default is Korean
 
 
-def test_times_are_in_kst_unless_configured(
-    browser: Browser, api: TestClient, two_runs: list[int], monkeypatch: pytest.MonkeyPatch
+def test_times_are_in_kst_by_default(
+    browser: Browser, api: TestClient, two_runs: list[int]
 ) -> None:
     created = api.get(f"/v1/runs/{two_runs[0]}").json()["created_at"]
     import datetime as dt
