@@ -196,11 +196,15 @@ def test_after_kill_9_of_a_worker_a_new_worker_finishes_every_run(
     budgets = [f"budget={1000 + 40 * i}" for i in range(6)]
     with httpx.Client(base_url=server.base, headers=planner, timeout=60) as client:
         _live_workers(client, admin, 1)
-        ids = [
+        sweep = client.post(  # sweep items are runs like any other: the first three
+            "/v1/sweeps?async=true",
+            json={"scenario": scenario_data(), "set": "budget=1000:1080:40"},
+        ).json()
+        ids = [run["id"] for run in sweep["runs"]] + [
             client.post(
                 "/v1/runs?async=true", json={"scenario": scenario_data(), "overrides": [b]}
             ).json()["id"]
-            for b in budgets
+            for b in budgets[3:]
         ]
         _until(
             lambda: len([r for r in _runs(client, ids) if r["status"] == "running"]) == 2,
@@ -212,6 +216,7 @@ def test_after_kill_9_of_a_worker_a_new_worker_finishes_every_run(
         workers.start("--concurrency", "2", name="rescuer", **lease_env)
         runs = _until(lambda: _all_final(client, ids), what="every run final")
         listed = client.get("/v1/runs", params={"limit": 500}).json()
+        assert client.get(f"/v1/sweeps/{sweep['id']}").json()["status"] == "done"
     assert [r["status"] for r in runs] == ["done"] * len(ids)
     assert listed["total"] == len(ids)  # none lost, none duplicated
     assert sorted(r["id"] for r in listed["items"]) == sorted(ids)
