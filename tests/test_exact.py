@@ -36,6 +36,7 @@ from optimizer.result import Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 from tests import oracle
+from tests.hypothesis_profile import examples as scaled
 from tests.oracle import Problem, apportion, by_threshold, exact, unit_by_unit
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -56,18 +57,17 @@ ALIASES: dict[str, list[str | None]] = {
 
 
 def profile(examples: int, *, shrink: bool = True) -> settings:
-    """Reproducible runs: derandomized, no example database, no deadline. ``shrink=False``
-    reports the first failing example as drawn: at budgets of 10**9 and more, a wrong
-    engine can be slow on every example, and shrinking would run dozens of them."""
+    """Random runs, replayable by the printed seed (tests/hypothesis_profile.py), no
+    deadline. ``shrink=False`` reports the first failing example as drawn: at budgets of
+    10**9 and more, a wrong engine can be slow on every example, and shrinking would run
+    dozens of them."""
     return settings(
-        max_examples=examples,
+        max_examples=scaled(examples),
         deadline=None,
-        derandomize=True,
-        database=None,
         suppress_health_check=[HealthCheck.too_slow],
-        phases=[Phase.explicit, Phase.generate, Phase.shrink]
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]
         if shrink
-        else [Phase.explicit, Phase.generate],
+        else [Phase.explicit, Phase.reuse, Phase.generate],
     )
 
 
