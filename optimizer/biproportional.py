@@ -759,7 +759,9 @@ def _fit_float(
             break
         low = np.where(too_few, low - 4.0, low)
         high = np.where(too_many, high + 4.0, high)
-    for _ in range(max(int(math.log2(2 * width / 1e-7)), 1)):
+    # to about a tenth of a unit on the largest line (floats hold 1e-16: any budget allowed)
+    precision = max(min(1e-7, 0.1 / max(float(totals.max(initial=1.0)), 1.0)), 1e-15)
+    for _ in range(max(int(math.log2(2 * width / precision)) + 1, 1)):
         mid = (low + high) / 2
         many = count(mid) > totals  # divisor too small
         low = np.where(many, mid, low)

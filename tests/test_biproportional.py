@@ -457,3 +457,17 @@ def test_recipients_sharing_a_cell_each_round_from_the_same_divisors() -> None:
         assert abs(quotient - a.units) <= Fraction(1, 2)  # Webster: the nearest whole number
     assert by_region["busan"] == 45
     assert sum(a.units for a in result.allocations if "main" in a.id) == 55
+
+
+def test_a_budget_in_won_is_apportioned_exactly() -> None:
+    """10^12 units over a 14 x 60 matrix: the margins hold and every cell is its entitlement
+    over its divisors, rounded (exact fractions), as at 2,864 units."""
+    from benchmarks.matrix import MatrixSpec, problem, scenario_data, verify
+
+    data = scenario_data(MatrixSpec(14, 60, 10**12))
+    result = solve(Scenario.from_data(data))
+    assert result.status == Status.OPTIMAL and result.certificate is not None
+    units = [a.units for a in result.allocations]
+    assert sum(units) == 10**12
+    matrix = problem(data, result.certificate)
+    assert verify(matrix, "webster", units, result.certificate) == "ok"
