@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from optimizer import cli
@@ -195,3 +197,29 @@ def test_the_cli_shows_the_exclusion(tmp_path: Path) -> None:
     jeju = next(a for a in result["allocations"] if a["id"] == "jeju")
     assert jeju["binding"] == ["excluded: score 58 < 60"] and jeju["units"] == 0
     assert result["scenario"]["hash"] == Scenario.from_data(eligible()).content_hash
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from([70.0, 80.0, 85.0, 90.0, 91.0, 92.5, 95.0]), min_size=1, max_size=9),
+    st.integers(0, 4),
+)
+def test_rank_quotas_hold_never_split_ties_and_follow_the_scores(
+    scores: list[float], quota: int
+) -> None:
+    """At most ``quota`` S; a better score never gets a worse grade; equal scores always get
+    the same grade; S only where the score reaches S's threshold."""
+    data = ranked(scores)
+    data["rules"][0]["max_count"] = quota
+    result = solve(Scenario.from_data(data))
+    assert result.status == Status.OPTIMAL
+    level = {"S": 0, "A": 1, "B": 2}
+    grades = [(a.score, level[a.grade or "B"]) for a in result.allocations]
+    assert sum(1 for _, g in grades if g == 0) <= quota
+    for s1, g1 in grades:
+        for s2, g2 in grades:
+            if s1 > s2:
+                assert g1 <= g2
+            if s1 == s2:
+                assert g1 == g2
+        assert g1 != 0 or s1 >= 90
