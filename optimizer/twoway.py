@@ -231,7 +231,9 @@ class Plan:
             side = kind.split("_")[0]
             names = rows or columns
             text = (
-                f"{side} {names}: its cells' floors need {short.need:,} units, its total is "
+                f"{side} {names}: its cells' floors (and, under adams, dean or "
+                f"huntington-hill, one unit for each positive entitlement) need "
+                f"{short.need:,} units, its total is "
                 f"{short.hold:,}"
             )
         elif kind in ("row", "column"):
@@ -257,7 +259,7 @@ class Plan:
                 + (f" with {floors:,} more for floors elsewhere" if floors else "")
                 + f", more than {'their' if plural else 'its'} total{plural} of {short.hold:,}"
             )
-        text = f"{label}: {text} ({short.amount:,} units short)"
+        text = f"{label}: {text} ({short.amount:,} unit{'' if short.amount == 1 else 's'} short)"
         involved = [
             self.ent.ids[c]
             for c in range(len(self.ent.ids))
