@@ -50,3 +50,44 @@ def test_every_variant_solves_and_says_its_numbers_are_illustrative(path: Path) 
     result = solve(load_scenario(path))
     assert result.status == Status.OPTIMAL, result.message
     assert sum(a.units for a in result.allocations) == result.budget
+
+
+def test_sweep_and_compare_take_the_plan_rules() -> None:
+    """A sweep over a rule's field and a comparison of two variants, through the CLI."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from optimizer import cli
+
+    runner = CliRunner()
+    swept = runner.invoke(
+        cli.app,
+        [
+            "sweep",
+            str(FAMILY / "at-most-two-s.yaml"),
+            "--set",
+            "rules[1].max_count=1,3",
+            "-j",
+            "1",
+            "-f",
+            "json",
+        ],
+    )
+    assert swept.exit_code == 0, swept.output
+    variants = json.loads(swept.stdout)["variants"]
+    assert [v["status"] for v in variants] == ["optimal", "optimal"]
+    assert "at most 1 S by rank: busan (91.5), daejeon (90.4) fall to A" in variants[0]["message"]
+    compared = runner.invoke(
+        cli.app,
+        [
+            "compare",
+            str(FAMILY / "region-kind-matrix.yaml"),
+            str(FAMILY / "two-stage.yaml"),
+            "-f",
+            "json",
+        ],
+    )
+    assert compared.exit_code == 0, compared.output
+    runs = json.loads(compared.stdout)["runs"]
+    assert [r["status"] for r in runs] == ["optimal", "optimal"]
