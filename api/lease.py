@@ -15,6 +15,7 @@ Every function takes a session inside a transaction (``Database.transaction``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,12 +103,19 @@ def claim(session: Session, owner: str, *, lease_s: float) -> Claimed | None:
     )
 
 
-def renew(session: Session, owner: str, *, lease_s: float) -> int:
-    """Extend the lease of every run ``owner`` is executing; how many it still holds."""
+def renew(session: Session, owner: str, run_ids: Collection[int], *, lease_s: float) -> int:
+    """Extend ``owner``'s lease on the runs it is solving; how many it still holds. A run it
+    holds but no longer solves (a slot that failed) is left to expire and be queued again."""
+    if not run_ids:
+        return 0
     now = database_now(session)
     renewed = session.execute(
         update(Run)
-        .where(Run.lease_owner == owner, Run.status == RunStatus.RUNNING.value)
+        .where(
+            Run.id.in_(list(run_ids)),
+            Run.lease_owner == owner,
+            Run.status == RunStatus.RUNNING.value,
+        )
         .values(lease_expires_at=now + dt.timedelta(seconds=lease_s))
         .execution_options(synchronize_session=False)
     )

@@ -72,6 +72,8 @@ class Worker:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
+        self._solving: set[int] = set()
+        self._solving_lock = threading.Lock()
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -125,8 +127,10 @@ class Worker:
     def _heartbeat_loop(self) -> None:
         while not self._stopping.is_set():
             try:
+                with self._solving_lock:
+                    solving = set(self._solving)
                 with self.database.transaction() as session:
-                    lease.renew(session, self.id, lease_s=self.lease_s)
+                    lease.renew(session, self.id, solving, lease_s=self.lease_s)
                     lease.beat(session, self.id)
                 with self.database.transaction() as session:
                     expired = lease.requeue_expired(session, lease_s=self.lease_s)
@@ -169,6 +173,15 @@ class Worker:
     # ----------------------------------------------------------------------- one run
 
     def _execute(self, claimed: lease.Claimed, process: SolveProcess) -> None:
+        with self._solving_lock:
+            self._solving.add(claimed.run_id)
+        try:
+            self._solve(claimed, process)
+        finally:
+            with self._solving_lock:
+                self._solving.discard(claimed.run_id)
+
+    def _solve(self, claimed: lease.Claimed, process: SolveProcess) -> None:
         run_id = claimed.run_id
         limit, notes = capped_time_limit(claimed.body, self.settings.run_max_time_s)
         if claimed.attempt > 1:
@@ -194,8 +207,12 @@ class Worker:
                 with self.database.transaction() as session:
                     lease.release(session, run_id, self.id)
                 return
-            with self.database.transaction() as session:
-                state = lease.holding(session, run_id, self.id)
+            try:
+                with self.database.transaction() as session:
+                    state = lease.holding(session, run_id, self.id)
+            except Exception:  # the database may come back before the lease expires
+                log.exception("run %d: could not check its lease", run_id)
+                continue
             if not state.held:
                 process.stop()
                 log.warning("run %d: lease lost (another worker has it); solve stopped", run_id)

@@ -386,8 +386,9 @@ def test_a_live_lease_is_left_alone_and_an_expired_cancelled_run_ends_cancelled(
     assert expired == lease.Expired(queued=[], failed=[], cancelled=[dead])
     with database.transaction() as session:
         assert store.get_run(session, live).status == RunStatus.RUNNING
-        assert lease.renew(session, "alive", lease_s=600) == 1
-        assert lease.renew(session, "dead", lease_s=600) == 0
+        assert lease.renew(session, "alive", [live, dead], lease_s=600) == 1
+        assert lease.renew(session, "dead", [live, dead], lease_s=600) == 0
+        assert lease.renew(session, "alive", [], lease_s=600) == 0
 
 
 # --------------------------------------------------------------------------- 200 posts, 3 workers
@@ -456,3 +457,28 @@ def test_a_solve_past_the_service_limit_is_stopped(
         "stopped: still solving 0.5 s after the service's limit of 0.5 s per run "
         "(ALLOT_RUN_MAX_TIME_S)"
     )
+
+
+def test_a_run_whose_slot_failed_is_queued_again_when_its_lease_expires(
+    target: DatabaseTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat renews only the runs being solved: a run a slot dropped on an error
+    expires and is taken again, instead of staying ``running`` for ever."""
+    from api.solve_process import SolveProcess
+
+    send = SolveProcess.send
+    failures = iter([RuntimeError("the solve process could not start")])
+
+    def flaky(self: SolveProcess, request: Any) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        send(self, request)
+
+    monkeypatch.setattr(SolveProcess, "send", flaky)
+    app = create_app(target.settings(workers=1, run_lease_s=1))
+    headers = {"Authorization": f"Bearer {make_token(app.state.database, Role.PLANNER)}"}
+    with TestClient(app) as client:
+        run = client.post("/v1/runs", json={"scenario": scenario_data()}, headers=headers).json()
+    assert (run["status"], run["attempts"]) == ("done", 2)
+    assert _units(run["result"]) == _direct([])
