@@ -1289,7 +1289,6 @@ def _listen(host: str, port: int) -> Any:
         sock.bind((host, port))
     except OSError as exc:
         _fail([f"error: cannot listen on {host}:{port}: {exc.strerror or exc}"])
-    sock.set_inheritable(True)
     return sock
 
 
