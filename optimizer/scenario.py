@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
@@ -24,6 +25,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from optimizer.collector import cyclic_gc_paused
 from optimizer.criteria import Scores, Weights, with_composite_scores
@@ -59,6 +61,25 @@ Method = Literal["hamilton", "jefferson", "webster", "huntington-hill", "adams",
 Backend = Literal["auto", "greedy", "cbc", "cp-sat", "highs"]
 
 
+MAX_MAGNITUDE = 1e15
+"""Largest score, weight or unit value: entitlements and amounts stay finite numbers."""
+MAX_MULTIPLIER = 1e6
+"""Largest grade multiplier or change limit fraction."""
+MAX_NAME = 500
+"""Longest scenario or recipient name (ids: 200)."""
+
+
+def _not_bool_or_text(value: Any) -> Any:
+    """Booleans and text are not numbers (YAML's ``true`` or a quoted ``"1200"``)."""
+    if isinstance(value, bool | str):
+        raise PydanticCustomError("int_type", "must be a whole number")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_bool_or_text)]
+"""A whole number: ``1200`` or ``1.2e3``, never ``true``, ``"1200"`` or ``2.5``."""
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -80,8 +101,8 @@ class _Relaxable(_Frozen):
 class Unit(_Frozen):
     """Display unit of one budget unit, e.g. ``100M KRW``; never affects the allocation."""
 
-    label: str = "unit"
-    value: float = Field(default=1.0, gt=0)
+    label: str = Field(default="unit", max_length=100)
+    value: float = Field(default=1.0, gt=0, le=MAX_MAGNITUDE, strict=True)
 
 
 TagValue = str | int | float | bool
@@ -91,13 +112,15 @@ class Recipient(_Frozen):
     """One region, programme or firm that receives whole units."""
 
     id: str = Field(min_length=1, max_length=200)
-    name: str | None = None
-    score: float = Field(gt=0)
-    weight: float = Field(default=1.0, ge=0)
-    floor: int = Field(default=0, ge=0, le=MAX_BUDGET)
-    cap: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
-    previous: float | None = Field(default=None, ge=0, le=MAX_BUDGET)
-    tags: dict[str, str] = Field(default_factory=dict)
+    name: str | None = Field(default=None, max_length=MAX_NAME)
+    score: float = Field(gt=0, le=MAX_MAGNITUDE, strict=True)
+    weight: float = Field(default=1.0, ge=0, le=MAX_MAGNITUDE, strict=True)
+    floor: WholeNumber = Field(default=0, ge=0, le=MAX_BUDGET)
+    cap: WholeNumber | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    previous: float | None = Field(default=None, ge=0, le=MAX_BUDGET, strict=True)
+    tags: dict[Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=200)]] = (
+        Field(default_factory=dict)
+    )
     criteria: Scores | None = None
     """Per-criterion scores; ``score`` is then their weighted average (see
     :mod:`optimizer.criteria`)."""
@@ -164,7 +187,7 @@ class Grade(_Frozen):
 
     grade: str = Field(min_length=1)
     min_score: float
-    multiplier: float = Field(default=1.0, gt=0)
+    multiplier: float = Field(default=1.0, gt=0, le=MAX_MULTIPLIER, strict=True)
 
 
 class Objective(_Frozen):
@@ -199,13 +222,13 @@ class GroupRule(_Relaxable):
     """Bounds on the units (or budget share) of all recipients with ``tags[tag] == value``."""
 
     type: Literal["group"]
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=MAX_NAME)
     tag: str = Field(min_length=1)
     value: str
-    min_share: float | None = Field(default=None, ge=0, le=1)
-    max_share: float | None = Field(default=None, ge=0, le=1)
-    min_units: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
-    max_units: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    min_share: float | None = Field(default=None, ge=0, le=1, strict=True)
+    max_share: float | None = Field(default=None, ge=0, le=1, strict=True)
+    min_units: WholeNumber | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    max_units: WholeNumber | None = Field(default=None, ge=0, le=MAX_BUDGET)
 
     @field_validator("value", mode="before")
     @classmethod
@@ -243,7 +266,7 @@ class GradeOrderRule(_Relaxable):
     """A better grade never gets fewer units per unit of weight than a worse grade."""
 
     type: Literal["grade_order"]
-    name: str | None = None
+    name: str | None = Field(default=None, max_length=MAX_NAME)
 
     @property
     def label(self) -> str:
@@ -254,9 +277,9 @@ class ChangeLimitRule(_Relaxable):
     """Each recipient with a ``previous`` allocation moves at most this fraction down / up."""
 
     type: Literal["change_limit"]
-    name: str | None = None
-    max_decrease: float | None = Field(default=None, ge=0, le=1)
-    max_increase: float | None = Field(default=None, ge=0)
+    name: str | None = Field(default=None, max_length=MAX_NAME)
+    max_decrease: float | None = Field(default=None, ge=0, le=1, strict=True)
+    max_increase: float | None = Field(default=None, ge=0, le=MAX_MULTIPLIER, strict=True)
 
     @model_validator(mode="after")
     def _one_limit(self) -> ChangeLimitRule:
@@ -300,9 +323,9 @@ class Override(_Frozen):
     who decided; results show it beside what the method alone gives."""
 
     id: str = Field(min_length=1, max_length=200)
-    units: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
-    min: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
-    max: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    units: WholeNumber | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    min: WholeNumber | None = Field(default=None, ge=0, le=MAX_BUDGET)
+    max: WholeNumber | None = Field(default=None, ge=0, le=MAX_BUDGET)
     reason: str = Field(min_length=1, max_length=1000)
     author: str = Field(min_length=1, max_length=200)
 
@@ -331,7 +354,7 @@ class TieBreak(_Frozen):
 
     kind: Literal["order", "lot", "refuse"] = "order"
     by: Literal["entitlement", "id"] | tuple[str, ...] = "entitlement"
-    seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    seed: WholeNumber | None = Field(default=None, ge=0, le=2**63 - 1)
 
     @model_validator(mode="after")
     def _fields_of_kind(self) -> TieBreak:
@@ -359,15 +382,15 @@ class SolverOptions(_Frozen):
     """Which backend to use and how long it may run."""
 
     backend: Backend = "auto"
-    time_limit_s: float = Field(default=30.0, gt=0, le=86_400)
+    time_limit_s: float = Field(default=30.0, gt=0, le=86_400, strict=True)
 
 
 class Scenario(_Frozen):
     """A validated allocation problem. Build it with :meth:`from_data`, not the constructor."""
 
-    name: str = Field(min_length=1)
-    description: str | None = None
-    budget: int = Field(gt=0, le=MAX_BUDGET)
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    description: str | None = Field(default=None, max_length=10 * MAX_NAME)
+    budget: WholeNumber = Field(gt=0, le=MAX_BUDGET)
     unit: Unit = Field(default_factory=Unit)
     recipients: tuple[Recipient, ...]
     criteria: Weights | None = None
