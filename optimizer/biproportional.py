@@ -123,7 +123,7 @@ class Matrix:
 
 
 @dataclass(frozen=True)
-class Tie:
+class CellTie:
     """Cells whose units could move around a cycle (``up`` gain one, ``down`` lose one)
     with the same divisors: an equally good allocation the method cannot choose between."""
 
@@ -159,7 +159,7 @@ class Apportionment:
     x: IntArray | None
     row_divisors: tuple[Fraction, ...]
     column_divisors: tuple[Fraction, ...]
-    ties: tuple[Tie, ...]
+    ties: tuple[CellTie, ...]
     shortfall: Shortfall | None
     transfers: int
     lo: IntArray
@@ -570,7 +570,7 @@ class _State:
 
     # -- ties ------------------------------------------------------------------------------
 
-    def ties(self) -> tuple[Tie, ...]:
+    def ties(self) -> tuple[CellTie, ...]:
         """The cycles of tied cells: each strongly connected set of rows and columns joined
         by cells that may lose (row -> column) or gain (column -> row) a unit at these
         divisors. Every optimal allocation fits the same divisors, so these are exactly the
@@ -594,7 +594,7 @@ class _State:
                 up, down = groups.setdefault(comp[a], ([], []))
                 (up if delta > 0 else down).append(cell)
         return tuple(
-            Tie(tuple(sorted(up)), tuple(sorted(down)))
+            CellTie(tuple(sorted(up)), tuple(sorted(down)))
             for up, down in groups.values()
             if up and down
         )
