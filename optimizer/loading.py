@@ -33,7 +33,7 @@ import os
 import re
 import stat
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -53,6 +53,7 @@ __all__ = [
     "load_scenario",
     "parse_data",
     "parse_scenario_text",
+    "parse_text",
     "parse_value",
     "read_recipients",
     "resolve_data",
@@ -61,7 +62,7 @@ __all__ = [
 
 Format = Literal["yaml", "json"]
 SCENARIO_SUFFIXES: Mapping[str, Format] = {".yaml": "yaml", ".yml": "yaml", ".json": "json"}
-RECIPIENT_SUFFIXES = (".csv", ".xlsx")
+RECIPIENT_SUFFIXES = (".csv", ".xlsx", ".parquet", ".arrow", ".feather")
 RECIPIENT_COLUMNS = ("id", "name", "score", "weight", "floor", "cap", "previous", "hard")
 TAG_PREFIX = "tags."
 CRITERIA_PREFIX = "criteria."
@@ -74,6 +75,7 @@ _ALLOWED_COLUMNS = ", ".join((*RECIPIENT_COLUMNS, "tags.<tag>", "criteria.<name>
 _NUMBER_COLUMNS = ("score", "weight", "floor", "cap", "previous")
 _WHOLE_COLUMNS = ("floor", "cap")
 _RECIPIENT_FILE_KEYS = ("file", "sheet")
+_RECIPIENT_TYPES = ".csv, .xlsx, .parquet, .arrow or .feather"
 _INT_TEXT = re.compile(r"[-+]?[0-9]{1,30}")
 
 
@@ -124,6 +126,13 @@ def parse_data(
         return _resolve(_as_scenario_mapping(data, source, ""), here, (), root)
 
 
+def parse_text(text: str | bytes, *, fmt: Format | None = None, source: str = "<text>") -> Any:
+    """Parse a scenario body into a mapping without resolving ``extends`` or recipient files
+    (the service resolves a stored parent itself before :func:`resolve_data`)."""
+    with _guard_depth(""):
+        return _as_scenario_mapping(_parse(text, fmt, source, where=""), source, "")
+
+
 def resolve_data(
     data: Any, *, base_dir: Path | None = None, source: str = "<data>"
 ) -> dict[str, Any]:
@@ -156,7 +165,8 @@ def validate_data(data: Any) -> Scenario:
 def read_recipients(
     path: str | os.PathLike[str], *, sheet: str | int | None = None
 ) -> list[dict[str, Any]]:
-    """Read recipients from a ``.csv`` (UTF-8) or ``.xlsx`` file into a list of dicts.
+    """Read recipients from a ``.csv`` (UTF-8), ``.xlsx``, Parquet or Arrow IPC (``.arrow``,
+    ``.feather``) file into a list of dicts (columnar files: :mod:`optimizer.columnar`).
 
     Columns: ``id, name, score, weight, floor, cap, previous``, ``tags.<tag>`` and
     ``criteria.<name>`` (per-criterion scores, :mod:`optimizer.criteria`); empty cells are left
@@ -168,13 +178,11 @@ def read_recipients(
     if suffix not in RECIPIENT_SUFFIXES:
         raise _error(
             "recipients.file",
-            f"{shown}: unsupported file type {file.suffix!r} (use .csv or .xlsx)",
+            f"{shown}: unsupported file type {file.suffix!r} (use {_RECIPIENT_TYPES})",
         )
     if sheet is not None and suffix != ".xlsx":
         raise _error("recipients.sheet", f"only applies to .xlsx files ({shown} is not one)")
-    raw = _read_bytes(file, shown, "recipients.file")
-    rows = _xlsx_rows(raw, shown, sheet) if suffix == ".xlsx" else _csv_rows(raw, shown)
-    return _rows_to_recipients(rows, shown)
+    return _recipient_file(file, shown, suffix, sheet)
 
 
 # --------------------------------------------------------------------------- errors
@@ -687,13 +695,23 @@ def _recipients_from_spec(
     if suffix not in RECIPIENT_SUFFIXES:
         raise _error(
             "recipients.file",
-            f"{shown}: unsupported file type {path.suffix!r} (use .csv or .xlsx)",
+            f"{shown}: unsupported file type {path.suffix!r} (use {_RECIPIENT_TYPES})",
         )
     if sheet is not None and suffix != ".xlsx":
         raise _error("recipients.sheet", f"only applies to .xlsx files ({shown} is not one)")
+    return _recipient_file(path, shown, suffix, sheet)
+
+
+def _recipient_file(
+    path: Path, shown: str, suffix: str, sheet: str | int | None
+) -> list[dict[str, Any]]:
     raw = _read_bytes(path, shown, "recipients.file")
-    rows = _xlsx_rows(raw, shown, sheet) if suffix == ".xlsx" else _csv_rows(raw, shown)
-    return _rows_to_recipients(rows, shown)
+    if suffix in (".csv", ".xlsx"):
+        rows = _xlsx_rows(raw, shown, sheet) if suffix == ".xlsx" else _csv_rows(raw, shown)
+        return _rows_to_recipients(rows, shown)
+    from optimizer.columnar import columnar_recipients  # pyarrow is imported on use
+
+    return columnar_recipients(raw, shown, suffix)
 
 
 def _csv_rows(raw: bytes, shown: str) -> list[list[Any]]:
@@ -771,7 +789,7 @@ def _is_blank_row(row: Sequence[Any]) -> bool:
     return all(_is_blank(cell) for cell in row)
 
 
-def _cell_text(cell: Any) -> str:
+def cell_text(cell: Any) -> str:
     if isinstance(cell, str):
         return cell
     if isinstance(cell, bool):
@@ -786,7 +804,7 @@ def _cell_text(cell: Any) -> str:
     return str(cell)
 
 
-def _cell_number(cell: Any, whole: bool) -> int | float:
+def cell_number(cell: Any, whole: bool) -> int | float:
     """A number from a cell; ValueError with the message to report otherwise."""
     if isinstance(cell, bool) or not isinstance(cell, numbers.Real | str):
         raise ValueError(f"must be a number (got {cell!r})")
@@ -809,18 +827,19 @@ def _cell_number(cell: Any, whole: bool) -> int | float:
     return value
 
 
-def _rows_to_recipients(rows: list[list[Any]], shown: str) -> list[dict[str, Any]]:
-    start = next((i for i, row in enumerate(rows) if not _is_blank_row(row)), None)
-    if start is None:
-        raise _error("recipients.file", f"{shown} is empty (expected a header row: id, score)")
-    body = rows[start + 1 :]
+def recipient_columns(
+    header: Sequence[Any], has_values: Callable[[int], bool], shown: str
+) -> list[tuple[int, str]]:
+    """The (position, name) of each recipient column of a file's header; every problem with
+    the names (unknown, repeated, unnamed with values, id or score missing) raised at once.
+    ``has_values(j)`` says whether column ``j`` holds any value (an unnamed one must not)."""
     problems: list[Problem] = []
     columns: list[tuple[int, str]] = []
     seen: set[str] = set()
-    for j, cell in enumerate(rows[start]):
-        name = "" if _is_blank(cell) else _cell_text(cell).strip()
+    for j, cell in enumerate(header):
+        name = "" if _is_blank(cell) else cell_text(cell).strip()
         if not name:
-            if any(j < len(row) and not _is_blank(row[j]) for row in body):
+            if has_values(j):
                 problems.append(
                     Problem("recipients.file", f"column {j + 1} of {shown} has values but no name")
                 )
@@ -849,7 +868,20 @@ def _rows_to_recipients(rows: list[list[Any]], shown: str) -> list[dict[str, Any
         )
     if problems:
         raise InputError(problems)
+    return columns
 
+
+def _rows_to_recipients(rows: list[list[Any]], shown: str) -> list[dict[str, Any]]:
+    start = next((i for i, row in enumerate(rows) if not _is_blank_row(row)), None)
+    if start is None:
+        raise _error("recipients.file", f"{shown} is empty (expected a header row: id, score)")
+    body = rows[start + 1 :]
+    columns = recipient_columns(
+        rows[start],
+        lambda j: any(j < len(row) and not _is_blank(row[j]) for row in body),
+        shown,
+    )
+    problems: list[Problem] = []
     recipients: list[dict[str, Any]] = []
     for offset, row in enumerate(body):
         if _is_blank_row(row):
@@ -862,13 +894,11 @@ def _rows_to_recipients(rows: list[list[Any]], shown: str) -> list[dict[str, Any
             if _is_blank(cell):
                 continue
             if name.startswith(TAG_PREFIX):
-                recipient.setdefault("tags", {})[name[len(TAG_PREFIX) :]] = _cell_text(cell)
+                recipient.setdefault("tags", {})[name[len(TAG_PREFIX) :]] = cell_text(cell)
             elif name.startswith(CRITERIA_PREFIX):
                 criterion = name[len(CRITERIA_PREFIX) :]
                 try:
-                    recipient.setdefault("criteria", {})[criterion] = _cell_number(
-                        cell, whole=False
-                    )
+                    recipient.setdefault("criteria", {})[criterion] = cell_number(cell, whole=False)
                 except ValueError as exc:
                     problems.append(
                         Problem(
@@ -878,13 +908,13 @@ def _rows_to_recipients(rows: list[list[Any]], shown: str) -> list[dict[str, Any
                     )
             elif name in _NUMBER_COLUMNS:
                 try:
-                    recipient[name] = _cell_number(cell, whole=name in _WHOLE_COLUMNS)
+                    recipient[name] = cell_number(cell, whole=name in _WHOLE_COLUMNS)
                 except ValueError as exc:
                     problems.append(
                         Problem(f"recipients[{index}].{name}", f"{exc} in {shown} row {row_number}")
                     )
             else:
-                recipient[name] = _cell_text(cell)
+                recipient[name] = cell_text(cell)
         recipients.append(recipient)
     if problems:
         raise InputError(problems)

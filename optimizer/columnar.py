@@ -1,0 +1,248 @@
+"""Columnar recipient files (Parquet, Arrow IPC / Feather) in, allocation tables out.
+
+A columnar file is read with pyarrow and checked a column at a time: blank cells, numbers,
+whole numbers and finite values are found with Arrow kernels, and per-cell Python runs only
+where a column's type needs it (numbers stored as text, dates, booleans) or to describe a bad
+cell. The columns, the recipient dicts and every message are those of the CSV/XLSX reader
+(:func:`optimizer.loading.recipient_columns`, ``recipients[812].cap: ...``); rows are counted
+from 1, since a columnar file has no header row. pyarrow is imported here only, on use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from optimizer.errors import InputError, Problem
+from optimizer.loading import (
+    CRITERIA_PREFIX,
+    cell_number,
+    cell_text,
+    recipient_columns,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from optimizer.result import Result
+
+__all__ = [
+    "COLUMNAR_SUFFIXES",
+    "allocations_parquet",
+    "columnar_recipients",
+]
+
+COLUMNAR_SUFFIXES: Mapping[str, str] = {
+    ".parquet": "Parquet",
+    ".arrow": "Arrow IPC",
+    ".feather": "Feather",
+}
+"""Columnar recipient file types, by suffix, with the name messages use."""
+
+_NUMBER_COLUMNS = ("score", "weight", "floor", "cap", "previous")
+_WHOLE_COLUMNS = ("floor", "cap")
+_PANDAS_INDEX = re.compile(r"__index_level_\d+__")
+
+
+def columnar_recipients(raw: bytes, shown: str, suffix: str) -> list[dict[str, Any]]:
+    """Recipients (plain dicts, as the CSV reader gives them) from a Parquet or Arrow file's
+    bytes; every problem raised as one :class:`InputError`."""
+    table = _read_table(raw, shown, suffix)
+    kept = [j for j, name in enumerate(table.column_names) if not _PANDAS_INDEX.fullmatch(name)]
+    if not kept:
+        raise InputError(
+            [Problem("recipients.file", f"{shown} is empty (expected columns: id, score)")]
+        )
+    names = [table.column_names[j] for j in kept]
+    chunks = [_plain(table.column(j)) for j in kept]
+    blanks = [_blank_mask(column) for column in chunks]
+    columns = recipient_columns(names, lambda j: not bool(blanks[j].all()), shown)
+    blank_rows = np.logical_and.reduce([blanks[j] for j, _ in columns])
+    keep: list[int] = np.flatnonzero(~blank_rows).tolist()
+    if not keep:
+        raise InputError([Problem("recipients.file", f"{shown} has columns but no recipients")])
+    index_of = {row: index for index, row in enumerate(keep)}
+    found: list[tuple[int, int, Problem]] = []
+    values: list[tuple[str, list[Any]]] = []
+    for j, name in columns:
+        column, blank = chunks[j], blanks[j]
+        if name not in _NUMBER_COLUMNS and not name.startswith(CRITERIA_PREFIX):
+            cells = _text_values(column, blank)
+        else:
+            cells, bad = _number_values(column, blank, whole=name in _WHOLE_COLUMNS)
+            field = (
+                f"criteria.{name[len(CRITERIA_PREFIX) :]}"
+                if name.startswith(CRITERIA_PREFIX)
+                else name
+            )
+            for row, message in bad:
+                if row in index_of:
+                    problem = Problem(
+                        f"recipients[{index_of[row]}].{field}",
+                        f"{message} in {shown} row {row + 1}",
+                    )
+                    found.append((row, j, problem))
+        values.append((name, cells))
+    if found:
+        raise InputError([problem for _, _, problem in sorted(found, key=lambda f: f[:2])])
+    return _recipient_dicts(values, keep)
+
+
+def allocations_parquet(result: Result, columns: Sequence[str]) -> bytes:
+    """The allocations as a Parquet file with ``columns`` (names of
+    :class:`~optimizer.result.Allocation` fields): numbers typed, ``grade`` null where there is
+    none, ``binding`` as the rule names joined by ``;`` (as in the CSV)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    allocations = result.allocations
+    arrays: list[pa.Array] = []
+    for name in columns:
+        if name == "binding":
+            arrays.append(pa.array([";".join(a.binding) for a in allocations], pa.string()))
+            continue
+        values = [getattr(a, name) for a in allocations]
+        kind = pa.int64() if name == "units" else pa.float64()
+        arrays.append(pa.array(values, pa.string() if name in ("id", "name", "grade") else kind))
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), sink)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_table(raw: bytes, shown: str, suffix: str) -> pa.Table:
+    import pyarrow as pa
+
+    kind = COLUMNAR_SUFFIXES[suffix]
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(pa.BufferReader(raw))
+        if suffix == ".feather":
+            import pyarrow.feather as feather
+
+            return feather.read_table(pa.BufferReader(raw))
+        try:
+            return pa.ipc.open_file(pa.BufferReader(raw)).read_all()
+        except pa.ArrowInvalid:  # the stream format has no footer
+            return pa.ipc.open_stream(pa.BufferReader(raw)).read_all()
+    except Exception as exc:  # pyarrow raises several error types for damaged files
+        reason = " ".join(str(exc).split())
+        raise InputError(
+            [Problem("recipients.file", f"{shown} is not a readable {kind} file ({reason})")]
+        ) from None
+
+
+def _plain(column: pa.ChunkedArray) -> pa.Array:
+    """One contiguous array, dictionary-encoded columns (pandas categories) decoded."""
+    import pyarrow as pa
+
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    return array
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    )
+
+
+def _blank_mask(array: pa.Array) -> NDArray[np.bool_]:
+    """Per row: is the cell blank (null, NaN, or only white space), as the CSV reader says."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    blank = pc.is_null(array, nan_is_null=True)
+    if _is_text(array.type):
+        blank = pc.or_kleene(blank, pc.equal(pc.utf8_trim_whitespace(array), ""))
+    if pa.types.is_null(array.type):
+        return np.ones(len(array), dtype=bool)
+    return np.asarray(pc.fill_null(blank, True).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _text_values(array: pa.Array, blank: NDArray[np.bool_]) -> list[Any]:
+    """Cells as text (None where blank): strings as they are, integers in decimal, anything
+    else as the CSV reader writes it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if _is_text(array.type):
+        cells: list[Any] = array.to_pylist()
+    elif pa.types.is_integer(array.type):
+        cells = pc.cast(array, pa.string()).to_pylist()
+    else:
+        cells = [None if c is None else cell_text(c) for c in array.to_pylist()]
+    return _unless_blank(cells, blank)
+
+
+def _number_values(
+    array: pa.Array, blank: NDArray[np.bool_], *, whole: bool
+) -> tuple[list[Any], list[tuple[int, str]]]:
+    """Cells as numbers (None where blank) and the (row, message) of each bad cell; integer
+    and floating columns are checked with Arrow kernels, other types cell by cell."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_decimal(kind):
+        array, kind = pc.cast(array, pa.float64()), pa.float64()
+    if pa.types.is_integer(kind):
+        return _unless_blank(array.to_pylist(), blank), []
+    if pa.types.is_floating(kind):
+        array = pc.cast(array, pa.float64())
+        bad_rows = pc.fill_null(pc.is_inf(array), False).to_pylist()
+        cells = array.to_pylist()
+        bad = [(i, f"must be a finite number (got {cells[i]!r})") for i in _true(bad_rows)]
+        if whole:  # as the CSV reader: a whole float is an int there
+            cells = [int(v) if v is not None and v.is_integer() else v for v in cells]
+        return _unless_blank(cells, blank), bad
+    cells = []
+    bad = []
+    for i, (cell, b) in enumerate(zip(array.to_pylist(), blank, strict=True)):
+        if b:
+            cells.append(None)
+            continue
+        try:
+            cells.append(cell_number(cell, whole))
+        except ValueError as exc:
+            cells.append(None)
+            bad.append((i, str(exc)))
+    return cells, bad
+
+
+def _unless_blank(cells: list[Any], blank: NDArray[np.bool_]) -> list[Any]:
+    return [None if b else cell for cell, b in zip(cells, blank, strict=True)]
+
+
+def _true(flags: list[bool]) -> list[int]:
+    return [i for i, flag in enumerate(flags) if flag]
+
+
+def _recipient_dicts(values: list[tuple[str, list[Any]]], keep: list[int]) -> list[dict[str, Any]]:
+    """One dict per kept row, blank cells left out, ``tags.x``/``criteria.x`` nested."""
+    plain = [(name, cells) for name, cells in values if "." not in name]
+    nested = [
+        (name.split(".", 1)[0], name.split(".", 1)[1], cells)
+        for name, cells in values
+        if "." in name
+    ]
+    recipients: list[dict[str, Any]] = []
+    for row in keep:
+        recipient = {name: cells[row] for name, cells in plain if cells[row] is not None}
+        for group, key, cells in nested:
+            if cells[row] is not None:
+                recipient.setdefault(group, {})[key] = cells[row]
+        recipients.append(recipient)
+    return recipients

@@ -1,0 +1,289 @@
+"""Columnar recipient files (Parquet, Arrow IPC, Feather) read as the CSV of the same rows,
+and ``allot solve --format parquet`` written as columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from optimizer.errors import InputError, Problem
+from optimizer.loading import load_data, load_scenario, read_recipients
+from optimizer.solve import solve
+
+COLUMNS = ("id", "name", "score", "weight", "floor", "cap", "tags.type", "criteria.growth")
+TYPES = {
+    "id": pa.string(),
+    "name": pa.string(),
+    "score": pa.float64(),
+    "weight": pa.float64(),
+    "floor": pa.int64(),
+    "cap": pa.int64(),
+    "tags.type": pa.string(),
+    "criteria.growth": pa.float64(),
+}
+SUFFIXES = (".parquet", ".arrow", ".feather")
+
+
+def firm_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """Firms with leading-zero ids, Korean names, missing cells and two groups."""
+    rng = random.Random(seed)
+    rows: list[dict[str, Any]] = []
+    for i in range(count):
+        rows.append(
+            {
+                "id": f"{i:06d}",
+                "name": f"기업 {i}",
+                "score": round(rng.uniform(40, 100), 2),
+                "weight": None if i % 3 else round(rng.uniform(0.5, 2), 3),
+                "floor": None if i % 4 else 1,
+                "cap": None if i % 5 else 40,
+                "tags.type": "future" if i % 7 == 0 else "main",
+                "criteria.growth": None,
+            }
+        )
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> Path:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def arrow_table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pa.Table:
+    arrays = [pa.array([r.get(c) for r in rows], TYPES.get(c, pa.string())) for c in columns]
+    return pa.Table.from_arrays(arrays, names=list(columns))
+
+
+def write_columnar(path: Path, table: pa.Table) -> Path:
+    if path.suffix == ".parquet":
+        pq.write_table(table, path)
+    elif path.suffix == ".feather":
+        feather.write_feather(table, path)
+    else:
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+    return path
+
+
+def scenario_file(tmp_path: Path, recipients_file: str, name: str = "scenario.yaml") -> Path:
+    data = {
+        "name": "firms",
+        "budget": 2000,
+        "recipients": {"file": recipients_file},
+        "rules": [{"type": "group", "tag": "type", "value": "future", "min_share": 0.2}],
+    }
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def problems_of(path: Path) -> list[Problem]:
+    """The problems of loading the scenario, the directory left out of the file names."""
+    with pytest.raises(InputError) as caught:
+        load_scenario(path)
+    prefix = f"{path.parent}/"
+    return [Problem(p.path, p.message.replace(prefix, "")) for p in caught.value.problems]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_columnar_file_gives_the_scenario_and_allocation_of_the_csv(
+    tmp_path: Path, suffix: str
+) -> None:
+    rows = firm_rows(300)
+    write_csv(tmp_path / "firms.csv", rows, COLUMNS)
+    write_columnar(tmp_path / f"firms{suffix}", arrow_table(rows, COLUMNS))
+    from_csv = load_scenario(scenario_file(tmp_path, "firms.csv", "csv.yaml"))
+    from_columns = load_scenario(scenario_file(tmp_path, f"firms{suffix}", "columns.yaml"))
+    assert from_columns == from_csv
+    assert from_columns.content_hash == from_csv.content_hash
+    assert from_columns.recipients[0].id == "000000"  # text ids keep leading zeros
+    assert from_columns.recipients[1].name == "기업 1"
+    a, b = solve(from_csv), solve(from_columns)
+    assert a.status.has_allocation
+    assert [(x.id, x.units) for x in a.allocations] == [(x.id, x.units) for x in b.allocations]
+
+
+def test_columnar_cells_become_what_the_csv_reader_gives(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "id": pa.array([11, 12, None, 13], pa.int32()),  # numeric ids become text
+            "score": pa.array([1.5, 2.0, None, float("nan")], pa.float32()),
+            "floor": pa.array([1.0, None, None, 2.0]),  # whole floats become ints
+            "cap": pa.array([None, None, None, None], pa.null()),
+            "tags.year": pa.array([2025, 2024, None, None], pa.int16()),
+            "name": pa.array(["가", "  ", None, "b"]).dictionary_encode(),
+            "weight": pa.array(["1.25", "3", None, None]),  # numbers as text
+        }
+    )
+    write_columnar(tmp_path / "r.parquet", table)
+    assert read_recipients(tmp_path / "r.parquet") == [
+        {
+            "id": "11",
+            "score": 1.5,
+            "floor": 1,
+            "tags": {"year": "2025"},
+            "name": "가",
+            "weight": 1.25,
+        },
+        {"id": "12", "score": 2.0, "tags": {"year": "2024"}, "weight": 3},
+        {"id": "13", "floor": 2, "name": "b"},  # the blank row is skipped; NaN is blank
+    ]
+    assert type(read_recipients(tmp_path / "r.parquet")[2]["floor"]) is int
+
+
+def test_arrow_stream_format_is_read_too(tmp_path: Path) -> None:
+    table = arrow_table(firm_rows(5), COLUMNS)
+    with (
+        pa.OSFile(str(tmp_path / "r.arrow"), "wb") as sink,
+        pa.ipc.new_stream(sink, table.schema) as writer,
+    ):
+        writer.write_table(table)
+    assert [r["id"] for r in read_recipients(tmp_path / "r.arrow")] == [
+        f"{i:06d}" for i in range(5)
+    ]
+
+
+def test_pandas_index_columns_are_not_recipient_columns(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"id": ["a", "b"], "score": [1, 2]}, index=[10, 20])
+    frame.to_parquet(tmp_path / "r.parquet")
+    assert read_recipients(tmp_path / "r.parquet") == [
+        {"id": "a", "score": 1},
+        {"id": "b", "score": 2},
+    ]
+
+
+# --------------------------------------------------------------------------- bad files
+
+
+def as_csv_problems(problems: list[Problem], name: str) -> list[tuple[str, str]]:
+    """The problems with the file name replaced by the CSV's and columnar rows (counted from
+    1) shifted to CSV rows (the header is row 1)."""
+    import re
+
+    out = []
+    for p in problems:
+        message = p.message.replace(name, "firms.csv")
+        message = re.sub(r"row (\d+)", lambda m: f"row {int(m.group(1)) + 1}", message)
+        out.append((p.path, message))
+    return out
+
+
+BadCase = Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], tuple[str, ...]]]
+
+
+def _unknown_column(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    return [{**r, "colour": "red"} for r in rows], (*COLUMNS, "colour")
+
+
+def _no_id_no_score(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    return rows, ("name", "weight", "tags.type")
+
+
+def _cap_below_floor(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    rows = [dict(r) for r in rows]
+    rows[812].update(floor=12, cap=3)
+    rows[40].update(floor=5, cap=1)
+    return rows, COLUMNS
+
+
+def _bad_numbers(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    rows = [dict(r) for r in rows]
+    for r in rows:
+        r["previous"] = str(r["floor"] or "")
+    rows[3]["previous"] = "abc"
+    rows[700]["previous"] = "1,5"
+    return rows, (*COLUMNS, "previous")
+
+
+@pytest.mark.parametrize("case", [_unknown_column, _no_id_no_score, _cap_below_floor, _bad_numbers])
+@pytest.mark.parametrize("suffix", [".parquet", ".arrow"])
+def test_bad_columnar_files_give_the_problems_of_the_csv(
+    tmp_path: Path, case: BadCase, suffix: str
+) -> None:
+    rows, columns = case(firm_rows(900))
+    write_csv(tmp_path / "firms.csv", rows, columns)
+    write_columnar(tmp_path / f"firms{suffix}", arrow_table(rows, columns))
+    from_csv = problems_of(scenario_file(tmp_path, "firms.csv", "csv.yaml"))
+    from_columns = problems_of(scenario_file(tmp_path, f"firms{suffix}", "columns.yaml"))
+    assert from_csv  # the case is bad
+    assert as_csv_problems(from_columns, f"firms{suffix}") == [
+        (p.path, p.message) for p in from_csv
+    ]
+
+
+def test_cap_below_floor_names_the_recipient_in_the_file(tmp_path: Path) -> None:
+    rows, columns = _cap_below_floor(firm_rows(900))
+    write_columnar(tmp_path / "firms.parquet", arrow_table(rows, columns))
+    problems = problems_of(scenario_file(tmp_path, "firms.parquet"))
+    assert [p.path for p in problems] == ["recipients[40].cap", "recipients[812].cap"]
+
+
+def test_bad_cells_are_reported_in_row_order_with_the_row_index(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "id": ["a", None, "b", "c"],
+            "score": pa.array([1.0, None, float("inf"), 2.0]),
+            "weight": pa.array([None, None, "x", "true"], pa.string()),
+            "cap": pa.array([True, None, False, True]),
+        }
+    )
+    write_columnar(tmp_path / "r.parquet", table)
+    problems = problems_of(scenario_file(tmp_path, "r.parquet"))
+    assert [(p.path, p.message) for p in problems] == [
+        ("recipients[0].cap", "must be a number (got True) in r.parquet row 1"),
+        ("recipients[1].score", "must be a finite number (got inf) in r.parquet row 3"),
+        ("recipients[1].weight", "must be a number (got 'x') in r.parquet row 3"),
+        ("recipients[1].cap", "must be a number (got False) in r.parquet row 3"),
+        ("recipients[2].weight", "must be a number (got 'true') in r.parquet row 4"),
+        ("recipients[2].cap", "must be a number (got True) in r.parquet row 4"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("suffix", "kind"), [(".parquet", "Parquet"), (".arrow", "Arrow IPC"), (".feather", "Feather")]
+)
+def test_damaged_columnar_file_is_an_input_problem(tmp_path: Path, suffix: str, kind: str) -> None:
+    (tmp_path / f"r{suffix}").write_bytes(b"id,score\na,1\n")
+    problems = problems_of(scenario_file(tmp_path, f"r{suffix}"))
+    assert [p.path for p in problems] == ["recipients.file"]
+    assert problems[0].message.startswith(f"r{suffix} is not a readable {kind} file (")
+
+
+def test_empty_columnar_files(tmp_path: Path) -> None:
+    write_columnar(
+        tmp_path / "none.parquet",
+        pa.table({"id": pa.array([], pa.string()), "score": pa.array([], pa.float64())}),
+    )
+    write_columnar(tmp_path / "blank.parquet", pa.table({"id": [None, " "], "score": [None, None]}))
+    for name in ("none.parquet", "blank.parquet"):
+        problems = problems_of(scenario_file(tmp_path, name))
+        assert [(p.path, p.message) for p in problems] == [
+            ("recipients.file", f"{name} has columns but no recipients")
+        ]
+
+
+def test_load_data_keeps_the_file_reference_relative_to_the_scenario(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    write_columnar(tmp_path / "data" / "firms.parquet", arrow_table(firm_rows(3), COLUMNS))
+    data = load_data(scenario_file(tmp_path, "data/firms.parquet"))
+    assert [r["id"] for r in data["recipients"]] == ["000000", "000001", "000002"]
