@@ -80,9 +80,27 @@ def _hamilton(
         whole, rem = divmod(numer, denom)
         rows.append((-rem, i, whole, units))
     rows.sort()
+    rule = "units = clip(ceil(quota + T), floor, cap) for any T in (low, high]"
+    tie: dict[str, list[str]] | None = None
+    if low is not None and high is not None and low >= high:
+        # remainders tied exactly at T = low = high: no T separates them, the rank decided
+        tie = {"given": [], "passed": []}
+        for i, (units, floor, cap) in enumerate(
+            zip(x.tolist(), lo.tolist(), hi.tolist(), strict=True)
+        ):
+            if floor < cap and units > floor and (units - 1) * denom - exact.numer[i] == low:
+                tie["given"].append(ids[i])
+            if floor < cap and units < cap and units * denom - exact.numer[i] == high:
+                tie["passed"].append(ids[i])
+        rule = (
+            "units = clip(ceil(quota + T), floor, cap) at T = low = high, except that the "
+            "recipients in tie.given, whose quota + T is a whole number, have one unit more: "
+            "their remainders tie exactly with those of tie.passed and the rank decided"
+        )
     return {
         "kind": "largest_remainder",
-        "rule": "units = clip(ceil(quota + T), floor, cap) for any T in (low, high]",
+        "rule": rule,
+        "tie": tie,
         "threshold": {
             "low": None if low is None else decimal_text(Fraction(low, denom), up=True),
             "high": None if high is None else decimal_text(Fraction(high, denom)),

@@ -729,14 +729,13 @@ def test_a_hamilton_tie_is_checked_by_rank() -> None:
     assert engine_certificate(problem, swapped, result.certificate) != []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: with remainders tied exactly, the Hamilton certificate's threshold "
-    "interval (low, high] is empty (low == high), so the rule it states holds for no T "
-    "(README 'Proof for readers'); it should state the tie (T = low, ties by rank)",
-)
-def test_the_hamilton_certificate_interval_is_never_empty() -> None:
+def test_a_hamilton_certificate_states_an_exact_tie() -> None:
+    """With remainders tied exactly no T separates them: the interval is the single point
+    T = low = high and the certificate names who got the tied unit (README 'Proof for
+    readers')."""
     _, _, result = _hamilton_tie()
     assert result.certificate is not None
     exact = result.certificate["exact"]
-    assert Fraction(exact["low"]) < Fraction(exact["high"])
+    assert Fraction(exact["low"]) == Fraction(exact["high"]) == Fraction(-1, 2)
+    assert result.certificate["tie"] == {"given": ["a"], "passed": ["b"]}
+    assert "tie.given" in result.certificate["rule"]
