@@ -70,7 +70,19 @@ EXIT_NO_ALLOCATION = 3
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 MAX_TIME_LIMIT_S = 86_400.0
-CSV_COLUMNS = ("id", "name", "grade", "score", "quota", "units", "amount", "share", "binding")
+CSV_COLUMNS = (
+    "id",
+    "name",
+    "grade",
+    "score",
+    "quota",
+    "entitlement",
+    "units",
+    "amount",
+    "share",
+    "binding",
+)
+"""The allocation table of ``--format csv`` and ``--format parquet``: Allocation fields."""
 PLAIN_WIDTH = 200
 """Line width for tables written to a file or pipe (a terminal uses its own width)."""
 
@@ -81,6 +93,16 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+
+
+class SolveFormat(StrEnum):
+    """What ``allot solve`` writes: an :class:`OutputFormat`, or the allocation table as a
+    Parquet file (``--out`` only)."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    PARQUET = "parquet"
 
 
 app = typer.Typer(
@@ -218,9 +240,11 @@ def solve_command(
         ),
     ] = None,
     fmt: Annotated[
-        OutputFormat,
-        typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
-    ] = OutputFormat.TABLE,
+        SolveFormat,
+        typer.Option(
+            "--format", "-f", help="Output format (parquet: with --out).", case_sensitive=False
+        ),
+    ] = SolveFormat.TABLE,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -253,6 +277,10 @@ def solve_command(
     """Allocate a scenario and print the allocation, metrics and solver report."""
     with _errors_as_exit():
         option_problems = _option_problems(backend, time_limit, out)
+        if fmt is SolveFormat.PARQUET and out is None:
+            option_problems.append(
+                Problem("--out", "--format parquet writes a file: give --out FILE.parquet")
+            )
         if max_memory_mb is not None and not max_memory_mb > 0:
             option_problems.append(
                 Problem("--max-memory-mb", f"must be a positive number of MB (got {max_memory_mb})")
@@ -272,16 +300,22 @@ def solve_command(
                     solve, backend=backend, time_limit_s=time_limit, memory_mb=max_memory_mb
                 )
                 result = replace(result, checks=paradox_checks(scenario, result, again))
-        if out is not None:
-            _write_file(out, _render(result, scenario, fmt))
-    if out is not None:
+        text_fmt = OutputFormat(fmt.value) if fmt is not SolveFormat.PARQUET else None
+        if out is not None and text_fmt is None:
+            from optimizer.columnar import allocations_parquet  # pyarrow: only for Parquet
+
+            _write_bytes(out, allocations_parquet(result, CSV_COLUMNS))
+        elif out is not None and text_fmt is not None:
+            _write_file(out, _render(result, scenario, text_fmt))
+    if out is not None or text_fmt is None:
         _note(f"wrote {fmt.value} output to {out}")
-    elif fmt is OutputFormat.TABLE and (console := _console(sys.stdout)).is_terminal:
+    elif text_fmt is OutputFormat.TABLE and (console := _console(sys.stdout)).is_terminal:
         _print_report(console, result, scenario)
     else:
-        sys.stdout.write(_render(result, scenario, fmt))
+        sys.stdout.write(_render(result, scenario, text_fmt))
         sys.stdout.flush()
-    raise typer.Exit(_report_status(result, fmt, to_file=out is not None))
+    status_fmt = text_fmt or OutputFormat.CSV  # Parquet goes to a file: notes on stderr
+    raise typer.Exit(_report_status(result, status_fmt, to_file=out is not None))
 
 
 # --------------------------------------------------------------------------- errors
@@ -427,20 +461,17 @@ def _csv_text(result: Result) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for a in result.allocations:
-        writer.writerow(
-            [
-                a.id,
-                a.name,
-                a.grade or "",
-                _number(a.score),
-                _number(a.quota),
-                a.units,
-                _number(a.amount),
-                _number(a.share),
-                ";".join(a.binding),
-            ]
-        )
+        writer.writerow(map(_csv_cell, (getattr(a, name) for name in CSV_COLUMNS)))
     return buffer.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: numbers at full precision, no grade empty, binding rules joined by ``;``."""
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, tuple):
+        return ";".join(value)
+    return "" if value is None else value
 
 
 def _number(value: float) -> str:

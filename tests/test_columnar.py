@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,9 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from optimizer import cli
 from optimizer.errors import InputError, Problem
 from optimizer.loading import load_data, load_scenario, read_recipients
 from optimizer.solve import solve
@@ -287,3 +290,66 @@ def test_load_data_keeps_the_file_reference_relative_to_the_scenario(tmp_path: P
     write_columnar(tmp_path / "data" / "firms.parquet", arrow_table(firm_rows(3), COLUMNS))
     data = load_data(scenario_file(tmp_path, "data/firms.parquet"))
     assert [r["id"] for r in data["recipients"]] == ["000000", "000001", "000002"]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def cli_run(*args: str | Path) -> Any:
+    return CliRunner().invoke(cli.app, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("scenario", [Path("scenarios/regions-2025.yaml"), None])
+def test_solve_writes_parquet_columns_equal_to_the_json_result(
+    tmp_path: Path, scenario: Path | None
+) -> None:
+    if scenario is None:  # 300 firms from Parquet, with a group rule
+        write_columnar(tmp_path / "firms.parquet", arrow_table(firm_rows(300), COLUMNS))
+        scenario = scenario_file(tmp_path, "firms.parquet")
+    as_json = cli_run("solve", scenario, "--format", "json", "--no-checks")
+    assert as_json.exit_code == 0, as_json.output
+    expected = json.loads(as_json.stdout)["allocations"]
+    out = tmp_path / "x.parquet"
+    written = cli_run("solve", scenario, "--format", "parquet", "--out", out, "--no-checks")
+    assert written.exit_code == 0, written.output
+    assert f"wrote parquet output to {out}" in written.stderr
+    table = pq.read_table(out)
+    assert table.column_names == list(cli.CSV_COLUMNS)
+    assert table.schema.field("units").type == pa.int64()
+    assert table.schema.field("amount").type == pa.float64()
+    rows = table.to_pylist()
+    assert len(rows) == len(expected) > 0
+    for row, allocation in zip(rows, expected, strict=True):
+        for name in cli.CSV_COLUMNS:
+            want = allocation[name]
+            if name == "binding":
+                want = ";".join(want)
+            assert row[name] == want, (name, row, allocation)
+    if scenario.name == "regions-2025.yaml":
+        assert any(row["binding"] for row in rows) and all(row["grade"] for row in rows)
+
+
+def test_csv_and_parquet_carry_the_same_columns_and_values(tmp_path: Path) -> None:
+    scenario = Path("scenarios/regions-2025.yaml")
+    as_csv = cli_run("solve", scenario, "--format", "csv", "--no-checks")
+    assert as_csv.exit_code == 0, as_csv.output
+    csv_rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert (
+        cli_run(
+            "solve", scenario, "-f", "parquet", "-o", tmp_path / "x.parquet", "--no-checks"
+        ).exit_code
+        == 0
+    )
+    parquet_rows = pq.read_table(tmp_path / "x.parquet").to_pylist()
+    assert list(csv_rows[0]) == list(parquet_rows[0]) == list(cli.CSV_COLUMNS)
+    for text_row, typed in zip(csv_rows, parquet_rows, strict=True):
+        assert text_row["id"] == typed["id"] and int(text_row["units"]) == typed["units"]
+        assert float(text_row["entitlement"]) == typed["entitlement"]
+        assert text_row["binding"] == typed["binding"]
+
+
+def test_parquet_needs_an_out_file(tmp_path: Path) -> None:
+    answer = cli_run("solve", "scenarios/regions-2025.yaml", "--format", "parquet")
+    assert answer.exit_code == 2
+    assert answer.stdout == ""
+    assert "--out: --format parquet writes a file: give --out FILE.parquet" in answer.stderr
