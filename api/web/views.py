@@ -388,6 +388,9 @@ class RunView:
     components: Components | None = None
     regions: tuple[RegionRow, ...] = ()
     breakdown: Breakdown | None = None
+    ties: tuple[Mapping[str, Any], ...] = ()
+    checks: tuple[Mapping[str, Any], ...] = ()
+    overrides: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def has_allocation(self) -> bool:
@@ -612,7 +615,40 @@ def run_view(
         components=components(body, rows, t),
         regions=region_rows(rows, body, t),
         breakdown=breakdown(result.get("certificate"), rows, t),
+        ties=_mappings(result.get("ties")),
+        checks=tuple(_check_view(c, t) for c in _mappings(result.get("checks"))),
+        overrides=_mappings(result.get("overrides")),
     )
+
+
+def _mappings(found: Any) -> tuple[Mapping[str, Any], ...]:
+    """The objects of a result's list field (ties, checks, overrides); () when absent."""
+    return tuple(x for x in found if isinstance(x, Mapping)) if isinstance(found, list) else ()
+
+
+def _check_view(check: Mapping[str, Any], t: Translator) -> Mapping[str, Any]:
+    """A paradox check with its name and verdict in the reader's language (the detail is the
+    engine's sentence)."""
+    name, verdict = str(check.get("check")), str(check.get("verdict"))
+    return {
+        "name": t.gettext(CHECKS.get(name, name)),
+        "verdict": t.gettext(VERDICTS.get(verdict, verdict)),
+        "key": verdict,
+        "detail": str(check.get("detail") or ""),
+    }
+
+
+CHECKS: dict[str, str] = {
+    "quota": N_("quota"),
+    "budget_monotonicity": N_("budget monotonicity (more budget, nobody loses)"),
+    "score_monotonicity": N_("score monotonicity (a higher score, never fewer units)"),
+}
+
+VERDICTS: dict[str, str] = {
+    "holds": N_("holds"),
+    "fails": N_("fails"),
+    "not applicable": N_("not applicable"),
+}
 
 
 def _total(values: Sequence[Any]) -> float | None:

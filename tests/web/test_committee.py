@@ -418,3 +418,32 @@ def test_a_plan_in_components_or_two_stages_shows_its_breakdown(
     else:
         assert "2단계 배분" in html
         assert {k: v[0] for k, v in cells.items()} == certificate["first"]["units"]
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def test_ties_and_overrides_show_on_the_run_page_in_both_languages(
+    browser: Browser, api: TestClient
+) -> None:
+    data = {
+        "name": "three equal and a lock",
+        "budget": 9,
+        "recipients": [{"id": rid, "score": 1} for rid in ("a", "b", "c", "d")],
+        "overrides": [{"id": "d", "units": 4, "reason": "pending audit", "author": "committee"}],
+    }
+    (run_id,) = post_runs(api, data, [])
+    result = api.get(f"/v1/runs/{run_id}").json()["result"]
+    (tie,) = result["ties"]  # 5 units for a, b, c owed 5/3 each: two get a second
+    (override,) = result["overrides"]
+    english = browser("committee", lang="en").get(f"/ui/runs/{run_id}").text
+    assert "Decisions and checks" in english
+    given, passed = ", ".join(tie["given"]), ", ".join(tie["passed"])
+    assert f"{given} got 2 tied unit(s) before {passed}" in english
+    alone = override["method_units"]
+    assert f"d: 4 units by override (the method alone: {alone})" in english
+    assert "pending audit" in english
+    korean = browser("committee", lang="ko").get(f"/ui/runs/{run_id}").text
+    assert "결정 사항과 검증" in korean
+    assert f"동점 단위 2개를 {passed} 대신 {given}이(가) 받음" in korean
+    assert f"d: 위원회 결정으로 4 단위 (배분 방법만으로는 {alone})" in korean
