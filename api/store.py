@@ -60,6 +60,16 @@ def get_scenario(session: Session, scenario_id: int, *, path: str = "id") -> Sto
     return row
 
 
+def latest_scenario(
+    session: Session, name: str, *, version: int | None = None
+) -> StoredScenario | None:
+    """The newest stored version of ``name`` (or that ``version`` of it)."""
+    query = select(StoredScenario).where(StoredScenario.name == name)
+    if version is not None:
+        query = query.where(StoredScenario.version == version)
+    return session.scalars(query.order_by(StoredScenario.version.desc()).limit(1)).first()
+
+
 def find_scenario_by_hash(session: Session, content_hash: str) -> StoredScenario | None:
     return session.scalars(
         select(StoredScenario)
@@ -74,7 +84,7 @@ def list_scenarios(
 ) -> tuple[list[StoredScenario], int]:
     query = select(StoredScenario)
     if name is not None:
-        query = query.where(StoredScenario.name == name)
+        query = query.where(StoredScenario.name.icontains(name, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(StoredScenario.id.desc()).limit(limit).offset(offset)

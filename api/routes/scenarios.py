@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Literal
 
 import yaml
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from api import inputs, store
 from api.auth import Principal
@@ -16,6 +19,8 @@ from api.deps import Committee, DatabaseDep, Planner
 from api.errors import ERROR_RESPONSES
 from api.routes.params import Limit, Offset, ScenarioId
 from api.schemas import ScenarioDetail, ScenarioList, scenario_detail, scenario_public
+from optimizer.errors import InputError, Problem
+from optimizer.scenario import Scenario
 
 router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"], responses=ERROR_RESPONSES)
 
@@ -24,36 +29,112 @@ VERSION_RETRIES = 5
 _BODY = {
     "requestBody": {
         "required": True,
-        "description": "A scenario (DESIGN.md contract) as YAML or JSON; "
-        "'extends' and recipient files are not allowed in a request body",
+        "description": "A scenario (docs/contract.md) as YAML or JSON, or a multipart upload: "
+        "field 'files' with one YAML/JSON scenario plus the CSV/XLSX and scenario files it "
+        "names, or one CSV/XLSX file alone with the scenario's fields as form fields. "
+        "'extends' names an uploaded file or a stored scenario ('name' or {name, version})",
         "content": {
             "application/yaml": {"schema": {"type": "string"}},
             "application/json": {"schema": {"type": "object"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}}
+                    },
+                    "additionalProperties": {"type": "string"},
+                }
+            },
         },
     }
 }
 
 
-@router.post("", status_code=201, response_model=ScenarioDetail, openapi_extra=_BODY)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ScenarioDetail,
+    openapi_extra=_BODY,
+    responses={200: {"model": ScenarioDetail, "description": "Same as the latest version"}},
+)
 async def create_scenario(
-    request: Request, principal: Planner, database: DatabaseDep
+    request: Request, principal: Planner, database: DatabaseDep, response: Response
 ) -> ScenarioDetail:
-    """Validate and store a scenario. Posting a name that exists makes its next version;
-    nothing is ever overwritten."""
-    raw = await request.body()
+    """Validate and store a scenario. Posting a name that exists makes its next version
+    (nothing is ever overwritten), unless the scenario is the same as that name's latest
+    version (same content hash): then that version is returned with 200."""
     content_type = request.headers.get("content-type")
-    return await run_in_threadpool(_create, database, raw, content_type, principal)
+    if (content_type or "").lower().startswith("multipart/form-data"):
+        files, fields = await _form(request)
+        detail, created = await run_in_threadpool(
+            store_parsed,
+            database,
+            principal,
+            lambda s: inputs.scenario_from_upload(s, files, fields),
+        )
+    else:
+        raw = await request.body()
+        detail, created = await run_in_threadpool(
+            store_parsed,
+            database,
+            principal,
+            lambda s: inputs.scenario_from_body(s, raw, content_type),
+        )
+    if not created:
+        response.status_code = 200
+    return detail
+
+
+async def _form(request: Request) -> tuple[list[inputs.Upload], dict[str, str]]:
+    """The uploaded files (field ``files``) and the other form fields."""
+    try:
+        form = await request.form()
+    except Exception as exc:  # malformed multipart: starlette raises its own 400
+        raise InputError([Problem("files", f"cannot read the upload: {exc}")]) from None
+    files: list[inputs.Upload] = []
+    fields: dict[str, str] = {}
+    problems: list[Problem] = []
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            if key == "files":
+                problems.append(Problem("files", "must be uploaded files, not text"))
+            elif key in fields:
+                problems.append(Problem(key, "given twice"))
+            else:
+                fields[key] = value
+        elif key == "files":
+            files.append(inputs.Upload(value.filename, await value.read()))
+        else:
+            problems.append(Problem(key, "files go in the field 'files'"))
+    await form.close()
+    if problems:
+        raise InputError(problems)
+    return files, fields
 
 
 def _create(
     database: Database, raw: bytes, content_type: str | None, principal: Principal
 ) -> ScenarioDetail:
-    scenario = inputs.scenario_from_body(raw, content_type)
+    """Store a scenario body (the web view's upload form)."""
+    parse = partial(inputs.scenario_from_body, raw=raw, content_type=content_type)
+    return store_parsed(database, principal, parse)[0]
+
+
+def store_parsed(
+    database: Database, principal: Principal, parse: Callable[[Session], Scenario]
+) -> tuple[ScenarioDetail, bool]:
+    """Store the parsed scenario; (detail, False) when it equals its name's latest version."""
+    with database.transaction() as session:
+        scenario = parse(session)
     for attempt in range(VERSION_RETRIES):
         try:
             with database.transaction() as session:
+                latest = store.latest_scenario(session, scenario.name)
+                if latest is not None and latest.content_hash == scenario.content_hash:
+                    return scenario_detail(latest), False
                 row = store.add_scenario(session, scenario, created_by=principal.label)
-                return scenario_detail(row)
+                return scenario_detail(row), True
         except IntegrityError:  # two posts of one name at once took the same version
             if attempt == VERSION_RETRIES - 1:
                 raise
@@ -68,7 +149,8 @@ def list_scenarios(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ScenarioList:
-    """Stored scenarios, newest first (``name`` selects the versions of one name)."""
+    """Stored scenarios, newest first; ``name`` keeps those whose name contains it (any
+    case)."""
     with database.transaction() as session:
         rows, total = store.list_scenarios(session, name=name, limit=limit, offset=offset)
         return ScenarioList(
