@@ -31,7 +31,7 @@ import numpy as np
 import optimizer
 from optimizer import solvers
 from optimizer.apportion import maxmin_floors
-from optimizer.certificate import certificate
+from optimizer.certificate import certificate, milp_proof
 from optimizer.collector import cyclic_gc_paused
 from optimizer.compile import build_program
 from optimizer.components import solve_components
@@ -192,6 +192,7 @@ def _solve(
     built = time.perf_counter() - started
     maxmin = scenario.objective.kind == "maxmin"
     status, x, gap, detail = Status.INFEASIBLE, None, None, ""
+    milp_stages: tuple[tuple[int, float | None, float | None], ...] = ()
     path = structure(program) if name == "greedy" else "milp"
     if not _bounds_infeasible(program):
         solved = None
@@ -211,6 +212,7 @@ def _solve(
                 program, ent.quota, engine, limit, maxmin=maxmin, memory_mb=memory_mb
             )
             status, x, gap, detail = outcome.status, outcome.x, outcome.gap, outcome.detail
+            milp_stages = outcome.proof
     if x is not None:
         broken = program.violations(x)
         if broken:
@@ -247,6 +249,8 @@ def _solve(
             proof = certificate(
                 program.cost.rule, program.cost.exact, x, program.lo, program.hi, ent.ids
             )
+        elif path == "milp" and status == Status.OPTIMAL and milp_stages:
+            proof = milp_proof(name, milp_stages)
     return Result(
         status=status,
         scenario=scenario.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import optimizer.solve as solve_module
+from optimizer.loading import load_scenario
 from optimizer.result import Result, Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 from tests.hypothesis_profile import examples
 
 METHODS = ("hamilton", "jefferson", "webster", "adams", "huntington-hill")
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @st.composite
@@ -133,3 +137,17 @@ def test_a_run_out_of_memory_ends_with_a_sentence(monkeypatch: pytest.MonkeyPatc
     assert result.status == Status.ERROR
     assert result.message.startswith("too large:")
     assert result.to_dict()["allocations"] == []
+
+
+@pytest.mark.parametrize("backend", ["highs", "cp-sat", "cbc"])
+def test_a_milp_result_carries_the_solvers_proof_stage_by_stage(backend: str) -> None:
+    scenario = load_scenario(ROOT / "scenarios" / "regions-2025-metro-cap.yaml")
+    result = solve(scenario, backend=backend)
+    assert result.solver.path == "milp" and result.status == "optimal"
+    proof = result.certificate
+    assert proof is not None and proof["kind"] == "milp" and proof["backend"] == backend
+    stages = proof["stages"]
+    assert [s["stage"] for s in stages[:3]] == ["primary cost", "least squares", "rank . x"]
+    for stage in stages:
+        if backend != "cbc":  # CBC (through PuLP) reports optimality without its bound
+            assert abs(stage["objective"] - stage["bound"]) <= 0.5

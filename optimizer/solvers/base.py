@@ -73,6 +73,9 @@ class Outcome:
     x: IntArray | None
     gap: float | None
     detail: str = ""
+    proof: tuple[tuple[int, float | None, float | None], ...] = ()
+    """Per solved stage: (stage, objective, best bound) as the solver reported them; equal
+    values are its proof of optimality for that stage."""
 
 
 class Session(ABC):
@@ -131,6 +134,7 @@ class Backend(ABC):
         if stages == STAGES and not unique and program.size <= RANK_STAGE_LIMIT:
             ranked = tie_order(program).tolist()
         best: np.ndarray | None = None
+        proof: list[tuple[int, float | None, float | None]] = []
         gap: float | None = 0.0
         total = max(stages, 1) + max(len(ranked) - 1, 0)
         for stage in range(total):
@@ -174,10 +178,11 @@ class Backend(ABC):
                     f"{self.name} stopped at stage {stage + 1} of {total}",
                 )
             best = run.values
+            proof.append((stage, run.objective, run.bound))
             if stage + 1 < total and run.objective is not None:
                 session.bound_objective(stage, round(run.objective))
         assert best is not None
-        return Outcome(Status.OPTIMAL, _integral(best), 0.0)
+        return Outcome(Status.OPTIMAL, _integral(best), 0.0, proof=tuple(proof))
 
 
 def _integral(values: np.ndarray) -> IntArray:
