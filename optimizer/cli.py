@@ -53,7 +53,6 @@ from optimizer.matrix_view import matrix_note, matrix_table
 from optimizer.paradox import paradox_checks
 from optimizer.result import Result, Status, Tie
 from optimizer.scenario import Backend, Scenario
-from optimizer.sensitivity import DEFAULT_PRECISION
 from optimizer.solve import choose_backend, solve
 
 if TYPE_CHECKING:  # the what-if modules load with their commands: `solve` starts faster
@@ -868,12 +867,14 @@ def robust_command(
 def sensitivity_command(
     file: FileArg,
     precision: Annotated[
-        float,
+        float | None,
         typer.Option(
             metavar="POINTS",
-            help="Score points the change is searched to (a multiple of this is reported).",
+            help="Score points the change is searched to (a multiple of this is reported); "
+            "default: 0.01.",
+            show_default=False,
         ),
-    ] = DEFAULT_PRECISION,
+    ] = None,
     only: Annotated[
         list[str] | None,
         typer.Option(
@@ -893,7 +894,7 @@ def sensitivity_command(
     Up and down, everything else fixed, found by bisection with the real solver to --precision
     score points.
     """
-    from optimizer.sensitivity import sensitivity
+    from optimizer.sensitivity import DEFAULT_PRECISION, sensitivity
 
     with _errors_as_exit():
         problems = _option_problems(None, None, out) + _parallel_problems(jobs)
@@ -909,7 +910,7 @@ def sensitivity_command(
         with _stdout_reserved(), _progress(2 * count, "searching") as tick:
             report = sensitivity(
                 scenario,
-                precision=precision,
+                precision=DEFAULT_PRECISION if precision is None else precision,
                 only=ids,
                 jobs=jobs,
                 scheduler=scheduler,

@@ -1,0 +1,79 @@
+"""Start-up: the engine and the CLI import only what a command needs (each check in a fresh
+interpreter, reading ``sys.modules``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from optimizer import cli
+from optimizer.sensitivity import DEFAULT_PRECISION
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("pandas", "pyarrow", "openpyxl", "highspy", "pulp", "ortools")
+WHAT_IF = (
+    "optimizer.sweep",
+    "optimizer.robust",
+    "optimizer.sensitivity",
+    "optimizer.parallel",
+    "optimizer.compare",
+    "optimizer.export",
+    "optimizer.columnar",
+    "multiprocessing",
+)
+
+
+def loaded_after(code: str, watch: tuple[str, ...]) -> list[str]:
+    """Which of ``watch`` are in ``sys.modules`` after running ``code`` in a new interpreter."""
+    listed = f"[m for m in {watch!r} if m in sys.modules]"
+    probe = f"{code}\nimport json, sys\nprint(json.dumps({listed}))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    loaded: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("module", ["optimizer", "optimizer.solve", "optimizer.loading"])
+def test_the_engine_imports_no_heavy_package(module: str) -> None:
+    assert loaded_after(f"import {module}", HEAVY) == []
+
+
+def test_the_cli_imports_no_heavy_package_and_no_what_if_module() -> None:
+    assert loaded_after("import optimizer.cli", HEAVY + WHAT_IF) == []
+
+
+def run_cli(*args: str) -> str:
+    return (
+        "import sys\nfrom optimizer import cli\n"
+        f"sys.argv = ['allot', *{list(args)!r}]\n"
+        "try:\n    cli.app()\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+    )
+
+
+def test_a_14_region_solve_loads_no_solver_package(tmp_path: Path) -> None:
+    """The exact paths finish the regions scenario (grade_order: auto picks HiGHS, the
+    relaxation proves the greedy answer), so no solver package is ever imported."""
+    out = tmp_path / "r.json"
+    code = run_cli("solve", "scenarios/regions-2025.yaml", "--format", "json", "--out", str(out))
+    assert loaded_after(code, HEAVY + WHAT_IF) == []
+    assert json.loads(out.read_text(encoding="utf-8"))["status"] == "optimal"
+
+
+def test_the_check_sees_a_package_a_command_does_load(tmp_path: Path) -> None:
+    """Control: writing Parquet loads pyarrow (which loads pandas itself, on its first
+    array), and the probe reports it; still no solver package."""
+    out = str(tmp_path / "r.parquet")
+    code = run_cli("solve", "scenarios/regions-2025.yaml", "-f", "parquet", "-o", out)
+    assert loaded_after(code, HEAVY) == ["pandas", "pyarrow"]
+
+
+def test_sensitivity_help_names_the_default_precision() -> None:
+    """The CLI does not import the sensitivity module for its default: the help says it."""
+    help_text = CliRunner().invoke(cli.app, ["sensitivity", "--help"]).stdout
+    assert f"default: {DEFAULT_PRECISION:g}." in " ".join(help_text.split())
