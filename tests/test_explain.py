@@ -250,6 +250,25 @@ def test_binding_floor_cap_change_limit_and_free() -> None:
     assert all(a.quota == pytest.approx(250) for a in result.allocations)
 
 
+def test_binding_names_every_bound_that_holds_it() -> None:
+    """A floor and a change limit at the same number both hold the recipient there: both
+    are named (and only the limit where the floor is lower)."""
+    data: Data = {
+        "name": "same bound twice",
+        "budget": 30,
+        "recipients": [
+            {"id": "a", "score": 10, "floor": 10, "previous": 10},  # quota 3, held at 10
+            {"id": "b", "score": 90},
+        ],
+        "rules": [{"type": "change_limit", "max_decrease": 0.0}],
+    }
+    result = run(data)
+    assert units_of(result) == {"a": 10, "b": 20}
+    assert binding_of(result)["a"] == ("floor", "change_limit")
+    data["recipients"][0]["floor"] = 5
+    assert binding_of(run(data))["a"] == ("change_limit",)
+
+
 def test_binding_floor_not_named_when_below_quota() -> None:
     data: Data = {
         "name": "slack floor",
