@@ -48,6 +48,7 @@ class Claimed:
     attempt: int
     created_at: dt.datetime
     started_at: dt.datetime
+    sweep_item: bool = False  # one value of a sweep: solved without the paradox checks
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def claim(session: Session, owner: str, *, lease_s: float) -> Claimed | None:
         attempt=run.attempts + 1,
         created_at=run.created_at,
         started_at=now,
+        sweep_item=run.sweep_id is not None,
     )
 
 

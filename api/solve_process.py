@@ -10,13 +10,14 @@ worker writes the outcome to the database. It ends on its own when the worker di
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
@@ -24,6 +25,7 @@ from typing import Any
 
 from optimizer.errors import AllotError
 from optimizer.loading import validate_data
+from optimizer.paradox import paradox_checks
 from optimizer.solve import solve
 
 log = logging.getLogger("allot.worker")
@@ -41,6 +43,8 @@ class SolveRequest:
     memory_mb: float
     delay_s: float
     parent_pid: int
+    checks: bool = True
+    """Paradox checks with verdicts (a few more solves; not for sweep items)."""
 
 
 @dataclass(frozen=True)
@@ -79,11 +83,14 @@ def _solve(request: SolveRequest) -> SolveAnswer:
         if request.delay_s:
             time.sleep(request.delay_s)
         scenario = validate_data(request.body)
-        result = solve(
-            scenario,
+        again = functools.partial(
+            solve,
             time_limit_s=min(scenario.solver.time_limit_s, request.time_limit_s),
             memory_mb=request.memory_mb,
         )
+        result = again(scenario)
+        if request.checks:
+            result = replace(result, checks=paradox_checks(scenario, result, again))
         return SolveAnswer(result=result.to_dict(), error=None)
     except AllotError as exc:
         return SolveAnswer(result=None, error=f"{type(exc).__name__}: {exc}")

@@ -193,6 +193,7 @@ class Worker:
                 memory_mb=self.settings.run_memory_mb,
                 delay_s=self.settings.job_delay_s,
                 parent_pid=os.getpid(),
+                checks=not claimed.sweep_item,
             )
         )
         begun = time.perf_counter()

@@ -447,3 +447,17 @@ def test_ties_and_overrides_show_on_the_run_page_in_both_languages(
     assert "결정 사항과 검증" in korean
     assert f"동점 단위 2개를 {passed} 대신 {given}이(가) 받음" in korean
     assert f"d: 위원회 결정으로 4 단위 (배분 방법만으로는 {alone})" in korean
+    # the worker checks every run (not sweep items) for paradoxes, and the page says so
+    assert [c["check"] for c in result["checks"]] == [
+        "quota",
+        "budget_monotonicity",
+        "score_monotonicity",
+    ]
+    assert "budget monotonicity (more budget, nobody loses)" in english
+    assert "예산 단조성 (예산이 늘면 아무도 줄지 않음)" in korean
+    scenario_id = api.get(f"/v1/runs/{run_id}").json()["scenario_id"]
+    sweep = api.post("/v1/sweeps", json={"scenario_id": scenario_id, "set": "budget=9,10"})
+    assert sweep.status_code in (200, 201, 202), sweep.text
+    items = api.get(f"/v1/sweeps/{sweep.json()['id']}").json()["runs"]
+    done = [api.get(f"/v1/runs/{item['id']}").json() for item in items]
+    assert len(done) == 2 and all(r["result"]["checks"] == [] for r in done)
