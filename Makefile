@@ -53,12 +53,14 @@ mutation-canaries: $(STAMP)
 
 # The benchmark suite: Allot beside a plain PuLP + CBC model of the same problem, measured
 # in the same run. `bench-quick` is CI's (a minute or two; exits 1 when a check fails or an
-# Allot / baseline ratio is over its gate); `bench` is the full table of README "Performance".
+# Allot / baseline ratio is over its gate); `bench` is the full table of README "Performance"
+# and the whole-process Parquet rows against their floor pipeline (benchmarks/columnar.py).
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks run --quick --out $${TMPDIR:-/tmp}/allot-benchmarks-quick.json
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks run --out docs/benchmarks.json --markdown docs/benchmarks.md --plot docs/performance.png
+	$(BIN)/python -m benchmarks.columnar --out docs/benchmarks-columnar.json
 
 # The service on http://127.0.0.1:8000 with the example scenarios loaded and a fresh local
 # admin token printed (database: ALLOT_DATABASE_URL, default ./allot.db).

@@ -353,3 +353,29 @@ def test_parquet_needs_an_out_file(tmp_path: Path) -> None:
     assert answer.exit_code == 2
     assert answer.stdout == ""
     assert "--out: --format parquet writes a file: give --out FILE.parquet" in answer.stderr
+
+
+# --------------------------------------------------------------------------- benchmark
+
+
+def test_the_columnar_benchmark_runs_its_pipelines_and_checks_the_answer(tmp_path: Path) -> None:
+    from benchmarks import columnar
+
+    rows = columnar.measure(300, 1, tmp_path)
+    assert [r.pipeline.split(":")[0].split(",")[0] for r in rows] == [
+        "floor",
+        "allot solve",
+        "allot solve",
+        "allot solve",
+    ]
+    assert rows[0].ratio == 1.0 and all(r.cpu_s > 0 and r.ratio is not None for r in rows)
+    floor = pq.read_table(tmp_path / "floor.parquet")
+    allot = pq.read_table(tmp_path / "out.parquet")
+    assert floor.num_rows == allot.num_rows == 300
+    assert floor.num_columns == allot.num_columns == len(cli.CSV_COLUMNS)
+    # the check compares the Parquet run with the JSON run, and fails when they differ
+    table = allot.to_pydict()
+    table["units"][0] += 1
+    pq.write_table(pa.table(table), tmp_path / "out.parquet")
+    with pytest.raises(SystemExit, match="CHECK FAILED"):
+        columnar.same_answer(tmp_path / "out.parquet", tmp_path / "out.json")
