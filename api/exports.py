@@ -1,14 +1,21 @@
-"""A run's allocations as CSV or an Excel workbook (the same columns as ``allot solve -f csv``)."""
+"""Downloads: a run's allocations as CSV or an Excel workbook (the same columns as ``allot
+solve -f csv``), and any table (a sweep's summary, a comparison) as CSV with a UTF-8
+byte-order mark (so that Excel shows Hangul right) or a workbook with number formats."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
+
+from fastapi import Response
 
 COLUMNS = ("id", "name", "grade", "score", "quota", "units", "amount", "share", "binding")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+BOM = "\ufeff"
 _FORMATS = {
     "score": "0.0##",
     "quota": "#,##0.00",
@@ -39,12 +46,31 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def allocations_csv(allocations: Sequence[Mapping[str, Any]]) -> str:
-    buffer = io.StringIO()
+def exact_amount(units: Any, unit_value: Any) -> int | Decimal | None:
+    """units x the unit's value computed exactly (the result's float ``amount`` loses digits
+    past 2**53 won); None when either is missing."""
+    if isinstance(units, bool) or not isinstance(units, int):
+        return None
+    if isinstance(unit_value, bool) or not isinstance(unit_value, int | float):
+        return None
+    amount = units * Decimal(repr(unit_value))
+    return int(amount) if amount == amount.to_integral_value() else amount.normalize()
+
+
+def allocations_csv(allocations: Sequence[Mapping[str, Any]], *, unit_value: Any = None) -> str:
+    """The allocations as CSV text, starting with a byte-order mark (Excel then reads the
+    UTF-8 Hangul names right); amounts exact when the unit's value is given."""
+    buffer = io.StringIO(BOM)
+    buffer.seek(len(BOM))
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
+    amount_at = COLUMNS.index("amount")
     for allocation in allocations:
-        writer.writerow([_text(c) for c in _cells(allocation)])
+        cells = _cells(allocation)
+        exact = exact_amount(allocation.get("units"), unit_value)
+        if exact is not None:
+            cells[amount_at] = exact
+        writer.writerow([_text(c) for c in cells])
     return buffer.getvalue()
 
 
@@ -81,3 +107,69 @@ def allocations_xlsx(
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def attachment(body: str | bytes, filename: str, media_type: str) -> Response:
+    """A download named ``filename``."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def table_csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
+    """A table as CSV: UTF-8 with a byte-order mark, whole numbers as exact integers."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_text(cell) for cell in row])
+    return (BOM + buffer.getvalue()).encode("utf-8")
+
+
+def table_xlsx(
+    title: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    about: Sequence[tuple[str, Any]] = (),
+) -> bytes:
+    """A workbook: the table (header row bold and frozen, integers ``#,##0``) and a sheet
+    ``about`` saying what it is."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title[:31]
+    sheet.append(list(header))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([_cell(value) for value in row])
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            if isinstance(cell.value, int):
+                cell.number_format = "#,##0"
+    for index in range(1, len(header) + 1):
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = 14
+    sheet.freeze_panes = "B2"
+    info = book.create_sheet("about")
+    for key, value in about:
+        info.append([key, _cell(value)])
+    info.column_dimensions["A"].width = 24
+    info.column_dimensions["B"].width = 60
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A value a workbook cell can hold (numbers stay numbers; anything else as text)."""
+    if value is None or isinstance(value, bool):
+        return _text(value) if value is not None else None
+    if isinstance(value, int | float | str):
+        return value
+    return _text(value)

@@ -272,6 +272,14 @@ def _validated(data: Mapping[str, Any]) -> Scenario:
     return scenario
 
 
+def hashes_to(body: Mapping[str, Any], content_hash: str) -> bool:
+    """Whether a stored scenario body still validates to ``content_hash``."""
+    try:
+        return validate_data(body).content_hash == content_hash
+    except InputError:
+        return False
+
+
 def check_solver(scenario: Scenario) -> None:
     """Raise what solving would raise for the scenario's own backend choice (a backend that
     is not installed, ``greedy`` with rules it cannot handle) before anything is stored."""

@@ -114,6 +114,14 @@ class RunDetail(RunPublic):
     result: dict[str, Any] | None
 
 
+class RunWithScenario(RunDetail):
+    """``GET /v1/runs/{id}``: with ``?include=scenario`` also the scenario as run and whether
+    it still validates to ``scenario_hash`` (both left out otherwise)."""
+
+    scenario: dict[str, Any] | None = None
+    scenario_verified: bool | None = None
+
+
 class RunList(Page):
     items: list[RunPublic]
 
@@ -181,9 +189,57 @@ class SweepCreate(_Request):
     note: str | None = Field(default=None, max_length=500)
 
 
+class SweepRecipient(BaseModel):
+    id: str
+    name: str
+
+
+class SweepRow(BaseModel):
+    """One value of a sweep: its run, where the run is, the result's status and objective,
+    the units per recipient (in the order of ``SweepTable.recipients``; None: no allocation)."""
+
+    value: Any
+    run_id: int
+    status: RunStatus
+    outcome: str | None
+    objective: float | None
+    total: int | None
+    units: list[int | None]
+
+
+class SweepTable(BaseModel):
+    """The sweep at a glance: the swept parameter's values against units per recipient."""
+
+    parameter: str
+    recipients: list[SweepRecipient]
+    rows: list[SweepRow]
+
+
+SweepStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class SweepItem(BaseModel):
+    """A sweep in a list: what was swept and how far its runs are (``runs``: per status)."""
+
+    id: int
+    status: SweepStatus
+    scenario_id: int | None
+    scenario_name: str
+    parameter: str
+    spec: str
+    note: str | None
+    requested_by: str
+    created_at: dt.datetime
+    runs: dict[str, int]
+
+
+class SweepList(Page):
+    items: list[SweepItem]
+
+
 class SweepPublic(BaseModel):
     id: int
-    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    status: SweepStatus
     scenario_id: int | None
     scenario_name: str
     scenario_hash: str
@@ -194,7 +250,10 @@ class SweepPublic(BaseModel):
     note: str | None
     requested_by: str
     created_at: dt.datetime
-    runs: list[RunDetail]
+    summary: SweepTable
+    runs: list[RunDetail] = Field(
+        description="Every run with its result (without results when ?results=false)"
+    )
 
 
 # --------------------------------------------------------------------------- tokens

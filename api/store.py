@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from api.db import Run, RunStatus, StoredScenario, Sweep, utcnow
@@ -150,8 +150,11 @@ def list_runs(
     sweep_id: int | None,
     limit: int,
     offset: int,
+    sweep_items: bool = True,
 ) -> tuple[list[Run], int]:
     query = select(Run)
+    if not sweep_items:
+        query = query.where(Run.sweep_id.is_(None))
     if status is not None:
         query = query.where(Run.status == status)
     if scenario_id is not None:
@@ -246,6 +249,59 @@ def get_sweep(session: Session, sweep_id: int) -> tuple[Sweep, list[Run]]:
         raise NotFound("sweep", sweep_id)
     runs = session.scalars(select(Run).where(Run.sweep_id == sweep_id).order_by(Run.id)).all()
     return sweep, list(runs)
+
+
+def _sweep_counts() -> Any:
+    """Per sweep: its runs in each state, and the sweep's status derived from them (as
+    :func:`api.routes.sweeps.sweep_status` derives it)."""
+
+    def count(state: RunStatus) -> Any:
+        return func.sum(case((Run.status == state.value, 1), else_=0))
+
+    counts = (
+        select(
+            Run.sweep_id.label("sweep_id"),
+            func.count().label("total"),
+            *(count(state).label(state.value) for state in RunStatus),
+        )
+        .where(Run.sweep_id.is_not(None))
+        .group_by(Run.sweep_id)
+        .subquery()
+    )
+    queued, running = counts.c[RunStatus.QUEUED.value], counts.c[RunStatus.RUNNING.value]
+    status = case(
+        ((running > 0) | ((queued > 0) & (queued < counts.c.total)), "running"),
+        (queued > 0, "queued"),
+        (counts.c[RunStatus.FAILED.value] > 0, "failed"),
+        (counts.c[RunStatus.CANCELLED.value] > 0, "cancelled"),
+        else_="done",
+    )
+    return counts, status
+
+
+def list_sweeps(
+    session: Session, *, name: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[tuple[Sweep, str, dict[str, int]]], int]:
+    """Sweeps newest first with their status and run counts per state; ``name`` keeps those
+    whose scenario name contains it (any case), ``status`` those in that state."""
+    counts, status_column = _sweep_counts()
+    query = select(
+        Sweep, status_column.label("status"), *(counts.c[s.value] for s in RunStatus)
+    ).outerjoin(counts, counts.c.sweep_id == Sweep.id)
+    if name is not None:
+        query = query.where(Sweep.scenario_name.icontains(name, autoescape=True))
+    if status is not None:
+        query = query.where(status_column == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(Sweep.id.desc()).limit(limit).offset(offset)).all()
+    return [
+        (
+            row[0],
+            row[1],
+            {state.value: int(value or 0) for state, value in zip(RunStatus, row[2:], strict=True)},
+        )
+        for row in rows
+    ], total
 
 
 def seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> float | None:

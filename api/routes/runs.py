@@ -20,7 +20,15 @@ from api.deps import Committee, DatabaseDep, JobsDep, Planner, SettingsDep
 from api.errors import ERROR_RESPONSES, Conflict, Forbidden
 from api.exports import XLSX_MEDIA_TYPE, allocations_csv, allocations_xlsx
 from api.routes.params import Async, Limit, Offset, RunId
-from api.schemas import MAX_ID, RunCreate, RunDetail, RunList, run_detail, run_public
+from api.schemas import (
+    MAX_ID,
+    RunCreate,
+    RunDetail,
+    RunList,
+    RunWithScenario,
+    run_detail,
+    run_public,
+)
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
@@ -88,10 +96,11 @@ def list_runs(
     status: RunStatus | None = None,
     scenario_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     sweep_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    sweep_items: Annotated[bool, Query(description="false: leave out the runs of sweeps")] = True,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> RunList:
-    """Runs, newest first, without their results."""
+    """Runs, newest first, without their results (``sweep_items=false``: no sweep's runs)."""
     with database.transaction() as session:
         rows, total = store.list_runs(
             session,
@@ -100,15 +109,31 @@ def list_runs(
             sweep_id=sweep_id,
             limit=limit,
             offset=offset,
+            sweep_items=sweep_items,
         )
         return RunList(items=[run_public(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
-@router.get("/{run_id}", response_model=RunDetail)
-def get_run(run_id: RunId, principal: Committee, database: DatabaseDep) -> RunDetail:
-    """One run with its full result once done."""
+@router.get("/{run_id}", response_model=RunWithScenario, response_model_exclude_unset=True)
+def get_run(
+    run_id: RunId,
+    principal: Committee,
+    database: DatabaseDep,
+    include: Annotated[
+        Literal["scenario"] | None,
+        Query(description="scenario: also the scenario as run, checked against its hash"),
+    ] = None,
+) -> RunWithScenario:
+    """One run with its full result once done; ``?include=scenario`` adds the normalised
+    scenario it ran and ``scenario_verified`` (it validates and hashes to ``scenario_hash``)."""
     with database.transaction() as session:
-        return run_detail(store.get_run(session, run_id))
+        run = store.get_run(session, run_id)
+        detail = run_detail(run)
+        body = dict(run.scenario_body)
+    if include != "scenario":
+        return RunWithScenario(**dict(detail))
+    verified = inputs.hashes_to(body, detail.scenario_hash)
+    return RunWithScenario(**dict(detail), scenario=body, scenario_verified=verified)
 
 
 @router.get(
@@ -139,7 +164,9 @@ def get_allocations(
     name = f"allot-run-{run.id}"
     if format == "csv":
         return Response(
-            allocations_csv(allocations),
+            allocations_csv(
+                allocations, unit_value=((run.result or {}).get("unit") or {}).get("value")
+            ),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal, cast
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from api import inputs, store
 from api.db import Run, RunStatus, Sweep
 from api.deps import Committee, DatabaseDep, JobsDep, Planner, SettingsDep
 from api.errors import ERROR_RESPONSES
-from api.routes.params import Async, SweepId
-from api.schemas import SweepCreate, SweepPublic, run_detail
+from api.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment, table_csv, table_xlsx
+from api.routes.params import Async, Limit, Offset, SweepId
+from api.schemas import (
+    SweepCreate,
+    SweepItem,
+    SweepList,
+    SweepPublic,
+    SweepRecipient,
+    SweepRow,
+    SweepStatus,
+    SweepTable,
+    run_detail,
+)
 from optimizer.errors import InputError
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES)
@@ -87,29 +98,154 @@ def create_sweep(
         return sweep_public(*store.get_sweep(session, sweep_id))
 
 
-@router.get("/{sweep_id}", response_model=SweepPublic)
-def get_sweep(sweep_id: SweepId, principal: Committee, database: DatabaseDep) -> SweepPublic:
-    """A sweep with every run (and result) in the order of the values."""
+@router.get("", response_model=SweepList)
+def list_sweeps(
+    principal: Committee,
+    database: DatabaseDep,
+    name: Annotated[str | None, Query(max_length=10_000)] = None,
+    status: SweepStatus | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> SweepList:
+    """Sweeps, newest first, without their runs: ``name`` keeps those whose scenario name
+    contains it (any case), ``status`` those in that state; ``runs`` counts the runs per
+    state."""
     with database.transaction() as session:
-        return sweep_public(*store.get_sweep(session, sweep_id))
+        rows, total = store.list_sweeps(
+            session, name=name, status=status, limit=limit, offset=offset
+        )
+        items = [
+            SweepItem(
+                id=sweep.id,
+                status=cast(SweepStatus, state),
+                scenario_id=sweep.scenario_id,
+                scenario_name=sweep.scenario_name,
+                parameter=sweep.parameter,
+                spec=sweep.spec,
+                note=sweep.note,
+                requested_by=sweep.requested_by,
+                created_at=sweep.created_at,
+                runs=runs,
+            )
+            for sweep, state, runs in rows
+        ]
+    return SweepList(items=items, total=total, limit=limit, offset=offset)
 
 
-def sweep_public(sweep: Sweep, runs: list[Run]) -> SweepPublic:
-    states = {RunStatus(run.status) for run in runs}
-    status: Literal["queued", "running", "done", "failed", "cancelled"]
+@router.get(
+    "/{sweep_id}",
+    response_model=SweepPublic,
+    responses={
+        200: {
+            "description": "The sweep as JSON, or its summary table as CSV or an Excel workbook",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+def get_sweep(
+    sweep_id: SweepId,
+    principal: Committee,
+    database: DatabaseDep,
+    format: Literal["json", "csv", "xlsx"] = "json",
+    results: Annotated[
+        bool, Query(description="false: the runs without their full results")
+    ] = True,
+) -> SweepPublic | Response:
+    """A sweep with its summary table (values x units per recipient, status, objective) and
+    every run in the order of the values; ``?format=csv|xlsx`` downloads the summary table
+    (CSV in UTF-8 with a byte-order mark, units as integers)."""
+    with database.transaction() as session:
+        public = sweep_public(*store.get_sweep(session, sweep_id), results=results)
+    if format == "json":
+        return public
+    header, rows = sweep_table_rows(public.summary)
+    name = f"allot-sweep-{public.id}"
+    if format == "csv":
+        return attachment(table_csv(header, rows), f"{name}.csv", CSV_MEDIA_TYPE)
+    about = [
+        ("sweep", public.id),
+        ("scenario", public.scenario_name),
+        ("scenario hash", public.scenario_hash),
+        ("set", public.spec),
+        ("overrides", "; ".join(public.overrides)),
+        ("status", public.status),
+    ]
+    return attachment(
+        table_xlsx("sweep", header, rows, about=about), f"{name}.xlsx", XLSX_MEDIA_TYPE
+    )
+
+
+def sweep_status(states: set[RunStatus]) -> SweepStatus:
+    """A sweep is running while any run is (or some are queued and others not), then
+    queued, failed, cancelled or done in that order of precedence."""
     if RunStatus.RUNNING in states or (RunStatus.QUEUED in states and len(states) > 1):
-        status = "running"
-    elif RunStatus.QUEUED in states:
-        status = "queued"
-    elif RunStatus.FAILED in states:
-        status = "failed"
-    elif RunStatus.CANCELLED in states:
-        status = "cancelled"
-    else:
-        status = "done"
+        return "running"
+    if RunStatus.QUEUED in states:
+        return "queued"
+    if RunStatus.FAILED in states:
+        return "failed"
+    if RunStatus.CANCELLED in states:
+        return "cancelled"
+    return "done"
+
+
+def sweep_table(sweep: Sweep, runs: list[Run]) -> SweepTable:
+    """Values x units per recipient (recipients in the order first met)."""
+    names: dict[str, str] = {}
+    for run in runs:
+        for allocation in (run.result or {}).get("allocations") or ():
+            names.setdefault(allocation["id"], allocation.get("name") or allocation["id"])
+    rows = []
+    for run in runs:
+        result = run.result or {}
+        units = {a["id"]: a.get("units") for a in result.get("allocations") or ()}
+        metrics = result.get("metrics") or {}
+        rows.append(
+            SweepRow(
+                value=run.sweep_value,
+                run_id=run.id,
+                status=RunStatus(run.status),
+                outcome=run.outcome,
+                objective=metrics.get("objective"),
+                total=sum(u for u in units.values() if u is not None) if units else None,
+                units=[units.get(rid) for rid in names],
+            )
+        )
+    return SweepTable(
+        parameter=sweep.parameter,
+        recipients=[SweepRecipient(id=rid, name=name) for rid, name in names.items()],
+        rows=rows,
+    )
+
+
+def sweep_table_rows(table: SweepTable) -> tuple[list[str], list[list[Any]]]:
+    """The summary as a header and rows: one row per value, a units column per recipient."""
+    header = [
+        table.parameter,
+        "run",
+        "status",
+        "outcome",
+        "objective",
+        "total units",
+        *(f"{r.name} ({r.id})" if r.name != r.id else r.id for r in table.recipients),
+    ]
+    rows = [
+        [row.value, row.run_id, row.status.value, row.outcome, row.objective, row.total, *row.units]
+        for row in table.rows
+    ]
+    return header, rows
+
+
+def sweep_public(sweep: Sweep, runs: list[Run], *, results: bool = True) -> SweepPublic:
+    details = [run_detail(run) for run in runs]
+    if not results:
+        details = [detail.model_copy(update={"result": None}) for detail in details]
     return SweepPublic(
         id=sweep.id,
-        status=status,
+        status=sweep_status({RunStatus(run.status) for run in runs}),
         scenario_id=sweep.scenario_id,
         scenario_name=sweep.scenario_name,
         scenario_hash=sweep.scenario_hash,
@@ -120,5 +256,6 @@ def sweep_public(sweep: Sweep, runs: list[Run]) -> SweepPublic:
         note=sweep.note,
         requested_by=sweep.requested_by,
         created_at=sweep.created_at,
-        runs=[run_detail(run) for run in runs],
+        summary=sweep_table(sweep, runs),
+        runs=details,
     )

@@ -58,7 +58,8 @@ def test_allocations_as_json_csv_and_xlsx_agree(client: TestClient, auth: Auth) 
     as_csv = client.get(f"{base}?format=csv", headers=auth("committee"))
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert "attachment" in as_csv.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert as_csv.content.startswith("\ufeff".encode())  # a BOM: Excel reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(as_csv.content.decode("utf-8").removeprefix("\ufeff"))))
     assert {r["id"]: int(r["units"]) for r in rows} == expected
     assert [r["id"] for r in rows] == [a["id"] for a in run["result"]["allocations"]]
     metro = next(r for r in rows if r["id"] == "busan")
