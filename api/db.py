@@ -143,6 +143,7 @@ class StoredScenario(Base):
     body: Mapped[dict[str, Any]]
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # hidden from lists
 
 
 class Sweep(Base):
@@ -198,6 +199,7 @@ class Run(Base):
     cancelled_by: Mapped[str | None] = mapped_column(String(200), default=None)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     notes: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    archived_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # hidden from lists
 
 
 class WorkerProcess(Base):

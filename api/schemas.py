@@ -47,6 +47,7 @@ class ScenarioPublic(BaseModel):
     recipients: int
     created_by: str
     created_at: dt.datetime
+    archived_at: dt.datetime | None = None
 
 
 class ScenarioDetail(ScenarioPublic):
@@ -106,6 +107,7 @@ class RunPublic(BaseModel):
     cancelled_by: str | None
     cancelled_at: dt.datetime | None
     notes: list[str]
+    archived_at: dt.datetime | None = None
 
 
 class RunDetail(RunPublic):
@@ -327,6 +329,7 @@ def scenario_public(row: StoredScenario) -> ScenarioPublic:
         recipients=row.recipients,
         created_by=row.created_by,
         created_at=row.created_at,
+        archived_at=row.archived_at,
     )
 
 
@@ -359,6 +362,7 @@ def _run_fields(run: Run) -> dict[str, Any]:
         "cancelled_by": run.cancelled_by,
         "cancelled_at": run.cancelled_at,
         "notes": list(run.notes or []),
+        "archived_at": run.archived_at,
     }
 
 

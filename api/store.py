@@ -79,10 +79,32 @@ def find_scenario_by_hash(session: Session, content_hash: str) -> StoredScenario
     ).first()
 
 
+def set_archived(
+    session: Session, model: type[StoredScenario] | type[Run], ident: int, *, archived: bool
+) -> None:
+    """Archive (hide from the default lists) or restore a scenario or run; nothing else of
+    it changes, and nothing is ever deleted. A direct update: a final run's guard is about
+    its content, which this does not touch."""
+    what = "scenario" if model is StoredScenario else "run"
+    if session.get(model, ident) is None:
+        raise NotFound(what, ident)
+    session.execute(
+        update(model)
+        .where(model.id == ident)
+        .values(archived_at=utcnow() if archived else None)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+
+
 def list_scenarios(
-    session: Session, *, name: str | None, limit: int, offset: int
+    session: Session, *, name: str | None, limit: int, offset: int, archived: bool = False
 ) -> tuple[list[StoredScenario], int]:
-    query = select(StoredScenario)
+    query = select(StoredScenario).where(
+        StoredScenario.archived_at.is_not(None)
+        if archived
+        else StoredScenario.archived_at.is_(None)
+    )
     if name is not None:
         query = query.where(StoredScenario.name.icontains(name, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -151,8 +173,11 @@ def list_runs(
     limit: int,
     offset: int,
     sweep_items: bool = True,
+    archived: bool = False,
 ) -> tuple[list[Run], int]:
-    query = select(Run)
+    query = select(Run).where(
+        Run.archived_at.is_not(None) if archived else Run.archived_at.is_(None)
+    )
     if not sweep_items:
         query = query.where(Run.sweep_id.is_(None))
     if status is not None:

@@ -25,6 +25,7 @@ from api.schemas import (
     RunCreate,
     RunDetail,
     RunList,
+    RunPublic,
     RunWithScenario,
     run_detail,
     run_public,
@@ -89,6 +90,23 @@ def cancel_run(run_id: RunId, principal: Planner, database: DatabaseDep) -> RunD
         return run_detail(lease.request_cancel(session, run_id, by=principal.label))
 
 
+@router.post("/{run_id}/archive", response_model=RunPublic)
+def archive_run(run_id: RunId, principal: Planner, database: DatabaseDep) -> RunPublic:
+    """Hide a run from the default list; it stays readable by id and comparable, its
+    result unchanged (nothing is deleted)."""
+    with database.transaction() as session:
+        store.set_archived(session, Run, run_id, archived=True)
+        return run_public(store.get_run(session, run_id))
+
+
+@router.post("/{run_id}/restore", response_model=RunPublic)
+def restore_run(run_id: RunId, principal: Planner, database: DatabaseDep) -> RunPublic:
+    """Show an archived run in the list again."""
+    with database.transaction() as session:
+        store.set_archived(session, Run, run_id, archived=False)
+        return run_public(store.get_run(session, run_id))
+
+
 @router.get("", response_model=RunList)
 def list_runs(
     principal: Committee,
@@ -97,10 +115,12 @@ def list_runs(
     scenario_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     sweep_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     sweep_items: Annotated[bool, Query(description="false: leave out the runs of sweeps")] = True,
+    archived: Annotated[bool, Query(description="true: the archived ones instead")] = False,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> RunList:
-    """Runs, newest first, without their results (``sweep_items=false``: no sweep's runs)."""
+    """Runs, newest first, without their results, archived ones left out (``archived=true``:
+    only those; ``sweep_items=false``: no sweep's runs)."""
     with database.transaction() as session:
         rows, total = store.list_runs(
             session,
@@ -110,6 +130,7 @@ def list_runs(
             limit=limit,
             offset=offset,
             sweep_items=sweep_items,
+            archived=archived,
         )
         return RunList(items=[run_public(r) for r in rows], total=total, limit=limit, offset=offset)
 

@@ -14,11 +14,17 @@ from sqlalchemy.orm import Session
 
 from api import inputs, store
 from api.auth import Principal
-from api.db import Database
+from api.db import Database, StoredScenario
 from api.deps import Committee, DatabaseDep, Planner
 from api.errors import ERROR_RESPONSES
 from api.routes.params import Limit, Offset, ScenarioId
-from api.schemas import ScenarioDetail, ScenarioList, scenario_detail, scenario_public
+from api.schemas import (
+    ScenarioDetail,
+    ScenarioList,
+    ScenarioPublic,
+    scenario_detail,
+    scenario_public,
+)
 from optimizer.errors import InputError, Problem
 from optimizer.scenario import Scenario
 
@@ -146,16 +152,42 @@ def list_scenarios(
     principal: Committee,
     database: DatabaseDep,
     name: Annotated[str | None, Query(max_length=10_000)] = None,
+    archived: Annotated[bool, Query(description="true: the archived ones instead")] = False,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> ScenarioList:
-    """Stored scenarios, newest first; ``name`` keeps those whose name contains it (any
-    case)."""
+    """Stored scenarios, newest first, archived ones left out (``archived=true``: only
+    those); ``name`` keeps those whose name contains it (any case)."""
     with database.transaction() as session:
-        rows, total = store.list_scenarios(session, name=name, limit=limit, offset=offset)
+        rows, total = store.list_scenarios(
+            session, name=name, limit=limit, offset=offset, archived=archived
+        )
         return ScenarioList(
             items=[scenario_public(r) for r in rows], total=total, limit=limit, offset=offset
         )
+
+
+@router.post("/{scenario_id}/archive", response_model=ScenarioPublic)
+def archive_scenario(
+    scenario_id: ScenarioId, principal: Planner, database: DatabaseDep
+) -> ScenarioPublic:
+    """Hide a scenario version from the default lists; it stays readable by id, runnable,
+    and every run that refers to it keeps it (nothing is deleted)."""
+    return _set_archived(database, scenario_id, archived=True)
+
+
+@router.post("/{scenario_id}/restore", response_model=ScenarioPublic)
+def restore_scenario(
+    scenario_id: ScenarioId, principal: Planner, database: DatabaseDep
+) -> ScenarioPublic:
+    """Show an archived scenario version in the lists again."""
+    return _set_archived(database, scenario_id, archived=False)
+
+
+def _set_archived(database: Database, scenario_id: int, *, archived: bool) -> ScenarioPublic:
+    with database.transaction() as session:
+        store.set_archived(session, StoredScenario, scenario_id, archived=archived)
+        return scenario_public(store.get_scenario(session, scenario_id))
 
 
 @router.get(
