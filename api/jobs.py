@@ -58,10 +58,15 @@ class Jobs:
             self.worker.stop()
 
     def submit(self, run_id: int) -> None:
-        """A run was stored ``queued`` (call after its transaction): look for it now."""
+        """A run was stored ``queued`` (call after its transaction): workers look for it now
+        (the embedded one directly, others by a PostgreSQL ``NOTIFY``)."""
         if self.worker is not None:
             self.start()
             self.worker.wake()
+        try:
+            lease.announce(self.database)
+        except Exception:  # the run is stored: workers find it at their next poll anyway
+            log.warning("could not announce run %d", run_id, exc_info=True)
 
     def wait(self, run_ids: Iterable[int], *, timeout: float) -> bool:
         """Wait until every run is final; False after ``timeout`` seconds, or at once when

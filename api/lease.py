@@ -15,16 +15,20 @@ Every function takes a session inside a transaction (``Database.transaction``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from api.db import Run, RunStatus, WorkerProcess, utcnow
+from api.db import Database, Run, RunStatus, WorkerProcess, utcnow
 from api.errors import Conflict, NotFound
 
+CHANNEL = "allot_runs"
+"""PostgreSQL ``NOTIFY`` channel: runs were queued (workers wake at once instead of at their
+next poll; on SQLite they poll)."""
 MAX_ATTEMPTS = 3
 """A run is taken at most this often; a third lost lease fails it."""
 WORKER_ROWS_KEPT = dt.timedelta(days=7)
@@ -430,3 +434,32 @@ def queued_runs(session: Session) -> int:
 
 def _live(row: WorkerProcess, now: dt.datetime, lease_s: float) -> bool:
     return row.stopped_at is None and row.heartbeat_at >= now - dt.timedelta(seconds=lease_s)
+
+
+# --------------------------------------------------------------------------- wake-ups
+
+
+def announce(database: Database) -> None:
+    """Tell the workers of every process that runs were queued (PostgreSQL only)."""
+    if database.backend != "postgresql":
+        return
+    with database.engine.connect() as connection:
+        connection.execute(text(f"NOTIFY {CHANNEL}"))
+        connection.commit()
+
+
+def listen(database: Database, wake: Callable[[], None], stopping: threading.Event) -> None:
+    """Call ``wake`` on every announcement until ``stopping`` is set (PostgreSQL only; on
+    SQLite, or when the connection fails, the workers keep polling)."""
+    if database.backend != "postgresql":
+        return
+    raw = database.engine.raw_connection()
+    try:
+        driver = raw.driver_connection
+        driver.autocommit = True  # type: ignore[union-attr]
+        driver.execute(f"LISTEN {CHANNEL}")  # type: ignore[union-attr]
+        while not stopping.is_set():
+            for _ in driver.notifies(timeout=1.0):  # type: ignore[union-attr]
+                wake()
+    finally:
+        raw.invalidate()  # never back to the pool in LISTEN mode

@@ -93,7 +93,8 @@ class Worker:
             )
         self._started = True
         self._threads = [
-            threading.Thread(target=self._heartbeat_loop, name="allot-heartbeat", daemon=True)
+            threading.Thread(target=self._heartbeat_loop, name="allot-heartbeat", daemon=True),
+            threading.Thread(target=self._listen, name="allot-listen", daemon=True),
         ] + [
             threading.Thread(target=self._slot_loop, name=f"allot-slot-{i}", daemon=True)
             for i in range(self.concurrency)
@@ -146,6 +147,12 @@ class Worker:
             except Exception:
                 log.exception("heartbeat of worker %s failed", self.id)
             self._stopping.wait(self.beat_s)
+
+    def _listen(self) -> None:
+        try:
+            lease.listen(self.database, self.wake, self._stopping)
+        except Exception:
+            log.warning("worker %s: no wake-ups from the database; polling", self.id, exc_info=True)
 
     def _slot_loop(self) -> None:
         process = SolveProcess()

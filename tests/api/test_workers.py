@@ -482,3 +482,20 @@ def test_a_run_whose_slot_failed_is_queued_again_when_its_lease_expires(
         run = client.post("/v1/runs", json={"scenario": scenario_data()}, headers=headers).json()
     assert (run["status"], run["attempts"]) == ("done", 2)
     assert _units(run["result"]) == _direct([])
+
+
+@pytest.mark.parametrize("target", [d for d in DATABASES if d == "postgresql"], indirect=True)
+def test_on_postgresql_a_queued_run_wakes_an_idle_worker_at_once(
+    server: Server, workers: Workers
+) -> None:
+    """A worker polling only once a minute still takes a new run at once: the API server's
+    ``NOTIFY`` wakes it (a synchronous post waits 10 s, else it would be a 202)."""
+    planner, admin = _tokens(server)
+    server.start("--workers", "0", ALLOT_SYNC_WAIT_S="10")
+    workers.start("--concurrency", "1", name="sleepy", ALLOT_WORKER_POLL_S="60")
+    with httpx.Client(base_url=server.base, headers=planner, timeout=60) as client:
+        _live_workers(client, admin, 1)
+        time.sleep(1)  # its first look at the queue is over: it now waits for a wake-up
+        answer = client.post("/v1/runs", json={"scenario": scenario_data()})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["status"] == "done"
