@@ -99,19 +99,43 @@ def allocations_parquet(result: Result, columns: Sequence[str]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    allocations = result.allocations
+    from optimizer.result import Allocation
+
+    # an Allocation is a named tuple: zip(*...) turns the rows into columns in C
+    fields = dict(zip(Allocation._fields, zip(*result.allocations, strict=True), strict=False))
     arrays: list[pa.Array] = []
     for name in columns:
+        values: Sequence[Any] = fields.get(name, ())
         if name == "binding":
-            arrays.append(pa.array([";".join(a.binding) for a in allocations], pa.string()))
-            continue
-        values = [getattr(a, name) for a in allocations]
-        kind = pa.int64() if name == "units" else pa.float64()
-        arrays.append(pa.array(values, pa.string() if name in ("id", "name", "grade") else kind))
+            arrays.append(_text_array(list(map(";".join, values))))
+        elif name in ("id", "name", "grade"):
+            arrays.append(_text_array(values))
+        else:
+            kind = np.int64 if name == "units" else np.float64
+            numbers = np.fromiter(values, dtype=kind, count=len(values))
+            arrow_kind = pa.int64() if name == "units" else pa.float64()
+            arrays.append(
+                pa.Array.from_buffers(arrow_kind, len(numbers), [None, pa.py_buffer(numbers)])
+            )
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), sink)
     data: bytes = sink.getvalue().to_pybytes()
     return data
+
+
+def _text_array(values: Sequence[str | None]) -> pa.Array:
+    """A string array built from its buffers (``pa.array`` would import pandas, half a
+    second of a run); None is null."""
+    import pyarrow as pa
+
+    encoded = [b"" if v is None else v.encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int32, count=len(encoded)), out=offsets[1:])
+    valid = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    nulls = len(values) - int(valid.sum())
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    data = pa.py_buffer(b"".join(encoded))
+    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), data, bitmap, nulls)
 
 
 # --------------------------------------------------------------------------- reading
@@ -122,18 +146,21 @@ def _read_table(raw: bytes, shown: str, suffix: str) -> pa.Table:
 
     kind = COLUMNAR_SUFFIXES[suffix]
     try:
-        if suffix == ".parquet":
+        if suffix == ".parquet":  # ParquetFile, not read_table: no dataset API (and no pandas)
             import pyarrow.parquet as pq
 
-            return pq.read_table(pa.BufferReader(raw))
-        if suffix == ".feather":
-            import pyarrow.feather as feather
-
-            return feather.read_table(pa.BufferReader(raw))
-        try:
+            return pq.ParquetFile(pa.BufferReader(raw)).read()
+        try:  # Feather version 2 is the Arrow IPC file format
             return pa.ipc.open_file(pa.BufferReader(raw)).read_all()
-        except pa.ArrowInvalid:  # the stream format has no footer
-            return pa.ipc.open_stream(pa.BufferReader(raw)).read_all()
+        except pa.ArrowInvalid:
+            try:  # the stream format has no footer
+                return pa.ipc.open_stream(pa.BufferReader(raw)).read_all()
+            except pa.ArrowInvalid:
+                if suffix != ".feather":
+                    raise
+                import pyarrow.feather as feather  # Feather version 1
+
+                return feather.read_table(pa.BufferReader(raw))
     except Exception as exc:  # pyarrow raises several error types for damaged files
         reason = " ".join(str(exc).split())
         raise InputError(
@@ -164,12 +191,24 @@ def _blank_mask(array: pa.Array) -> NDArray[np.bool_]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    blank = pc.is_null(array, nan_is_null=True)
-    if _is_text(array.type):
-        blank = pc.or_kleene(blank, pc.equal(pc.utf8_trim_whitespace(array), ""))
     if pa.types.is_null(array.type):
         return np.ones(len(array), dtype=bool)
-    return np.asarray(pc.fill_null(blank, True).to_numpy(zero_copy_only=False), dtype=bool)
+    blank = _bools(pc.is_null(array, nan_is_null=True))
+    if _is_text(array.type):
+        length = pc.utf8_length(pc.utf8_trim_whitespace(array))
+        empty = pc.invert(pc.cast(length, pa.bool_()))
+        blank |= _bools(pc.and_kleene(empty, pc.is_valid(array)))
+    return blank
+
+
+def _bools(mask: pa.BooleanArray) -> NDArray[np.bool_]:
+    """A boolean Arrow array without nulls as a numpy array, unpacked from its bits (pyarrow
+    imports pandas, half a second, on ``to_numpy`` or on any Python scalar argument)."""
+    if len(mask) == 0:
+        return np.zeros(0, dtype=bool)
+    bits = np.frombuffer(mask.buffers()[1], dtype=np.uint8)
+    unpacked = np.unpackbits(bits, bitorder="little")[mask.offset : mask.offset + len(mask)]
+    return unpacked.astype(bool)
 
 
 def _text_values(array: pa.Array, blank: NDArray[np.bool_]) -> list[Any]:
@@ -202,7 +241,7 @@ def _number_values(
         return _unless_blank(array.to_pylist(), blank), []
     if pa.types.is_floating(kind):
         array = pc.cast(array, pa.float64())
-        bad_rows = pc.fill_null(pc.is_inf(array), False).to_pylist()
+        bad_rows = _bools(pc.and_kleene(pc.is_inf(array), pc.is_valid(array))).tolist()
         cells = array.to_pylist()
         bad = [(i, f"must be a finite number (got {cells[i]!r})") for i in _true(bad_rows)]
         if whole:  # as the CSV reader: a whole float is an int there

@@ -66,11 +66,25 @@ def test_a_14_region_solve_loads_no_solver_package(tmp_path: Path) -> None:
 
 
 def test_the_check_sees_a_package_a_command_does_load(tmp_path: Path) -> None:
-    """Control: writing Parquet loads pyarrow (which loads pandas itself, on its first
-    array), and the probe reports it; still no solver package."""
+    """Control: writing Parquet loads pyarrow, and the probe reports it; but not pandas
+    (pyarrow imports it for ``pa.array``, ``to_numpy`` and Python scalars, which the
+    columnar reader and writer avoid) and no solver package."""
     out = str(tmp_path / "r.parquet")
     code = run_cli("solve", "scenarios/regions-2025.yaml", "-f", "parquet", "-o", out)
-    assert loaded_after(code, HEAVY) == ["pandas", "pyarrow"]
+    assert loaded_after(code, HEAVY) == ["pyarrow"]
+
+
+def test_reading_a_columnar_file_loads_pyarrow_but_not_pandas(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": ["a", " ", None], "score": [1.5, None, float("nan")]})
+    pq.write_table(table, tmp_path / "r.parquet")
+    code = (
+        "from optimizer.loading import read_recipients\n"
+        f"assert read_recipients({str(tmp_path / 'r.parquet')!r}) == [{{'id': 'a', 'score': 1.5}}]"
+    )
+    assert loaded_after(code, HEAVY) == ["pyarrow"]
 
 
 def test_sensitivity_help_names_the_default_precision() -> None:
