@@ -127,6 +127,8 @@ class Token(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # None: never
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # to the minute
 
 
 class StoredScenario(Base):

@@ -56,7 +56,7 @@ def require(role: Role) -> Callable[..., Principal]:
         with database.transaction() as session:
             principal = authenticate(session, credentials.credentials)
         if principal is None:
-            raise HTTPException(401, "invalid or revoked token", headers=challenge)
+            raise HTTPException(401, "invalid, revoked or expired token", headers=challenge)
         if not principal.role.allows(role):
             raise HTTPException(
                 403, f"this needs the {role.value} role (this token is {principal.role.value})"

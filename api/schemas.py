@@ -264,14 +264,26 @@ class SweepPublic(BaseModel):
 class TokenCreate(_Request):
     role: Role
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    expires_in_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=3650,
+        strict=True,
+        description="The token stops working after this many days",
+    )
 
 
 class TokenPublic(BaseModel):
+    """A token (never its secret): ``expires_at`` None means it never expires;
+    ``last_used_at`` is to the minute."""
+
     id: int
     name: str
     role: Role
     created_at: dt.datetime
     revoked_at: dt.datetime | None
+    expires_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
 
 
 class TokenCreated(TokenPublic):
@@ -381,4 +393,6 @@ def token_public(row: Token) -> TokenPublic:
         role=Role(row.role),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
     )

@@ -1375,16 +1375,26 @@ def token_create(
     name: Annotated[
         str | None, typer.Option(help="A name to recognise it by (default: role-id).")
     ] = None,
+    expires_in_days: Annotated[
+        int | None,
+        typer.Option(min=1, max=3650, help="It stops working after this many days."),
+    ] = None,
 ) -> None:
     """Make a token and print it (alone on the last line). It is shown only this once."""
+    import datetime as dt
+
     from api import auth
     from api.db import Role as DbRole
+
+    expires_in = dt.timedelta(days=expires_in_days) if expires_in_days else None
 
     with _service_errors():
         database = _open_service_database()
         try:
             with database.transaction() as session:
-                row, secret = auth.create_token(session, role=DbRole(role.value), name=name)
+                row, secret = auth.create_token(
+                    session, role=DbRole(role.value), name=name, expires_in=expires_in
+                )
                 token_id, token_name = row.id, row.name
         finally:
             database.dispose()
@@ -1395,7 +1405,8 @@ def token_create(
 
 @token_app.command("list")
 def token_list() -> None:
-    """List tokens: id, role, name, created, revoked (never the secrets)."""
+    """List tokens: id, role, created, revoked, expires, last used (to the minute), name
+    (never the secrets); times in UTC."""
     from api import auth
 
     with _service_errors():
@@ -1403,17 +1414,23 @@ def token_list() -> None:
         try:
             with database.transaction() as session:
                 rows = [
-                    (r.id, r.role, r.name, r.created_at, r.revoked_at)
+                    (r.id, r.role, r.name, r.created_at, r.revoked_at, r.expires_at, r.last_used_at)
                     for r in auth.list_tokens(session)
                 ]
         finally:
             database.dispose()
-    typer.echo(f"{'id':>4}  {'role':<9}  {'created':<20}  {'revoked':<20}  name")
-    for token_id, role, name, created, revoked in rows:
-        revoked_text = revoked.strftime("%Y-%m-%d %H:%M:%S") if revoked else "-"
+
+    def when(moment: Any) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+    typer.echo(
+        f"{'id':>4}  {'role':<9}  {'created':<20}  {'revoked':<20}  {'expires':<20}  "
+        f"{'last used':<20}  name"
+    )
+    for token_id, role, name, created, revoked, expires, used in rows:
         typer.echo(
-            f"{token_id:>4}  {role:<9}  {created.strftime('%Y-%m-%d %H:%M:%S'):<20}  "
-            f"{revoked_text:<20}  {name}"
+            f"{token_id:>4}  {role:<9}  {when(created):<20}  {when(revoked):<20}  "
+            f"{when(expires):<20}  {when(used):<20}  {name}"
         )
 
 

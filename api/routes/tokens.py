@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter
 
 from api import auth
@@ -16,15 +18,19 @@ router = APIRouter(prefix="/v1/tokens", tags=["tokens"], responses=ERROR_RESPONS
 
 @router.post("", status_code=201, response_model=TokenCreated)
 def create_token(body: TokenCreate, principal: Admin, database: DatabaseDep) -> TokenCreated:
-    """Make a token; the secret is in this answer only (its hash is stored)."""
+    """Make a token (``expires_in_days``: it stops working then); the secret is in this
+    answer only (its hash is stored)."""
+    expires_in = dt.timedelta(days=body.expires_in_days) if body.expires_in_days else None
     with database.transaction() as session:
-        row, secret = auth.create_token(session, role=Role(body.role), name=body.name)
+        row, secret = auth.create_token(
+            session, role=Role(body.role), name=body.name, expires_in=expires_in
+        )
         return TokenCreated(**token_public(row).model_dump(), token=secret)
 
 
 @router.get("", response_model=list[TokenPublic])
 def list_tokens(principal: Admin, database: DatabaseDep) -> list[TokenPublic]:
-    """Every token (never the secrets)."""
+    """Every token with its expiry and when it was last used (never the secrets)."""
     with database.transaction() as session:
         return [token_public(row) for row in auth.list_tokens(session)]
 
