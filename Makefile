@@ -65,10 +65,14 @@ bench: $(STAMP)
 # The service on http://127.0.0.1:8000 with the example scenarios loaded and a fresh local
 # admin token printed (database: ALLOT_DATABASE_URL, default ./allot.db).
 run: $(STAMP)
-	@out=$$($(BIN)/allot token create --role admin --name "make run") && \
-	token=$$(echo "$$out" | tail -n 1) && \
+	@token=$$(cat .allot/admin-token 2>/dev/null); \
+	if [ -z "$$token" ] || ! echo "$$token" | $(BIN)/allot token check >/dev/null 2>&1; then \
+	  out=$$($(BIN)/allot token create --role admin --name "make run") && \
+	  token=$$(echo "$$out" | tail -n 1) && \
+	  mkdir -p .allot && (umask 077 && echo "$$token" > .allot/admin-token); \
+	fi && \
 	echo "" && \
-	echo "  Local admin token (shown once, keep it):" && \
+	echo "  Local admin token (saved in .allot/admin-token, reused by the next make run):" && \
 	echo "" && \
 	echo "      $$token" && \
 	echo "" && \

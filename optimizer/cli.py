@@ -1434,6 +1434,26 @@ def token_list() -> None:
         )
 
 
+@token_app.command("check")
+def token_check() -> None:
+    """Read a token on stdin: exit 0 and say whose it is if it works (not revoked, not
+    expired), 1 if it does not (``make run`` reuses its saved admin token this way)."""
+    from api import auth
+
+    secret = sys.stdin.readline().strip()
+    with _service_errors():
+        database = _open_service_database()
+        try:
+            with database.transaction() as session:
+                principal = auth.authenticate(session, secret) if secret else None
+        finally:
+            database.dispose()
+    if principal is None:
+        typer.echo("this token does not work (unknown, revoked or expired)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"token {principal.token_id} '{principal.name}' with role {principal.role.value}")
+
+
 @token_app.command("revoke")
 def token_revoke(
     token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id (token list).")],

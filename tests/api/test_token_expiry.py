@@ -117,3 +117,18 @@ def test_the_cli_makes_expiring_tokens_and_lists_both_times(
     assert line.endswith("ann")
     bad = runner.invoke(cli.app, ["token", "create", "--role", "planner", "--expires-in-days", "0"])
     assert bad.exit_code == 2
+
+
+def test_token_check_says_whether_a_token_works(
+    target: DatabaseTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in target.env().items():
+        monkeypatch.setenv(key, value)
+    made = runner.invoke(cli.app, ["token", "create", "--role", "admin", "--name", "make run"])
+    secret = made.stdout.splitlines()[-1]
+    good = runner.invoke(cli.app, ["token", "check"], input=secret + "\n")
+    assert good.exit_code == 0 and "'make run' with role admin" in good.stdout
+    assert runner.invoke(cli.app, ["token", "check"], input="allot_nope\n").exit_code == 1
+    assert runner.invoke(cli.app, ["token", "check"], input="\n").exit_code == 1
+    assert runner.invoke(cli.app, ["token", "revoke", "1"]).exit_code == 0
+    assert runner.invoke(cli.app, ["token", "check"], input=secret + "\n").exit_code == 1
