@@ -42,14 +42,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-table = pq.read_table(sys.argv[1])
-scores = table.column("score").to_numpy()
-order = np.argsort(-scores, kind="stable")
-ranked = table.take(pa.array(order))
+# numpy arrays to and from Arrow through buffers: to_numpy and pa.array would import pandas
+table = pq.ParquetFile(sys.argv[1]).read()
+scores = table.column("score").combine_chunks()
+values = np.frombuffer(scores.buffers()[1], dtype=np.float64)[scores.offset :][: len(scores)]
+order = np.argsort(-values, kind="stable")
+ranked = table.take(pa.Array.from_buffers(pa.int64(), len(order), [None, pa.py_buffer(order)]))
+filler = pa.Array.from_buffers(
+    pa.float64(), len(order), [None, pa.py_buffer(np.arange(len(order), dtype=np.float64))]
+)
 columns = [ranked.column("id"), ranked.column("score")]
-columns += [pa.array(np.arange(len(order), dtype=np.float64))] * ({n} - len(columns))
+columns += [filler] * ({n} - len(columns))
 names = ["c%d" % i for i in range(len(columns))]
 pq.write_table(pa.Table.from_arrays(columns, names=names), sys.argv[2])
+assert "pandas" not in sys.modules
 """
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from optimizer.collector import cyclic_gc_paused
 from optimizer.errors import InputError, Problem
 from optimizer.loading import (
     CRITERIA_PREFIX,
@@ -99,6 +100,17 @@ def allocations_parquet(result: Result, columns: Sequence[str]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    with cyclic_gc_paused():  # (its passes would walk the whole result, for nothing)
+        arrays = _allocation_arrays(result, columns)
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), sink)
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
+
+
+def _allocation_arrays(result: Result, columns: Sequence[str]) -> list[pa.Array]:
+    import pyarrow as pa
+
     from optimizer.result import Allocation
 
     # an Allocation is a named tuple: zip(*...) turns the rows into columns in C
@@ -117,10 +129,7 @@ def allocations_parquet(result: Result, columns: Sequence[str]) -> bytes:
             arrays.append(
                 pa.Array.from_buffers(arrow_kind, len(numbers), [None, pa.py_buffer(numbers)])
             )
-    sink = pa.BufferOutputStream()
-    pq.write_table(pa.Table.from_arrays(arrays, names=list(columns)), sink)
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
+    return arrays
 
 
 def _text_array(values: Sequence[str | None]) -> pa.Array:
