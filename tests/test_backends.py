@@ -676,6 +676,28 @@ def test_stopped_runs_are_never_reported_optimal(monkeypatch: pytest.MonkeyPatch
         monkeypatch.undo()
 
 
+def test_a_first_stage_stopped_by_its_limit_reports_the_solvers_gap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopped in the primary stage with objective 110 and bound 100, the outcome's gap is
+    |110 - 100| / 110 (the README: a time limit reports its best allocation and gap)."""
+    from optimizer.solvers import base
+
+    program = _program(_large_data())
+    backend = solvers.backend("highs")
+    session_class = type(backend.open(program, ()))
+    original = session_class.run
+
+    def stopped(self: Any, time_limit_s: float) -> Any:
+        run = original(self, time_limit_s)
+        return base.RunResult(Status.FEASIBLE, run.values, 110.0, 100.0)
+
+    monkeypatch.setattr(session_class, "run", stopped)
+    outcome = backend.solve(program, time_limit_s=30)
+    assert outcome.status == Status.TIME_LIMIT
+    assert outcome.gap == pytest.approx(10 / 110)
+
+
 def test_a_later_stage_stopped_without_answer_keeps_the_earlier_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
