@@ -108,6 +108,8 @@ class RunPublic(BaseModel):
     cancelled_at: dt.datetime | None
     notes: list[str]
     archived_at: dt.datetime | None = None
+    budget: int | None = Field(default=None, description="The budget the run allocated, in units")
+    objective: float | None = Field(default=None, description="The result's objective value")
 
 
 class RunDetail(RunPublic):
@@ -375,7 +377,22 @@ def _run_fields(run: Run) -> dict[str, Any]:
         "cancelled_at": run.cancelled_at,
         "notes": list(run.notes or []),
         "archived_at": run.archived_at,
+        "budget": _whole((run.scenario_body or {}).get("budget")),
+        "objective": _number(((run.result or {}).get("metrics") or {}).get("objective")),
     }
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer past float range: not a figure to list
+        return None
 
 
 def run_public(run: Run) -> RunPublic:

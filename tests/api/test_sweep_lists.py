@@ -186,6 +186,13 @@ def test_the_runs_list_can_hide_sweep_items(client: TestClient, auth: Auth) -> N
     alone = client.get("/v1/runs?sweep_items=false", headers=auth()).json()
     assert alone["total"] == 1 and [r["id"] for r in alone["items"]] == [single["id"]]
     assert all(r["sweep_id"] == sweep["id"] for r in every["items"] if r["id"] != single["id"])
+    # each listed run says the budget it allocated and its result's objective
+    objectives = {row["run_id"]: row["objective"] for row in sweep["summary"]["rows"]}
+    listed = {r["id"]: r for r in every["items"]}
+    for run in sweep["runs"]:
+        assert listed[run["id"]]["budget"] == run["sweep_value"]
+        assert listed[run["id"]]["objective"] == objectives[run["id"]] is not None
+    assert listed[single["id"]]["budget"] == 1200
 
 
 def test_queued_and_running_sweeps_are_listed_as_such(target: DatabaseTarget) -> None:
