@@ -27,7 +27,8 @@ log = logging.getLogger("allot.api")
 
 DESCRIPTION = """\
 Allocate incentive budgets as exact whole units, store scenarios and runs, compare runs and
-sweep a parameter. Scenario and result bodies follow the contracts of DESIGN.md.
+sweep a parameter. Scenario and result bodies follow the contracts in docs/contract.md
+(in the repository).
 
 Authenticate with `Authorization: Bearer <token>` (make one with
 `allot token create --role planner|committee|admin`). Committee members read and compare,

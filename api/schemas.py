@@ -1,6 +1,6 @@
 """Request and response models. Requests (``...Create``) forbid unknown fields; responses
 (``...Public``) are what clients may rely on. The scenario and result bodies inside are the
-contracts of DESIGN.md and are passed through as JSON objects."""
+contracts of docs/contract.md and are passed through as JSON objects."""
 
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ class RunPublic(BaseModel):
 
 
 class RunDetail(RunPublic):
-    """A run with its full result (the result contract of DESIGN.md) once done."""
+    """A run with its full result (the result contract of docs/contract.md) once done."""
 
     result: dict[str, Any] | None
 
