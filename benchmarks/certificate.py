@@ -12,7 +12,9 @@ more) an answer is judged by a certificate instead of Allot's word:
   exact marginal costs. ``maxmin``'s smallest ratio ``lam`` is maximal when raising every
   floor to ``floor(lam q_i) + 1`` leaves nothing allowed. ``grade_order`` rows are
   certified when the answer keeps ``grade_order`` and is optimal without it (the best of
-  a larger set); where it binds (the ``search`` path) there is no certificate here.
+  a larger set), and so are rows with group rules over overlapping sets that hold at the
+  optimum without the later (or the earlier) of each overlapping pair; elsewhere there is
+  no certificate here.
 - :func:`engine_certificate`: Allot's own ``result.certificate`` (``greedy`` path,
   ``proportional``), checked against the data: the divisor ``D`` or the Hamilton
   threshold ``T`` it states must reproduce every recipient's units. Where remainders tie
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -127,10 +129,40 @@ def _allowed_at(problem: Problem, lo: IntArray) -> bool:
 
 def optimality(problem: Problem, x: IntArray) -> Certified:
     """Certify ``x`` optimal (see the module docstring); ``x`` must already satisfy every
-    constraint (:meth:`Problem.violations`)."""
+    constraint (:meth:`Problem.violations`). Group rules whose members overlap an earlier
+    rule's are dropped first: an allowed ``x`` optimal without them is optimal with them
+    (the relaxation argument), and where it is not, nothing is concluded."""
+    groups = list(problem.groups)
+    if _parts(problem) is not None:
+        return _exchange_optimal(problem, x)
+    tried: list[str] = []
+    for order in (groups, groups[::-1]):  # keep the first (the last) of overlapping rules
+        kept, dropped = [], []
+        seen = np.zeros(len(problem.ids), dtype=bool)
+        for row in order:
+            if seen[row[1]].any():
+                dropped.append(row[0])
+            else:
+                kept.append(row)
+                seen[row[1]] = True
+        proof = _exchange_optimal(replace(problem, groups=kept), x)
+        if proof.ok:
+            return Certified(
+                True, f"{proof.detail}; the overlapping {', '.join(dropped)} held without them"
+            )
+        tried.append(", ".join(dropped))
+    return Certified(
+        None,
+        "no certificate: group rules over overlapping sets, and the optimum without "
+        + " or without ".join(f"({t})" for t in tried)
+        + " is another",
+    )
+
+
+def _exchange_optimal(problem: Problem, x: IntArray) -> Certified:
+    """:func:`optimality` for group rules over disjoint sets."""
     parts = _parts(problem)
-    if parts is None:
-        return Certified(None, "no certificate: group rules over overlapping sets")
+    assert parts is not None, "disjoint groups only"
     group, lower, upper = parts
     quota = exact_quotas(problem)
     lo = problem.lo.copy()

@@ -700,13 +700,14 @@ def test_allots_certificate_is_checked_against_the_data(objective: str) -> None:
     assert not verdict.ok and verdict.relation == "certificate wrong", verdict
 
 
-def test_a_binding_grade_order_has_no_certificate_here() -> None:
+def test_a_binding_grade_order_is_certified_or_left_undecided() -> None:
     """The 840-programme instance with every rule (the threshold search; its groups over
-    two tags overlap) is not certified by exchanges: the verdict says so instead of
-    claiming optimality (its check is the baseline's)."""
+    two tags overlap): certified where the answer is the optimum without the rules that
+    break the structure, never refuted (a better allocation there may break them)."""
     problem, x, _ = _certified_case("hamilton", "all")
     proof = optimality(problem, x)
-    assert proof.ok is None and "overlapping" in proof.detail
+    assert proof.ok is not False, proof
+    assert ("held without" in proof.detail) if proof.ok else ("overlapping" in proof.detail)
 
 
 def _hamilton_tie() -> tuple[Problem, np.ndarray, Any]:
@@ -739,3 +740,17 @@ def test_a_hamilton_certificate_states_an_exact_tie() -> None:
     assert Fraction(exact["low"]) == Fraction(exact["high"]) == Fraction(-1, 2)
     assert result.certificate["tie"] == {"given": ["a"], "passed": ["b"]}
     assert "tie.given" in result.certificate["rule"]
+
+
+def test_overlapping_groups_that_hold_without_them_are_certified() -> None:
+    """The 14 regions with every rule at 10^9 units: its overlapping group rules (a second
+    tag) hold at the optimum without them, which is certified; tamper with it and no
+    certificate is claimed (nor a refutation: the better allocation may break them)."""
+    data = generate(InstanceSpec(14, "hamilton", "all", budget=10**9))
+    result = solve(Scenario.from_data(data))
+    assert result.status == Status.OPTIMAL
+    problem = Problem.of(data)
+    x = _units(problem, {a.id: a.units for a in result.allocations})
+    proof = optimality(problem, x)
+    assert proof.ok and "held without them" in proof.detail, proof
+    assert optimality(problem, _worse_but_feasible(problem, x)).ok is not True
