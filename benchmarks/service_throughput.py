@@ -49,6 +49,7 @@ def _queue(database: Database, data: dict[str, Any], count: int) -> None:
     with database.transaction() as session:
         for _ in range(count):
             store.add_run(session, prepared, requested_by="benchmark", status=RunStatus.QUEUED)
+    lease.announce(database)  # as the API does: on PostgreSQL idle workers wake at once
 
 
 def _final(database: Database) -> tuple[int, int]:
