@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import random
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -379,3 +380,22 @@ def test_the_columnar_benchmark_runs_its_pipelines_and_checks_the_answer(tmp_pat
     pq.write_table(pa.table(table), tmp_path / "out.parquet")
     with pytest.raises(SystemExit, match="CHECK FAILED"):
         columnar.same_answer(tmp_path / "out.parquet", tmp_path / "out.json")
+
+
+def test_an_infeasible_run_writes_an_empty_table_and_exits_1(tmp_path: Path) -> None:
+    out = tmp_path / "x.parquet"
+    answer = cli_run("solve", "scenarios/regions-2025-infeasible.yaml", "-f", "parquet", "-o", out)
+    assert answer.exit_code == 1
+    assert "infeasible: sum of floors is 1,260 > budget 1,200" in answer.stderr
+    table = pq.read_table(out)
+    assert table.num_rows == 0 and table.column_names == list(cli.CSV_COLUMNS)
+
+
+def test_feather_version_1_files_are_read_too(tmp_path: Path) -> None:
+    table = arrow_table(firm_rows(4), COLUMNS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # pyarrow deprecates writing v1
+        feather.write_feather(table, tmp_path / "r.feather", version=1)
+    assert [r["id"] for r in read_recipients(tmp_path / "r.feather")] == [
+        f"{i:06d}" for i in range(4)
+    ]
