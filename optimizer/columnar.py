@@ -11,6 +11,7 @@ from 1, since a columnar file has no header row. pyarrow is imported here only, 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -167,9 +168,11 @@ def _read_table(raw: bytes, shown: str, suffix: str) -> pa.Table:
             except pa.ArrowInvalid:
                 if suffix != ".feather":
                     raise
-                import pyarrow.feather as feather  # Feather version 1
+                import pyarrow.feather as feather  # Feather version 1 (deprecated, still read)
 
-                return feather.read_table(pa.BufferReader(raw))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    return feather.read_table(pa.BufferReader(raw))
     except Exception as exc:  # pyarrow raises several error types for damaged files
         reason = " ".join(str(exc).split())
         raise InputError(
