@@ -45,6 +45,10 @@ COLUMNAR_SUFFIXES: Mapping[str, str] = {
 }
 """Columnar recipient file types, by suffix, with the name messages use."""
 
+MAX_DECODED_BYTES = 1024 * 1024 * 1024
+"""Largest Parquet recipient data read, decompressed, in bytes (the file itself is at most
+:data:`~optimizer.loading.MAX_FILE_BYTES`)."""
+
 _NUMBER_COLUMNS = ("score", "weight", "floor", "cap", "previous")
 _WHOLE_COLUMNS = ("floor", "cap")
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
@@ -159,7 +163,12 @@ def _read_table(raw: bytes, shown: str, suffix: str) -> pa.Table:
         if suffix == ".parquet":  # ParquetFile, not read_table: no dataset API (and no pandas)
             import pyarrow.parquet as pq
 
-            return pq.ParquetFile(pa.BufferReader(raw)).read()
+            parquet = pq.ParquetFile(pa.BufferReader(raw))
+            meta = parquet.metadata
+            decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+            if decoded > MAX_DECODED_BYTES:  # a small file may decompress to gigabytes
+                raise _TooLarge(f"{decoded:,} bytes")
+            return parquet.read()
         try:  # Feather version 2 is the Arrow IPC file format
             return pa.ipc.open_file(pa.BufferReader(raw)).read_all()
         except pa.ArrowInvalid:
@@ -173,11 +182,18 @@ def _read_table(raw: bytes, shown: str, suffix: str) -> pa.Table:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", DeprecationWarning)
                     return feather.read_table(pa.BufferReader(raw))
+    except _TooLarge as exc:
+        message = f"{shown} is too large once decompressed ({exc}; at most {MAX_DECODED_BYTES:,})"
+        raise InputError([Problem("recipients.file", message)]) from None
     except Exception as exc:  # pyarrow raises several error types for damaged files
         reason = " ".join(str(exc).split())
         raise InputError(
             [Problem("recipients.file", f"{shown} is not a readable {kind} file ({reason})")]
         ) from None
+
+
+class _TooLarge(Exception):
+    """A columnar file whose data, decompressed, would exceed :data:`MAX_DECODED_BYTES`."""
 
 
 def _plain(column: pa.ChunkedArray) -> pa.Array:

@@ -399,3 +399,18 @@ def test_feather_version_1_files_are_read_too(tmp_path: Path) -> None:
     assert [r["id"] for r in read_recipients(tmp_path / "r.feather")] == [
         f"{i:06d}" for i in range(4)
     ]
+
+
+def test_a_parquet_file_too_large_once_decompressed_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from optimizer import columnar
+
+    table = arrow_table(firm_rows(2000), COLUMNS)
+    write_columnar(tmp_path / "firms.parquet", table)
+    assert len(load_scenario(scenario_file(tmp_path, "firms.parquet")).recipients) == 2000
+    monkeypatch.setattr(columnar, "MAX_DECODED_BYTES", 10_000)
+    problems = problems_of(scenario_file(tmp_path, "firms.parquet"))
+    assert [p.path for p in problems] == ["recipients.file"]
+    assert problems[0].message.startswith("firms.parquet is too large once decompressed (")
+    assert problems[0].message.endswith("bytes; at most 10,000)")
