@@ -69,6 +69,7 @@ STATES: dict[str, str] = {
     "running": N_("running"),
     "done": N_("done"),
     "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
     "optimal": N_("optimal"),
     "feasible": N_("feasible"),
     "infeasible": N_("infeasible"),

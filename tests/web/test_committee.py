@@ -10,9 +10,10 @@ from fractions import Fraction
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from api import store
-from api.db import Database, RunStatus
+from api.db import Database, Run, RunStatus
 from api.web.views import CompareCell, exact_percent, shown_percent
 from optimizer.loading import validate_data
 from optimizer.robust import RobustReport, robustness
@@ -301,6 +302,20 @@ def test_a_failed_run_says_what_failed(
     assert "Did not hold anyone back" not in html
     what_if = browser("committee").get(f"/ui/runs/{two_runs[1]}/sensitivity")
     assert what_if.status_code == 409 and "nothing to analyse" in what_if.text
+
+
+def test_a_cancelled_run_says_so_in_both_languages(
+    browser: Browser, database: Database, two_runs: list[int]
+) -> None:
+    with database.transaction() as session:
+        session.execute(
+            update(Run).where(Run.id == two_runs[1]).values(status=RunStatus.CANCELLED.value)
+        )
+    english = browser("committee", lang="en").get(f"/ui/runs/{two_runs[1]}").text
+    assert "This run was cancelled before it finished" in english
+    korean = browser("committee", lang="ko").get(f"/ui/runs/{two_runs[1]}").text
+    assert "이 실행은 끝나기 전에 취소되어" in korean
+    assert "취소됨" in browser("committee", lang="ko").get("/ui/runs").text
 
 
 def test_the_runs_list_shows_solve_time_and_queue_time_apart(
