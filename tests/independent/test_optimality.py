@@ -209,3 +209,17 @@ def test_every_house_size_on_the_milp_path(method: str) -> None:
         data = sweep(method, house)
         result = solve(Scenario.from_data(data), backend="highs")
         assert units(result) == exchange.allocate(data), house
+
+
+@pytest.mark.parametrize("backend", ("auto", "highs"))
+def test_ids_with_nul_characters_still_rank_by_id(backend: str) -> None:
+    """Equal entitlements, one unit: the smaller id takes it, however the ids are written
+    (NumPy strings cannot hold NUL, so such ids take another sorting path) and listed."""
+    data: dict[str, Any] = {
+        "name": "nul ids",
+        "budget": 1,
+        "recipients": [{"id": "b\x00", "score": 1}, {"id": "a\x00", "score": 1}],
+    }
+    expected = enumeration.allocate(data)
+    assert expected == {"a\x00": 1, "b\x00": 0}
+    assert units(solve(Scenario.from_data(data), backend=backend)) == expected
