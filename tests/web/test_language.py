@@ -42,8 +42,9 @@ def test_the_catalogs_hold_no_message_that_is_not_used() -> None:
 
 
 class _Text(HTMLParser):
-    """The visible text of a page, leaving out code, the scenario's YAML and the
-    machine-readable attributes; plus every aria-label, title and alt."""
+    """The visible text of a page, leaving out code, the scenario's YAML, text marked as
+    English (the engine's own sentences, lang="en") and the machine-readable attributes;
+    plus every aria-label, title and alt."""
 
     SKIP: ClassVar[frozenset[str]] = frozenset({"pre", "code", "script", "style"})
 
@@ -51,9 +52,13 @@ class _Text(HTMLParser):
         super().__init__()
         self.parts: list[str] = []
         self.depth = 0
+        self.foreign: list[str] = []  # open elements marked lang="en" (the engine's sentences)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.SKIP:
+            self.depth += 1
+        if dict(attrs).get("lang") == "en" and tag != "html":
+            self.foreign.append(tag)
             self.depth += 1
         for name, value in attrs:
             if name in ("aria-label", "alt", "placeholder") and value:
@@ -61,6 +66,9 @@ class _Text(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.SKIP and self.depth:
+            self.depth -= 1
+        if self.foreign and tag == self.foreign[-1]:
+            self.foreign.pop()
             self.depth -= 1
 
     def handle_data(self, data: str) -> None:
