@@ -43,7 +43,7 @@ def _share(bound: str, rounding: str, change: str) -> Canary:
         "optimizer/rules/group.py",
         old,
         old[:-1] + f" {change})",
-        (OPTIMALITY, "-k", "edges_by_hand", EXAMPLES),
+        (OPTIMALITY, EXAMPLES, "-k", "edges_by_hand or expected"),
     )
 
 
@@ -76,14 +76,14 @@ CANARIES = (
         "optimizer/rules/change_limit.py",
         "lo[given] = np.maximum(0, least)",
         "lo[given] = np.maximum(0, least + 1)",
-        (OPTIMALITY, "-k", "edges_by_hand", EXAMPLES),
+        (OPTIMALITY, EXAMPLES, "-k", "edges_by_hand or expected"),
     ),
     Canary(
         "change_limit increase one unit tighter",
         "optimizer/rules/change_limit.py",
         "hi[given] = np.minimum(budget, most)",
         "hi[given] = np.minimum(budget, most - 1)",
-        (OPTIMALITY, "-k", "edges_by_hand", EXAMPLES),
+        (OPTIMALITY, EXAMPLES, "-k", "edges_by_hand or expected"),
     ),
     Canary(
         "Webster rounds at 0.4 (exact keys)",
