@@ -139,7 +139,7 @@ QUICK_BUDGET_GATES: tuple[tuple[int, str, str, int], ...] = (
     (840, "hamilton", "groups", 10**6),  # the nested greedy (10^3 units are too few for 840)
     (14, "maxmin", "bounds", 10**3),  # exact floor raising, then the greedy
     (840, "weighted", "groups", 10**6),  # the nested greedy, weighted
-    (14, "hamilton", "all", 10**3),  # bands folded into bounds, a metro cap: the partition
+    (14, "maxmin", "all", 10**3),  # bands folded into bounds, a metro cap: the partition
 )
 """(The MILP path has no pair: beyond the run's memory it refuses with "too large", see
 README "Budgets in won".)"""
