@@ -90,7 +90,8 @@ def _solve(request: SolveRequest) -> SolveAnswer:
         )
         result = again(scenario)
         if request.checks:
-            result = replace(result, checks=paradox_checks(scenario, result, again))
+            variant = functools.partial(again, ties=False)  # the variants' ties are not read
+            result = replace(result, checks=paradox_checks(scenario, result, variant))
         return SolveAnswer(result=result.to_dict(), error=None)
     except AllotError as exc:
         return SolveAnswer(result=None, error=f"{type(exc).__name__}: {exc}")

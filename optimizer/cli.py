@@ -296,7 +296,11 @@ def solve_command(
             )
             if checks:
                 again = functools.partial(
-                    solve, backend=backend, time_limit_s=time_limit, memory_mb=max_memory_mb
+                    solve,
+                    backend=backend,
+                    time_limit_s=time_limit,
+                    memory_mb=max_memory_mb,
+                    ties=False,
                 )
                 result = replace(result, checks=paradox_checks(scenario, result, again))
         text_fmt = OutputFormat(fmt.value) if fmt is not SolveFormat.PARQUET else None

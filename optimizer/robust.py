@@ -53,7 +53,8 @@ def _solve_batch(batch: _Batch) -> list[tuple[str, list[int] | None]]:
     of scores."""
     out: list[tuple[str, list[int] | None]] = []
     for row in batch.scores:
-        result = solve(batch.scenario.with_scores(dict(zip(batch.ids, row.tolist(), strict=True))))
+        scores = dict(zip(batch.ids, row.tolist(), strict=True))
+        result = solve(batch.scenario.with_scores(scores), ties=False)
         if result.status.has_allocation and result.allocations:
             units = {a.id: a.units for a in result.allocations}
             out.append((str(result.status), [units[i] for i in batch.ids]))

@@ -121,7 +121,7 @@ def _search(task: _Search) -> Change | None:
         if k not in seen:
             delta = round(k * p, digits)
             new_score = score + sign * delta
-            result = solve(scenario.with_scores({task.id: new_score}))
+            result = solve(scenario.with_scores({task.id: new_score}), ties=False)
             alloc = next((a for a in result.allocations if a.id == task.id), None)
             seen[k] = Change(
                 delta=delta,

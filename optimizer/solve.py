@@ -93,19 +93,29 @@ def solve(
     backend: str | None = None,
     time_limit_s: float | None = None,
     memory_mb: float | None = None,
+    ties: bool = True,
 ) -> Result:
     """Allocate ``scenario``; ``backend`` and ``time_limit_s`` override its solver block,
-    ``memory_mb`` the run's memory budget (:mod:`optimizer.guard`)."""
+    ``memory_mb`` the run's memory budget (:mod:`optimizer.guard`). ``ties=False`` is for
+    internal variants whose ties nobody reads (paradox checks, sensitivity): the tie search
+    is skipped unless the scenario refuses ties, where it decides the status."""
     memory = run_memory_mb(memory_mb)
     with cyclic_gc_paused():
         try:
-            result = _solve(scenario, backend=backend, time_limit_s=time_limit_s, memory_mb=memory)
+            result = _solve(
+                scenario,
+                backend=backend,
+                time_limit_s=time_limit_s,
+                memory_mb=memory,
+                ties=ties,
+            )
             if scenario.overrides:
                 alone = _solve(
                     scenario.model_copy(update={"overrides": None}),
                     backend=backend,
                     time_limit_s=time_limit_s,
                     memory_mb=memory,
+                    ties=False,
                 )
                 result = replace(result, overrides=_override_notes(scenario, result, alone))
             return result
@@ -160,24 +170,31 @@ def _solve(
     backend: str | None = None,
     time_limit_s: float | None = None,
     memory_mb: float = DEFAULT_RUN_MEMORY_MB,
+    ties: bool = True,
 ) -> Result:
     started = time.perf_counter()
     if has_grading(scenario):  # eligibility, grades by rank, grade increments
         return solve_graded(
             scenario,
-            lambda s: _solve(s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb),
+            lambda s: _solve(
+                s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb, ties=ties
+            ),
         )
     if (stages := two_stage_rule(scenario)) is not None:  # regions, then their programmes
         return solve_two_stage(
             scenario,
             stages,
-            lambda s: _solve(s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb),
+            lambda s: _solve(
+                s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb, ties=ties
+            ),
         )
     if (parts := components_rule(scenario)) is not None:  # base + incentive, rounded jointly
         return solve_components(
             scenario,
             parts,
-            lambda s: _solve(s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb),
+            lambda s: _solve(
+                s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb, ties=ties
+            ),
         )
     if (matrix := biproportional_rule(scenario)) is not None:  # the region x kind matrix
         return solve_biproportional(scenario, matrix[1])
@@ -221,12 +238,12 @@ def _solve(
                 f"{name} returned an invalid allocation: " + "; ".join(broken),
             )
             x = None
-    ties: tuple[Tie, ...] = ()
-    if x is not None and status == Status.OPTIMAL:
-        policy = scenario.tie_break or TieBreak()
-        ties = find_ties(program, x, ent.ids, policy.text)
-        if ties and policy.kind == "refuse":
-            status, x, detail = Status.TIE, None, refused(ties)
+    found: tuple[Tie, ...] = ()
+    policy = scenario.tie_break or TieBreak()
+    if x is not None and status == Status.OPTIMAL and (ties or policy.kind == "refuse"):
+        found = find_ties(program, x, ent.ids, policy.text)
+        if found and policy.kind == "refuse":
+            status, x, detail = Status.TIE, None, refused(found)
     diagnosis = None
     if status == Status.INFEASIBLE:
         diagnosis = diagnose(scenario, milp_units=units_allowed(memory_mb, MILP_BYTES_PER_UNIT))
@@ -264,7 +281,7 @@ def _solve(
         diagnosis=diagnosis,
         message=diagnosis.summary if diagnosis else detail,
         certificate=proof,
-        ties=ties,
+        ties=found,
     )
 
 

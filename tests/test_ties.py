@@ -112,6 +112,21 @@ def test_refuse_stops_with_the_tie_named() -> None:
     assert result.to_dict()["ties"][0]["passed"] == ["c"]
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_internal_variants_skip_the_tie_search_but_not_the_allocation(method: str) -> None:
+    # ties=False (paradox and sensitivity variants) gives the same units and lists no ties
+    with_ties, without = (
+        solve(three_equal(method=method)),
+        solve(three_equal(method=method), ties=False),
+    )
+    assert with_ties.ties and without.ties == ()
+    assert units(with_ties) == units(without)
+
+
+def test_a_refusing_scenario_still_refuses_in_an_internal_variant() -> None:
+    assert solve(three_equal({"kind": "refuse"}), ties=False).status == Status.TIE
+
+
 def test_refuse_without_a_tie_allocates() -> None:
     data = {
         "name": "no tie",
