@@ -15,6 +15,7 @@ from fastapi import Response
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from api.web.matrix import MatrixView
 from api.web.translations import Translator
 from api.web.views import CompareView, RunView
 from api.web.whatif import RobustnessView, SensitivityView, SweepView
@@ -180,3 +181,23 @@ def robustness_sheet(view: RobustnessView, t: Translator) -> Sheet:
         for r in view.rows
     ]
     return Sheet(t.gettext("How sure is it?"), headers, tuple(rows))
+
+
+def matrix_sheet(view: MatrixView, t: Translator) -> Sheet:
+    """The matrix as a table to download: a row per matrix row with its cells, total and
+    divisor, then the column totals and divisors."""
+    total, divisor = t.gettext("Total"), t.gettext("Divisor")
+    headers = (view.rows_tag, *(c.label for c in view.columns), total, divisor)
+    rows: list[tuple[Any, ...]] = [
+        (
+            row.label,
+            *(c.units if c is not None else None for c in cells),
+            row.total,
+            row.divisor or None,
+        )
+        for row, cells in zip(view.rows, view.cells, strict=True)
+    ]
+    rows.append((total, *(c.total for c in view.columns), view.total, None))
+    if any(c.divisor for c in view.columns):
+        rows.append((divisor, *(c.divisor for c in view.columns), None, None))
+    return Sheet(t.gettext("Matrix"), headers, tuple(rows))

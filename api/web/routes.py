@@ -39,6 +39,7 @@ from api.schemas import CompareCreate, RunCreate, SweepCreate, run_detail
 from api.web.downloads import (
     Format,
     compare_sheet,
+    matrix_sheet,
     robustness_sheet,
     run_sheet,
     sensitivity_sheet,
@@ -47,6 +48,7 @@ from api.web.downloads import (
 from api.web.downloads import (
     download as table_download,
 )
+from api.web.matrix import NO_MATRIX, MatrixView, matrix_view
 from api.web.queries import list_sweeps
 from api.web.rendering import page_locale, render
 from api.web.sessions import COOKIE, SESSION_SECONDS, Session, Sessions, principal_of
@@ -612,6 +614,49 @@ def _finished_run(viewer: Viewer, database: DatabaseDep, run_id: int) -> Run:
         )
         raise PageError(409, _TITLES[409], [message], viewer=viewer, values={"run": run_id})
     return run
+
+
+def _matrix(
+    request: Request, viewer: Viewer, database: DatabaseDep, run_id: int, columns: str | None
+) -> tuple[Run, MatrixView]:
+    """A finished run's matrix, or a 409 page saying its scenario has none."""
+    run = _finished_run(viewer, database, run_id)
+    view = matrix_view(run.scenario_body or {}, run.result or {}, _t(request), columns=columns)
+    if view is None:
+        raise PageError(409, _TITLES[409], [NO_MATRIX], viewer=viewer, values={"run": run_id})
+    return run, view
+
+
+MatrixColumns = Annotated[str | None, Query(max_length=200)]
+
+
+@router.get("/runs/{run_id}/matrix")
+def matrix_page(
+    request: Request,
+    run_id: RunId,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    columns: MatrixColumns = None,
+    heat: Annotated[bool, Query()] = True,
+) -> Response:
+    """The plan's matrix: units per region x kind (a biproportional rule) or per group x
+    programme tag (two stages), with the totals and the divisors that certify them."""
+    run, view = _matrix(request, viewer, database, run_id, columns)
+    return render(request, "matrix.html", viewer=viewer, run=run_row(run, {}), view=view, heat=heat)
+
+
+@router.get("/runs/{run_id}/matrix.{fmt}")
+def matrix_table(
+    request: Request,
+    run_id: RunId,
+    fmt: Format,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    columns: MatrixColumns = None,
+) -> Response:
+    """The matrix page's table as CSV or Excel."""
+    _, view = _matrix(request, viewer, database, run_id, columns)
+    return table_download(matrix_sheet(view, _t(request)), f"allot-run-{run_id}-matrix", fmt)
 
 
 @router.get("/runs/{run_id}/sensitivity")

@@ -18,6 +18,7 @@ from api.routes.scenarios import scenario_yaml
 from api.schemas import ComparePublic
 from api.web.charts import BarItem, Chart, GroupItem, bar_chart, grouped_bar_chart
 from api.web.formatting import is_won, number, percent, signed, signed_percent
+from api.web.matrix import has_matrix
 from api.web.tilemap import REGIONS, MapKind, TileMap, by_region, tile_map
 from api.web.translations import N_, Translator
 from optimizer.compare import BOUND_NAMES
@@ -392,6 +393,8 @@ class RunView:
     ties: tuple[Mapping[str, Any], ...] = ()
     checks: tuple[Mapping[str, Any], ...] = ()
     overrides: tuple[Mapping[str, Any], ...] = ()
+    has_matrix: bool = False
+    """Whether the run has a matrix page (a biproportional or two_stage result)."""
 
     @property
     def has_allocation(self) -> bool:
@@ -619,6 +622,7 @@ def run_view(
         ties=_mappings(result.get("ties")),
         checks=tuple(_check_view(c, t) for c in _mappings(result.get("checks"))),
         overrides=_mappings(result.get("overrides")),
+        has_matrix=bool(rows) and has_matrix(result.get("certificate")),
     )
 
 

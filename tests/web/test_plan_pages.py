@@ -4,14 +4,18 @@ units, and two variants compare. (The matrix view of a run is the web view's to 
 
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from optimizer.loading import load_scenario
 from tests.web.conftest import Browser, post_runs
+from tests.web.test_language import _latin_words
 
 FAMILY = Path(__file__).resolve().parents[2] / "scenarios" / "plan-2023"
 RECT = re.compile(r'<rect class="bar series-(\d+)" data-recipient="([^"]+)"[^>]*data-units="(\d+)"')
@@ -52,3 +56,128 @@ def test_two_variants_compare(browser: Browser, api: TestClient) -> None:
     for recipient in compared["recipients"]:
         for series, units in enumerate(recipient["units"]):
             assert (str(series), recipient["id"], str(units)) in bars
+
+
+# --------------------------------------------------------------------------- the matrix page
+
+CELL = re.compile(
+    r'<tr data-row="([^"]+)">(.*?)</tr>',
+    re.S,
+)
+UNITS = re.compile(r'data-column="([^"]*)" data-units="(\d+)"')
+ROW_TOTAL = re.compile(r'<td class="num total" data-total="(\d+)">')
+DIVISOR = re.compile(r'data-divisor="([^"]*)"')
+COLUMN_FOOT = re.compile(r'<td class="num total" data-column="([^"]*)" data-total="(\d+)">')
+COLUMN_DIVISOR = re.compile(r'<td class="num divisor" data-column="([^"]*)" data-divisor="([^"]*)"')
+
+
+def _matrix(text: str) -> tuple[dict[tuple[str, str], int], dict[str, int], dict[str, str]]:
+    """The page's cells by (row, column), row totals and row divisors."""
+    cells: dict[tuple[str, str], int] = {}
+    totals: dict[str, int] = {}
+    divisors: dict[str, str] = {}
+    for row, body in CELL.findall(text):
+        for column, units in UNITS.findall(body):
+            cells[row, column] = int(units)
+        (total,) = ROW_TOTAL.findall(body)
+        totals[row] = int(total)
+        divisors[row] = DIVISOR.findall(body)[-1]
+    return cells, totals, divisors
+
+
+def _run(api: TestClient, name: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    data = load_scenario(FAMILY / name).model_dump(mode="json")
+    (run_id,) = post_runs(api, data, [])
+    return run_id, data, api.get(f"/v1/runs/{run_id}").json()["result"]
+
+
+def _by_cell(
+    data: dict[str, Any], result: dict[str, Any], rows: str, columns: str
+) -> dict[tuple[str, str], int]:
+    units = {a["id"]: a["units"] for a in result["allocations"]}
+    cells: dict[tuple[str, str], int] = {}
+    for rec in data["recipients"]:
+        key = (rec["tags"][rows], rec["tags"][columns])
+        cells[key] = cells.get(key, 0) + units[rec["id"]]
+    return cells
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_the_matrix_page_of_a_biproportional_run_shows_cells_totals_and_divisors(
+    browser: Browser, api: TestClient, lang: str
+) -> None:
+    run_id, data, result = _run(api, "region-kind-matrix.yaml")
+    cert = result["certificate"]
+    client = browser("committee", lang)
+    run_page = client.get(f"/ui/runs/{run_id}")
+    assert f'href="/ui/runs/{run_id}/matrix"' in run_page.text
+    page = client.get(f"/ui/runs/{run_id}/matrix")
+    assert page.status_code == 200
+    assert ("The plan's matrix" if lang == "en" else "계획의 행렬") in page.text
+    cells, totals, divisors = _matrix(page.text)
+    assert cells == _by_cell(data, result, "region", "kind")
+    rows, columns = cert["rows"], cert["columns"]
+    assert totals == dict(zip(rows["names"], rows["totals"], strict=True))
+    assert divisors == dict(zip(rows["names"], rows["divisors"], strict=True))
+    assert dict(COLUMN_FOOT.findall(page.text)) == {
+        c: str(t) for c, t in zip(columns["names"], columns["totals"], strict=True)
+    }
+    assert dict(COLUMN_DIVISOR.findall(page.text)) == dict(
+        zip(columns["names"], columns["divisors"], strict=True)
+    )
+    assert sum(cells.values()) == data["budget"]
+    # the certificate holds: every programme is its entitlement over both divisors, rounded
+    # at one half (Webster), exactly
+    row_d = {n: Fraction(d) for n, d in divisors.items()}
+    column_d = {n: Fraction(d) for n, d in COLUMN_DIVISOR.findall(page.text)}
+    units = {a["id"]: a["units"] for a in result["allocations"]}
+    for rec in data["recipients"]:
+        e = Fraction(str(rec["weight"])) * Fraction(str(rec["score"]))
+        q = e / (row_d[rec["tags"]["region"]] * column_d[rec["tags"]["kind"]])
+        assert units[rec["id"]] == math.floor(q + Fraction(1, 2)), rec["id"]
+    # coloured by units, the largest cell darkest; colours can be turned off
+    top = max(cells.values())
+    assert 'class="num heat-5" data-column' in page.text and str(top) in page.text
+    assert 'class="matrix heat"' in page.text
+    plain = client.get(f"/ui/runs/{run_id}/matrix?heat=false")
+    assert 'class="matrix"' in plain.text and _matrix(plain.text)[0] == cells
+    if lang == "ko":  # the tags, the method and the certificate (marked English) aside
+        names = {data["name"], "region", "kind", "main", "future", "webster", "committee"}
+        assert not _latin_words(page.text, {*names, *(f"web-{r}" for r in ("committee",))})
+
+
+def test_the_matrix_of_two_stages_is_groups_by_a_programme_tag(
+    browser: Browser, api: TestClient
+) -> None:
+    run_id, data, result = _run(api, "two-stage.yaml")
+    first = result["certificate"]["first"]["units"]
+    client = browser("committee")
+    assert f'href="/ui/runs/{run_id}/matrix"' in client.get(f"/ui/runs/{run_id}").text
+    page = client.get(f"/ui/runs/{run_id}/matrix")
+    assert page.status_code == 200
+    cells, totals, divisors = _matrix(page.text)
+    assert totals == first  # the rows are the first stage's units, in its order
+    assert list(totals) == list(first)
+    assert cells == _by_cell(data, result, "region", "kind")
+    within = result["certificate"]["within"]
+    for region, shown in divisors.items():  # the second stage's divisor range, as printed
+        low = within[region]["divisor"]["low"]
+        assert shown.startswith(f"{float(low):.7g}"), (region, shown)
+    by_industry = client.get(f"/ui/runs/{run_id}/matrix?columns=industry")
+    assert _matrix(by_industry.text)[0] == _by_cell(data, result, "region", "industry")
+    table = client.get(f"/ui/runs/{run_id}/matrix.csv?columns=kind")
+    assert table.status_code == 200
+    lines = table.content.decode("utf-8-sig").splitlines()
+    assert lines[0].split(",")[:3] == ["region", "main", "future"]
+    total_line = next(line for line in lines if line.startswith("Total,"))
+    assert total_line.split(",")[3] == str(data["budget"])
+
+
+def test_a_run_without_a_matrix_has_no_matrix_page(browser: Browser, api: TestClient) -> None:
+    run_id, _, _ = _run(api, "grade-ladder-2013.yaml")
+    client = browser("committee")
+    assert "/matrix" not in client.get(f"/ui/runs/{run_id}").text
+    page = client.get(f"/ui/runs/{run_id}/matrix")
+    assert page.status_code == 409
+    assert "has no matrix" in page.text
+    assert client.get(f"/ui/runs/{run_id}/matrix.xlsx").status_code == 409
