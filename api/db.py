@@ -149,7 +149,9 @@ class StoredScenario(Base):
 
 
 class Sweep(Base):
-    """A parameter sweep: one run per value of ``parameter``."""
+    """A parameter sweep: one run per value of ``parameter``, or per point of the grid of
+    several parameters (``axes``: each parameter with its ``set`` and values, first varying
+    slowest; ``parameter``/``spec`` then join them and ``sweep_values`` holds the points)."""
 
     __tablename__ = "sweeps"
 
@@ -164,6 +166,7 @@ class Sweep(Base):
     note: Mapped[str | None] = mapped_column(Text, default=None)
     requested_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    axes: Mapped[list[Any] | None] = mapped_column(JSON, default=None)  # None: before 0006
 
 
 class Run(Base):

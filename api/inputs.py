@@ -37,7 +37,7 @@ from optimizer.loading import (
 from optimizer.overrides import apply_overrides
 from optimizer.scenario import Scenario
 from optimizer.solve import choose_backend
-from optimizer.sweep import parse_axis
+from optimizer.sweep import Axis, parse_axis, variants
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 JSON_TYPES = ("application/json",)
@@ -331,11 +331,32 @@ def prepare(
 # --------------------------------------------------------------------------- sweeps
 
 
-def parse_sweep(spec: str, *, limit: int) -> tuple[str, list[tuple[str, Any]]]:
-    """``budget=1000:2000:100`` (start:stop:step, stop included) or ``budget=900,1000,1200``
-    -> the path and the (text, value) of each point (the CLI's parser, problems at ``set``)."""
-    axis = parse_axis(spec, where="set", limit=limit)
-    return axis.path, list(zip(axis.texts, axis.values, strict=True))
+def sweep_axes(sets: str | Sequence[str], *, limit: int) -> list[Axis]:
+    """The swept parameters of ``set``: one ``path=start:stop:step`` or ``path=v1,v2,...``,
+    or a list of them for a grid (the CLI's ``--set`` parser; problems at ``set`` or
+    ``set[i]``, a parameter swept twice refused)."""
+    specs = [sets] if isinstance(sets, str) else list(sets)
+    axes: list[Axis] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for index, spec in enumerate(specs):
+        where = "set" if isinstance(sets, str) else f"set[{index}]"
+        try:
+            axis = parse_axis(spec, where=where, limit=limit)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        if axis.path in seen:
+            problems.append(
+                Problem(where, f"{axis.path} is already swept by set[{seen[axis.path]}]")
+            )
+        seen.setdefault(axis.path, index)
+        axes.append(axis)
+    if not specs:
+        problems.append(Problem("set", "give at least one path=values to sweep"))
+    if problems:
+        raise InputError(problems)
+    return axes
 
 
 def prepare_sweep(
@@ -343,26 +364,34 @@ def prepare_sweep(
     *,
     scenario_id: int | None,
     overrides: Sequence[str],
-    path: str,
-    points: Sequence[tuple[str, Any]],
+    axes: Sequence[Axis],
+    limit: int,
 ) -> list[Prepared]:
-    """One prepared variant per point; every invalid point is reported (nothing stored)."""
+    """One prepared variant per point of the grid, first axis varying slowest (the CLI's
+    :func:`optimizer.sweep.variants`); every invalid point is reported (nothing stored). A
+    run's ``sweep_value`` is the point's value, or for a grid its values in axis order."""
+    chosen = variants(data, axes, overrides=overrides, where="set", limit=limit)
+    value_of = {(a.path, t): v for a in axes for t, v in zip(a.texts, a.values, strict=True)}
     prepared: list[Prepared] = []
     problems: list[Problem] = []
-    for text, value in points:
+    for variant in chosen:
         try:
-            prepared.append(
-                prepare(
-                    data,
-                    scenario_id=scenario_id,
-                    overrides=[*overrides, f"{path}={text}"],
-                    sweep_value=value,
-                )
-            )
+            check_solver(variant.scenario)
         except InputError as exc:
             problems.extend(
-                Problem(p.path, f"with {path}={text}: {p.message}") for p in exc.problems
+                Problem(p.path, f"with {variant.label}: {p.message}") for p in exc.problems
             )
+            continue
+        values = [value_of[pair] for pair in variant.point]
+        prepared.append(
+            Prepared(
+                scenario=variant.scenario,
+                body=variant.scenario.model_dump(mode="json"),
+                scenario_id=scenario_id,
+                overrides=(*overrides, *(f"{path}={text}" for path, text in variant.point)),
+                sweep_value=values[0] if len(axes) == 1 else values,
+            )
+        )
     if problems:
         raise InputError(problems)
     return prepared

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.db import Role, Run, RunStatus, StoredScenario, Token
 
@@ -179,17 +179,39 @@ class ComparePublic(BaseModel):
 # --------------------------------------------------------------------------- sweeps
 
 
+MAX_SWEEP_AXES = 6
+"""Most parameters one sweep may vary together (the grid's size is bounded separately)."""
+MAX_SPEC = 10_000
+
+
 class SweepCreate(_Request):
-    """Vary one parameter of a scenario: one run per value."""
+    """Vary one parameter of a scenario (one run per value), or several (a list: one run per
+    point of their grid, the first varying slowest, as ``allot sweep --set a=... --set
+    b=...``)."""
 
     scenario_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     scenario: dict[str, Any] | str | None = None
     overrides: list[Annotated[str, Field(max_length=10_000)]] = OVERRIDES_FIELD
-    set: str = Field(
-        max_length=10_000,
-        description="path=start:stop:step (stop included) or path=v1,v2,...",
-        examples=["budget=1000:2000:100"],
+    set: str | list[str] = Field(
+        description="path=start:stop:step (stop included) or path=v1,v2,...; a list of "
+        f"them (at most {MAX_SWEEP_AXES}) sweeps the grid of every combination (at most "
+        "ALLOT_MAX_SWEEP_VALUES points)",
+        examples=["budget=1000:2000:100", ["budget=1000,1200", "rules[0].min_share=0.2,0.3"]],
     )
+
+    @field_validator("set", mode="before")
+    @classmethod
+    def _one_or_a_few_sets(cls, value: Any) -> Any:
+        """One message for what is not a ``set`` (not the union's two)."""
+        specs = value if isinstance(value, list) else [value]
+        if not all(isinstance(spec, str) for spec in specs):
+            raise ValueError("must be path=values or a list of them (text)")
+        if not 1 <= len(specs) <= MAX_SWEEP_AXES:
+            raise ValueError(f"give 1 to {MAX_SWEEP_AXES} path=values (got {len(specs)})")
+        if any(len(spec) > MAX_SPEC for spec in specs):
+            raise ValueError(f"a path=values longer than {MAX_SPEC} characters")
+        return value
+
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -200,9 +222,12 @@ class SweepRecipient(BaseModel):
 
 class SweepRow(BaseModel):
     """One value of a sweep: its run, where the run is, the result's status and objective,
-    the units per recipient (in the order of ``SweepTable.recipients``; None: no allocation)."""
+    the units per recipient (in the order of ``SweepTable.recipients``; None: no allocation).
+    ``values``: the value of each swept parameter (``value`` is the run's ``sweep_value``: the
+    one value, or for a grid the list of them)."""
 
     value: Any
+    values: list[Any]
     run_id: int
     status: RunStatus
     outcome: str | None
@@ -212,9 +237,10 @@ class SweepRow(BaseModel):
 
 
 class SweepTable(BaseModel):
-    """The sweep at a glance: the swept parameter's values against units per recipient."""
+    """The sweep at a glance: the swept parameters' values against units per recipient."""
 
     parameter: str
+    parameters: list[str]
     recipients: list[SweepRecipient]
     rows: list[SweepRow]
 
@@ -230,6 +256,7 @@ class SweepItem(BaseModel):
     scenario_id: int | None
     scenario_name: str
     parameter: str
+    parameters: list[str]
     spec: str
     note: str | None
     requested_by: str
@@ -241,13 +268,27 @@ class SweepList(Page):
     items: list[SweepItem]
 
 
+class SweepAxis(BaseModel):
+    """One swept parameter: its path, the ``set`` it came from and its values."""
+
+    parameter: str
+    set: str
+    values: list[Any]
+
+
 class SweepPublic(BaseModel):
+    """A sweep. ``parameter`` and ``spec`` name what was swept (for a grid, the parameters
+    joined by `` × `` and the sets by ``; ``), ``axes`` each parameter apart; ``values`` has
+    one entry per run: the value, or for a grid the list of the parameters' values."""
+
     id: int
     status: SweepStatus
     scenario_id: int | None
     scenario_name: str
     scenario_hash: str
     parameter: str
+    parameters: list[str]
+    axes: list[SweepAxis]
     spec: str
     values: list[Any]
     overrides: list[str]

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.db import Run, RunStatus, StoredScenario, Sweep, utcnow
 from api.errors import NotFound
+from api.schemas import SweepAxis
 from optimizer.scenario import Scenario
 
 
@@ -246,18 +247,20 @@ def add_sweep(
     session: Session,
     base: Prepared,
     *,
-    parameter: str,
-    spec: str,
+    axes: Sequence[SweepAxis],
     values: Sequence[Any],
     requested_by: str,
     note: str | None,
 ) -> Sweep:
+    """A sweep over ``axes`` (each: parameter, set, values); ``values``: one
+    per run (the value, or a grid point's list of values)."""
     sweep = Sweep(
         scenario_id=base.scenario_id,
         scenario_name=base.scenario.name,
         scenario_hash=base.scenario.content_hash,
-        parameter=parameter,
-        spec=spec,
+        parameter=" × ".join(axis.parameter for axis in axes),
+        spec="; ".join(axis.set for axis in axes),
+        axes=[axis.model_dump(mode="json") for axis in axes],
         sweep_values=list(values),
         overrides=list(base.overrides),
         note=note,

@@ -33,7 +33,13 @@ from typing import Any
 from optimizer.errors import InputError, Problem
 from optimizer.loading import parse_value
 
-__all__ = ["Selector", "apply_overrides", "parse_assignment", "parse_path"]
+__all__ = ["FIXED_FIELDS", "Selector", "apply_overrides", "parse_assignment", "parse_path"]
+
+FIXED_FIELDS = {
+    "extends": "cannot be overridden: a scenario's parent is read before overrides apply "
+    "(edit the scenario, or store a variant that extends another)",
+}
+"""Fields an override may not set, and why."""
 
 _KEY = re.compile(r"[^.\[\]=\s][^.\[\]=]*")
 _INDEX = re.compile(r"\[([^\[\]]*)\]")
@@ -109,6 +115,9 @@ def apply_overrides(
             shown, tokens, text = parse_assignment(assignment)
         except ValueError as exc:
             problems.append(Problem(f"{label}[{index}]", f"{assignment!r}: {exc}"))
+            continue
+        if tokens[0] in FIXED_FIELDS:
+            problems.append(Problem(shown, FIXED_FIELDS[str(tokens[0])]))
             continue
         try:
             value = parse_value(text, where=shown)

@@ -1,4 +1,5 @@
-"""``/v1/sweeps``: vary one parameter of a scenario, one run per value, grouped by a sweep id."""
+"""``/v1/sweeps``: vary one parameter of a scenario (one run per value) or several (one run
+per point of their grid), grouped by a sweep id."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from api.errors import ERROR_RESPONSES
 from api.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment, table_csv, table_xlsx
 from api.routes.params import Async, Limit, Offset, SweepId
 from api.schemas import (
+    SweepAxis,
     SweepCreate,
     SweepItem,
     SweepList,
@@ -46,17 +48,23 @@ def create_sweep(
     run_async: Async = False,
 ) -> SweepPublic:
     """``set: budget=1000:2000:100`` (start:stop:step, stop included) or ``set:
-    budget=900,1000,1200``: every variant is validated first (nothing is stored if one is
-    invalid), then one run per value is queued; the workers sharing the database execute
-    them. Small sweeps answer 201 when all runs are finished (202 if not within
-    ``ALLOT_SYNC_WAIT_S``); large ones, or ``?async=true``, 202 at once."""
-    path, points = inputs.parse_sweep(body.set, limit=settings.max_sweep_values)
+    budget=900,1000,1200``; a list of them (``set: [budget=1000,1200, rules[0].min_share=0.2,
+    0.3]``) sweeps their grid, first varying slowest, as ``allot sweep --set ... --set ...``
+    (at most ``ALLOT_MAX_SWEEP_VALUES`` points in all). Every variant is validated first
+    (nothing is stored if one is invalid), then one run per point is queued; the workers
+    sharing the database execute them. Small sweeps answer 201 when all runs are finished
+    (202 if not within ``ALLOT_SYNC_WAIT_S``); large ones, or ``?async=true``, 202 at once."""
+    axes = inputs.sweep_axes(body.set, limit=settings.max_sweep_values)
     with database.transaction() as session:
         data, scenario_id = inputs.base_data(
             session, scenario_id=body.scenario_id, scenario=body.scenario
         )
     variants = inputs.prepare_sweep(
-        data, scenario_id=scenario_id, overrides=body.overrides, path=path, points=points
+        data,
+        scenario_id=scenario_id,
+        overrides=body.overrides,
+        axes=axes,
+        limit=settings.max_sweep_values,
     )
     try:
         base = inputs.prepare(data, scenario_id=scenario_id, overrides=body.overrides)
@@ -66,9 +74,11 @@ def create_sweep(
         sweep = store.add_sweep(
             session,
             base,
-            parameter=path,
-            spec=body.set,
-            values=[value for _, value in points],
+            axes=[
+                SweepAxis(parameter=axis.path, set=spec, values=list(axis.values))
+                for axis, spec in zip(axes, _specs(body.set), strict=True)
+            ],
+            values=[variant.sweep_value for variant in variants],
             requested_by=principal.label,
             note=body.note,
         )
@@ -88,7 +98,7 @@ def create_sweep(
         pool.submit(run_id)
     sync = (
         not run_async
-        and len(points) <= SYNC_MAX_POINTS
+        and len(variants) <= SYNC_MAX_POINTS
         and len(base.scenario.recipients) <= settings.sync_max_recipients
     )
     if not (sync and pool.wait(run_ids, timeout=settings.sync_wait_s)):
@@ -121,6 +131,7 @@ def list_sweeps(
                 scenario_id=sweep.scenario_id,
                 scenario_name=sweep.scenario_name,
                 parameter=sweep.parameter,
+                parameters=[axis.parameter for axis in sweep_axes(sweep)],
                 spec=sweep.spec,
                 note=sweep.note,
                 requested_by=sweep.requested_by,
@@ -178,6 +189,26 @@ def get_sweep(
     )
 
 
+def _specs(sets: str | list[str]) -> list[str]:
+    return [sets] if isinstance(sets, str) else list(sets)
+
+
+def sweep_axes(sweep: Sweep) -> list[SweepAxis]:
+    """The swept parameters (a sweep stored before grids existed has the one it names)."""
+    if sweep.axes:
+        return [SweepAxis.model_validate(axis) for axis in sweep.axes]
+    return [SweepAxis(parameter=sweep.parameter, set=sweep.spec, values=list(sweep.sweep_values))]
+
+
+def point_values(axes: list[SweepAxis], sweep_value: Any) -> list[Any]:
+    """A run's value of each swept parameter (a grid run's ``sweep_value`` is their list)."""
+    if len(axes) == 1:
+        return [sweep_value]
+    if isinstance(sweep_value, list) and len(sweep_value) == len(axes):
+        return list(sweep_value)
+    return [None] * len(axes)
+
+
 def sweep_status(states: set[RunStatus]) -> SweepStatus:
     """A sweep is running while any run is (or some are queued and others not), then
     queued, failed, cancelled or done in that order of precedence."""
@@ -194,6 +225,7 @@ def sweep_status(states: set[RunStatus]) -> SweepStatus:
 
 def sweep_table(sweep: Sweep, runs: list[Run]) -> SweepTable:
     """Values x units per recipient (recipients in the order first met)."""
+    axes = sweep_axes(sweep)
     names: dict[str, str] = {}
     for run in runs:
         for allocation in (run.result or {}).get("allocations") or ():
@@ -206,6 +238,7 @@ def sweep_table(sweep: Sweep, runs: list[Run]) -> SweepTable:
         rows.append(
             SweepRow(
                 value=run.sweep_value,
+                values=point_values(axes, run.sweep_value),
                 run_id=run.id,
                 status=RunStatus(run.status),
                 outcome=run.outcome,
@@ -216,15 +249,17 @@ def sweep_table(sweep: Sweep, runs: list[Run]) -> SweepTable:
         )
     return SweepTable(
         parameter=sweep.parameter,
+        parameters=[axis.parameter for axis in axes],
         recipients=[SweepRecipient(id=rid, name=name) for rid, name in names.items()],
         rows=rows,
     )
 
 
 def sweep_table_rows(table: SweepTable) -> tuple[list[str], list[list[Any]]]:
-    """The summary as a header and rows: one row per value, a units column per recipient."""
+    """The summary as a header and rows: one row per value (grid point), a column per swept
+    parameter, then a units column per recipient."""
     header = [
-        table.parameter,
+        *table.parameters,
         "run",
         "status",
         "outcome",
@@ -233,7 +268,15 @@ def sweep_table_rows(table: SweepTable) -> tuple[list[str], list[list[Any]]]:
         *(f"{r.name} ({r.id})" if r.name != r.id else r.id for r in table.recipients),
     ]
     rows = [
-        [row.value, row.run_id, row.status.value, row.outcome, row.objective, row.total, *row.units]
+        [
+            *row.values,
+            row.run_id,
+            row.status.value,
+            row.outcome,
+            row.objective,
+            row.total,
+            *row.units,
+        ]
         for row in table.rows
     ]
     return header, rows
@@ -241,6 +284,7 @@ def sweep_table_rows(table: SweepTable) -> tuple[list[str], list[list[Any]]]:
 
 def sweep_public(sweep: Sweep, runs: list[Run], *, results: bool = True) -> SweepPublic:
     details = [run_detail(run) for run in runs]
+    axes = sweep_axes(sweep)
     if not results:
         details = [detail.model_copy(update={"result": None}) for detail in details]
     return SweepPublic(
@@ -250,6 +294,8 @@ def sweep_public(sweep: Sweep, runs: list[Run], *, results: bool = True) -> Swee
         scenario_name=sweep.scenario_name,
         scenario_hash=sweep.scenario_hash,
         parameter=sweep.parameter,
+        parameters=[axis.parameter for axis in axes],
+        axes=axes,
         spec=sweep.spec,
         values=list(sweep.sweep_values),
         overrides=list(sweep.overrides),
