@@ -3,8 +3,9 @@
 Tables: ``tokens`` (hash only), ``scenarios`` (versioned per name, never overwritten),
 ``runs`` (one allocation each, immutable once finished; also the work queue, with the lease
 of the worker executing it), ``sweeps`` (runs grouped by one varied parameter), ``workers``
-(every worker process that executes runs, with its heartbeat) and ``secrets`` (keys the
-service makes once, e.g. to sign web sessions). The schema is owned by the Alembic
+(every worker process that executes runs, with its heartbeat), ``secrets`` (keys the
+service makes once, e.g. to sign web sessions) and ``audit_log`` (append-only: who
+created, ran, cancelled, archived, restored or adopted what). The schema is owned by the Alembic
 migrations in ``api/migrations``, which :meth:`Database.migrate` applies at start-up from
 any working directory.
 
@@ -205,6 +206,31 @@ class Run(Base):
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     notes: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     archived_at: Mapped[dt.datetime | None] = mapped_column(default=None)  # hidden from lists
+    # adopted by the committee (api.audit): then frozen, by the app and by database triggers
+    adopted_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    adopted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    adoption_note: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class AuditEntry(Base):
+    """One line of the audit log: who did what to which scenario, run or sweep, and when.
+    Append-only: written in the transaction of the action it records, never changed or
+    deleted (database triggers refuse both; migration 0007)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_subject", "subject_kind", "subject_id"),
+        Index("ix_audit_log_actor", "actor"),
+        Index("ix_audit_log_action", "action"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(20))
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class WorkerProcess(Base):

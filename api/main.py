@@ -20,7 +20,7 @@ import optimizer
 from api import errors, web
 from api.db import Database
 from api.jobs import Jobs
-from api.routes import compare, health, runs, scenarios, sweeps, tokens, workers
+from api.routes import audit, compare, health, runs, scenarios, sweeps, tokens, workers
 from api.settings import Settings
 
 log = logging.getLogger("allot.api")
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweeps.router,
         tokens.router,
         workers.router,
+        audit.router,
     ):
         app.include_router(router)
     web.install(app, database)

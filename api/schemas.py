@@ -108,6 +108,9 @@ class RunPublic(BaseModel):
     cancelled_at: dt.datetime | None
     notes: list[str]
     archived_at: dt.datetime | None = None
+    adopted_by: str | None = Field(default=None, description="Who adopted the run (frozen)")
+    adopted_at: dt.datetime | None = None
+    adoption_note: str | None = None
     budget: int | None = Field(default=None, description="The budget the run allocated, in units")
     objective: float | None = Field(default=None, description="The result's objective value")
 
@@ -372,6 +375,32 @@ class WorkerList(BaseModel):
     live: int
 
 
+# --------------------------------------------------------------------------- audit
+
+
+class AdoptCreate(_Request):
+    """``POST /v1/runs/{id}/adopt``: why the committee adopts this run (required)."""
+
+    note: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class AuditEntryPublic(BaseModel):
+    """One audit entry: who (``actor``) did what (``action``) to which scenario, run or
+    sweep, and when; ``detail`` adds what identifies it (a note, a scenario hash)."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    subject_kind: str
+    subject_id: int
+    detail: dict[str, Any] | None
+
+
+class AuditList(Page):
+    items: list[AuditEntryPublic]
+
+
 # --------------------------------------------------------------------------- from rows
 
 
@@ -418,6 +447,9 @@ def _run_fields(run: Run) -> dict[str, Any]:
         "cancelled_at": run.cancelled_at,
         "notes": list(run.notes or []),
         "archived_at": run.archived_at,
+        "adopted_by": run.adopted_by,
+        "adopted_at": run.adopted_at,
+        "adoption_note": run.adoption_note,
         "budget": _whole((run.scenario_body or {}).get("budget")),
         "objective": _number(((run.result or {}).get("metrics") or {}).get("objective")),
     }

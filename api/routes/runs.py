@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
-from api import inputs, lease, store
+from api import audit, inputs, lease, store
+from api.auth import Principal
 from api.db import Role, Run, RunStatus
 from api.deps import Committee, DatabaseDep, JobsDep, Planner, SettingsDep
 from api.errors import ERROR_RESPONSES, Conflict, Forbidden
@@ -63,6 +64,14 @@ def create_run(
             session, prepared, requested_by=principal.label, status=RunStatus.QUEUED, note=body.note
         )
         run_id = run.id
+        audit.record(
+            session,
+            principal.label,
+            audit.Action.RAN,
+            audit.Subject.RUN,
+            run_id,
+            audit.ran_detail(run),
+        )
     pool.submit(run_id)
     if not (sync and pool.wait([run_id], timeout=settings.sync_wait_s)):
         response.status_code = 202
@@ -87,23 +96,33 @@ def cancel_run(run_id: RunId, principal: Planner, database: DatabaseDep) -> RunD
                 f"run {run_id} was posted by {run.requested_by}: only they or an admin may "
                 "cancel it"
             )
-        return run_detail(lease.request_cancel(session, run_id, by=principal.label))
+        cancelled = lease.request_cancel(session, run_id, by=principal.label)
+        audit.record(session, principal.label, audit.Action.CANCELLED, audit.Subject.RUN, run_id)
+        return run_detail(cancelled)
 
 
 @router.post("/{run_id}/archive", response_model=RunPublic)
 def archive_run(run_id: RunId, principal: Planner, database: DatabaseDep) -> RunPublic:
     """Hide a run from the default list; it stays readable by id and comparable, its
-    result unchanged (nothing is deleted)."""
-    with database.transaction() as session:
-        store.set_archived(session, Run, run_id, archived=True)
-        return run_public(store.get_run(session, run_id))
+    result unchanged (nothing is deleted). An adopted run is frozen: 409."""
+    return _set_archived(database, principal, run_id, archived=True)
 
 
 @router.post("/{run_id}/restore", response_model=RunPublic)
 def restore_run(run_id: RunId, principal: Planner, database: DatabaseDep) -> RunPublic:
     """Show an archived run in the list again."""
+    return _set_archived(database, principal, run_id, archived=False)
+
+
+def _set_archived(
+    database: DatabaseDep, principal: Principal, run_id: int, *, archived: bool
+) -> RunPublic:
+    action = audit.Action.ARCHIVED if archived else audit.Action.RESTORED
     with database.transaction() as session:
-        store.set_archived(session, Run, run_id, archived=False)
+        store.get_run(session, run_id)
+        audit.ensure_run_not_frozen(session, run_id, action.value)
+        store.set_archived(session, Run, run_id, archived=archived)
+        audit.record(session, principal.label, action, audit.Subject.RUN, run_id)
         return run_public(store.get_run(session, run_id))
 
 

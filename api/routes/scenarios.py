@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api import inputs, store
+from api import audit, inputs, store
 from api.auth import Principal
 from api.db import Database, StoredScenario
 from api.deps import Committee, DatabaseDep, Planner
@@ -140,6 +140,14 @@ def store_parsed(
                 if latest is not None and latest.content_hash == scenario.content_hash:
                     return scenario_detail(latest), False
                 row = store.add_scenario(session, scenario, created_by=principal.label)
+                audit.record(
+                    session,
+                    principal.label,
+                    audit.Action.CREATED,
+                    audit.Subject.SCENARIO,
+                    row.id,
+                    {"name": row.name, "version": row.version, "hash": row.content_hash},
+                )
                 return scenario_detail(row), True
         except IntegrityError:  # two posts of one name at once took the same version
             if attempt == VERSION_RETRIES - 1:
@@ -172,8 +180,9 @@ def archive_scenario(
     scenario_id: ScenarioId, principal: Planner, database: DatabaseDep
 ) -> ScenarioPublic:
     """Hide a scenario version from the default lists; it stays readable by id, runnable,
-    and every run that refers to it keeps it (nothing is deleted)."""
-    return _set_archived(database, scenario_id, archived=True)
+    and every run that refers to it keeps it (nothing is deleted). The version of an
+    adopted run is frozen: 409."""
+    return _set_archived(database, principal, scenario_id, archived=True)
 
 
 @router.post("/{scenario_id}/restore", response_model=ScenarioPublic)
@@ -181,12 +190,18 @@ def restore_scenario(
     scenario_id: ScenarioId, principal: Planner, database: DatabaseDep
 ) -> ScenarioPublic:
     """Show an archived scenario version in the lists again."""
-    return _set_archived(database, scenario_id, archived=False)
+    return _set_archived(database, principal, scenario_id, archived=False)
 
 
-def _set_archived(database: Database, scenario_id: int, *, archived: bool) -> ScenarioPublic:
+def _set_archived(
+    database: Database, principal: Principal, scenario_id: int, *, archived: bool
+) -> ScenarioPublic:
+    action = audit.Action.ARCHIVED if archived else audit.Action.RESTORED
     with database.transaction() as session:
+        store.get_scenario(session, scenario_id)
+        audit.ensure_scenario_not_frozen(session, scenario_id, action.value)
         store.set_archived(session, StoredScenario, scenario_id, archived=archived)
+        audit.record(session, principal.label, action, audit.Subject.SCENARIO, scenario_id)
         return scenario_public(store.get_scenario(session, scenario_id))
 
 

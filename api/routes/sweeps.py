@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Response
 
-from api import inputs, store
+from api import audit, inputs, store
 from api.db import Run, RunStatus, Sweep
 from api.deps import Committee, DatabaseDep, JobsDep, Planner, SettingsDep
 from api.errors import ERROR_RESPONSES
@@ -94,6 +94,7 @@ def create_sweep(
             for variant in variants
         ]
         sweep_id = sweep.id
+        audit.record_sweep(session, principal.label, sweep, run_ids)
     for run_id in run_ids:
         pool.submit(run_id)
     sync = (

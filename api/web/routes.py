@@ -25,17 +25,18 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import auth, store
+from api import audit, auth, store
 from api.auth import Principal
 from api.db import Role, Run
 from api.deps import DatabaseDep, JobsDep, SettingsDep
 from api.errors import ServiceError
+from api.routes import audit as audit_routes
 from api.routes import compare as compare_routes
 from api.routes import runs as runs_routes
 from api.routes import scenarios as scenario_routes
 from api.routes import sweeps as sweep_routes
 from api.routes.params import Offset, RunId, ScenarioId, SweepId
-from api.schemas import CompareCreate, RunCreate, SweepCreate, run_detail
+from api.schemas import AdoptCreate, CompareCreate, RunCreate, SweepCreate, run_detail
 from api.web.downloads import (
     Format,
     compare_sheet,
@@ -106,6 +107,10 @@ class Viewer:
     @property
     def can_plan(self) -> bool:
         return self.principal.role.allows(Role.PLANNER)
+
+    @property
+    def can_adopt(self) -> bool:
+        return self.principal.role in audit_routes.ADOPTERS
 
 
 class PageError(Exception):
@@ -354,7 +359,28 @@ def run_page(
     with page_errors(viewer), database.transaction() as session:
         run = store.get_run(session, run_id)
         view = run_view(run, _versions(session, [run]), _t(request), map_kind=map)
-    return render(request, "run.html", viewer=viewer, run=view)
+        trail = [audit_routes.entry_public(entry) for entry in audit.run_entries(session, run)]
+        adoption = {"by": run.adopted_by, "at": run.adopted_at, "note": run.adoption_note}
+    return render(request, "run.html", viewer=viewer, run=view, trail=trail, adoption=adoption)
+
+
+@router.post("/runs/{run_id}/adopt")
+def adopt(
+    run_id: RunId,
+    viewer: ViewerDep,
+    database: DatabaseDep,
+    note: Annotated[str, Form(max_length=2000)] = "",
+    csrf: CsrfField = "",
+) -> Response:
+    """Adopt a run with a note (as ``POST /v1/runs/{id}/adopt``): committee and admins."""
+    check_form(viewer, csrf, role=Role.COMMITTEE)
+    with page_errors(viewer):
+        try:
+            body = AdoptCreate(note=note)
+        except ValidationError:
+            raise InputError([Problem("note", "say why the run is adopted")]) from None
+        audit_routes.adopt_run(run_id, body, viewer.principal, database, Response())
+    return _see_other(f"/ui/runs/{run_id}")
 
 
 @router.get("/runs/{run_id}/report")

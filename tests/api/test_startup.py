@@ -23,7 +23,7 @@ def test_migrations_create_exactly_the_models(target: DatabaseTarget) -> None:
     with database.engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0006"
+        assert context.get_current_revision() == "0007"
     database.dispose()
 
 
