@@ -134,7 +134,10 @@ def optimality(problem: Problem, x: IntArray) -> Certified:
     (the relaxation argument), and where it is not, nothing is concluded."""
     groups = list(problem.groups)
     if _parts(problem) is not None:
-        return _exchange_optimal(problem, x)
+        proof = _exchange_optimal(problem, x)
+        if proof.ok is False and problem.grade_order:  # the better exchange may break it
+            return Certified(None, f"no certificate: grade_order binds ({proof.detail})")
+        return proof
     tried: list[str] = []
     for order in (groups, groups[::-1]):  # keep the first (the last) of overlapping rules
         kept, dropped = [], []
@@ -251,6 +254,8 @@ def engine_certificate(problem: Problem, x: IntArray, certificate: dict[str, Any
             if max(rank[i] for i in took) > min(rank[i] for i in left):
                 out.append(f"the units tied at T = {t} did not go by rank")
         return out
+    if certificate.get("kind") == "threshold_search":
+        return search_tree(problem, x, certificate)
     if certificate.get("kind") == "milp":  # the solver's own proof: objective = bound
         for stage in certificate.get("stages") or ():
             objective, bound = stage.get("objective"), stage.get("bound")
@@ -301,3 +306,242 @@ def _divisor(method: str, k: int, squared: bool) -> Fraction:
         "webster": Fraction(2 * k + 1, 2),
         "adams": Fraction(k),
     }[method]
+
+
+_Path = tuple[tuple[int, bool, Fraction], ...]
+"""The constraints a search node adds, root first: (grade level, up, ratio): ``up``, every
+member of the level has at least ``ratio`` units per weight; else at most ``ratio``."""
+
+
+def search_tree(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> list[str]:
+    """What is wrong with the threshold search's ``certificate`` for ``x`` (an empty list:
+    it proves ``x`` optimal). Checked here, from the data:
+
+    - the nodes form one binary tree from node 1, each split between a better grade and a
+      worse one: an allocation keeping ``grade_order`` has the better grade's smallest
+      units per weight at least the worse grade's largest, so it is in child ``up`` (the
+      better one's at least ``ratio``) or in child ``down`` (the worse one's at most
+      ``ratio``): the leaves cover every allocation that keeps the rules;
+    - each leaf's bounds are computed again (floors, caps, the path's ratios, bounds the
+      grade order implies, the budget), and: the ``accepted`` leaf holds ``x``, which no
+      single exchange improves there (bounds and disjoint groups: M-convex); an ``empty``
+      leaf holds no allocation; a ``bound`` leaf's Lagrangian bound under its prices
+      (weak duality: valid for any prices of the right sign) is at least ``x``'s cost.
+
+    So no allocation keeping the rules costs less than ``x`` (which must keep them)."""
+    kind = problem.kind
+    if kind not in ("hamilton", "weighted") or certificate.get("objective") != kind:
+        return [f"a search certificate for {certificate.get('objective')!r}, objective {kind!r}"]
+    if not problem.grade_order:
+        return ["a search certificate for a scenario without grade_order"]
+    broken = problem.violations(x)
+    if broken:
+        return ["the allocation breaks " + "; ".join(broken)]
+    try:
+        leaves = _leaves(problem, certificate.get("nodes") or [])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        return [f"not a search tree: {exc}"]
+    if sum(1 for _, row, _ in leaves if row.get("leaf") == "accepted") != 1:
+        return ["the tree needs exactly one accepted leaf"]
+    space = _Space.of(problem)
+    cost = space.cost(x)
+    out: list[str] = []
+    for node, row, path in leaves:
+        box = space.box(path)
+        leaf = row.get("leaf")
+        if leaf == "accepted":
+            if box is None or np.any(x < box[0]) or np.any(x > box[1]):
+                out.append(f"node {node}: the allocation is not within the accepted leaf")
+                continue
+            proof = optimality(replace(problem, lo=box[0], hi=box[1], grade_order=False), x)
+            if not proof.ok:
+                out.append(f"node {node}: not optimal within the accepted leaf: {proof.detail}")
+        elif leaf == "empty":
+            if box is not None and space.allows(box):
+                out.append(f"node {node}: said empty, but allocations fit its bounds")
+        elif leaf == "bound":
+            if box is None:
+                continue  # nothing there: any bound holds
+            try:
+                bound = space.lagrangian(box, row["prices"])
+            except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+                out.append(f"node {node}: prices unreadable ({exc})")
+                continue
+            if bound < cost:
+                out.append(f"node {node}: bound {float(bound):.9g} < cost {float(cost):.9g}")
+        else:
+            out.append(f"node {node}: unknown leaf {leaf!r}")
+    return out
+
+
+def _leaves(
+    problem: Problem, rows: list[dict[str, Any]]
+) -> list[tuple[int, dict[str, Any], _Path]]:
+    """The leaves of the tree from node 1 with the constraints on their path; raises
+    ValueError when the rows are not one binary tree of valid splits."""
+    by_id: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        node = int(row["node"])
+        if node in by_id:
+            raise ValueError(f"node {node} listed twice")
+        by_id[node] = row
+    grade = {name: g for g, name in enumerate(problem.grade_names)}
+    leaves = []
+    seen: set[int] = set()
+    stack: list[tuple[int, _Path]] = [(1, ())]
+    while stack:
+        node, path = stack.pop()
+        if node in seen or node not in by_id:
+            raise ValueError(f"node {node} reached twice or not listed")
+        seen.add(node)
+        row = by_id[node]
+        split = row.get("split")
+        if split is None:
+            leaves.append((node, row, path))
+            continue
+        better, worse = grade[split["better"]], grade[split["worse"]]
+        if better >= worse:
+            raise ValueError(f"node {node}: {split['better']} is not better than {split['worse']}")
+        ratio = Fraction(split["ratio"])
+        stack.append((int(split["up"]), (*path, (better, True, ratio))))
+        stack.append((int(split["down"]), (*path, (worse, False, ratio))))
+    if seen != set(by_id):
+        raise ValueError(f"nodes outside the tree: {sorted(set(by_id) - seen)[:5]}")
+    return leaves
+
+
+@dataclass(frozen=True)
+class _Space:
+    """The scenario in exact integers for the search certificate: quotas ``numer[i] /
+    denom``, weights ``scaled[i] / scale``, the kept group rules (the first of any that
+    overlap, as a relaxation may), and the root bounds."""
+
+    problem: Problem
+    numer: list[int]
+    denom: int
+    scaled: list[int]
+    scale: int
+    grades: list[list[int]]  # the members (weight > 0) of each grade, best first
+    levels: list[list[int]]  # the non-empty ones
+    kept: list[tuple[str, IntArray, int | None, int | None]]
+
+    @classmethod
+    def of(cls, problem: Problem) -> _Space:
+        ent = problem.entitlement_exact
+        common = math.lcm(*(e.denominator for e in ent))
+        whole = [int(e * common) for e in ent]
+        total = sum(whole)
+        scale = math.lcm(*(w.denominator for w in problem.weight_exact))
+        scaled = [int(w * scale) for w in problem.weight_exact]
+        grades = [
+            [i for i in np.flatnonzero(problem.level == g).tolist() if scaled[i] > 0]
+            for g in range(len(problem.grade_names))
+        ]
+        kept = []
+        seen = np.zeros(len(problem.ids), dtype=bool)
+        for row in problem.groups:
+            if not seen[row[1]].any():
+                kept.append(row)
+                seen[row[1]] = True
+        numer = [problem.budget * e for e in whole]
+        levels = [members for members in grades if members]
+        return cls(problem, numer, total, scaled, scale, grades, levels, kept)
+
+    def cost(self, x: IntArray) -> Fraction:
+        """``sum |x - q|`` (Hamilton) or ``-sum q x`` (weighted), exactly."""
+        units = x.tolist()
+        if self.problem.kind == "weighted":
+            return -Fraction(sum(u * q for u, q in zip(units, self.numer, strict=True)), self.denom)
+        d = self.denom
+        return Fraction(sum(abs(u * d - q) for u, q in zip(units, self.numer, strict=True)), d)
+
+    def box(self, path: _Path) -> tuple[IntArray, IntArray] | None:
+        """The bounds of a leaf: the floors and caps (a group rule over one recipient among
+        them), caps no allocation can reach lowered, the path's ratios, then what the
+        grade order implies, to a fixed point (None: the bounds cross)."""
+        problem = self.problem
+        lo, hi = problem.lo.tolist(), problem.hi.tolist()
+        for _, members, least, most in problem.groups:
+            if len(members) == 1:
+                i = int(members[0])
+                lo[i] = max(lo[i], least) if least is not None else lo[i]
+                hi[i] = min(hi[i], most) if most is not None else hi[i]
+        floors = sum(lo)
+        hi = [min(h, problem.budget - floors + f) for h, f in zip(hi, lo, strict=True)]
+        for _, members, _, most in self.kept:
+            if most is not None:
+                index = members.tolist()
+                others = sum(lo[i] for i in index)
+                for i in index:
+                    hi[i] = min(hi[i], most - others + lo[i])
+        for g, up, ratio in path:
+            for i in self.grades[g]:
+                if up:
+                    lo[i] = max(lo[i], self._at_least(ratio, i))
+                else:
+                    hi[i] = min(hi[i], self._at_most(ratio, i))
+        changed = True
+        while changed:
+            changed = False
+            for better, worse in zip(self.levels, self.levels[1:], strict=False):
+                floor_ratio = max(Fraction(lo[j] * self.scale, self.scaled[j]) for j in worse)
+                for i in better:
+                    k = self._at_least(floor_ratio, i)
+                    if k > lo[i]:
+                        lo[i], changed = k, True
+                cap_ratio = min(Fraction(hi[i] * self.scale, self.scaled[i]) for i in better)
+                for j in worse:
+                    k = self._at_most(cap_ratio, j)
+                    if k < hi[j]:
+                        hi[j], changed = k, True
+            if any(a > b for a, b in zip(lo, hi, strict=True)):
+                return None
+        return np.array(lo, dtype=np.int64), np.array(hi, dtype=np.int64)
+
+    def _at_least(self, ratio: Fraction, i: int) -> int:
+        """The fewest units giving recipient ``i`` at least ``ratio`` per weight."""
+        return -((-ratio.numerator * self.scaled[i]) // (ratio.denominator * self.scale))
+
+    def _at_most(self, ratio: Fraction, i: int) -> int:
+        return (ratio.numerator * self.scaled[i]) // (ratio.denominator * self.scale)
+
+    def allows(self, box: tuple[IntArray, IntArray]) -> bool:
+        """Whether some allocation within ``box`` keeps the budget and the kept groups."""
+        return _allowed_at(replace(self.problem, hi=box[1], groups=self.kept), box[0])
+
+    def lagrangian(self, box: tuple[IntArray, IntArray], prices: dict[str, Any]) -> Fraction:
+        """``sum_i min_k (cost_i(k) - p_i k) + lambda B + sum_g mu_g bound_g`` over the box,
+        with ``p_i = lambda + sum of mu_g over i's priced groups``: at most the cost of any
+        allocation in the box that keeps the budget and the priced group rules (a ``min``
+        price must be >= 0 on a rule with a lower bound, a ``max`` price <= 0 on one with
+        an upper bound)."""
+        problem = self.problem
+        lam = Fraction(prices["budget"])
+        price = [lam] * len(problem.ids)
+        value = lam * problem.budget
+        for entry in prices.get("groups") or ():
+            named = [g for g, label in enumerate(problem.group_labels) if label == entry["group"]]
+            if len(named) != 1:
+                raise ValueError(f"{len(named)} group rules named {entry['group']!r}")
+            _, members, least, most = problem.groups[named[0]]
+            mu = Fraction(entry["price"])
+            side = least if entry["bound"] == "min" else most
+            if side is None or (mu < 0 if entry["bound"] == "min" else mu > 0):
+                raise ValueError(f"{entry['group']}: a {entry['bound']} price of {mu}")
+            value += mu * side
+            for i in members.tolist():
+                price[i] += mu
+        d = self.denom
+        weighted = problem.kind == "weighted"
+        sums: dict[Fraction, int] = {}  # per price p: sum of min_k (cost - p k) * d * den(p)
+        for i, (floor, cap) in enumerate(zip(box[0].tolist(), box[1].tolist(), strict=True)):
+            p, q = price[i], self.numer[i]
+            a, b = p.numerator, p.denominator
+            if weighted:  # -(q + p) k, times d * b
+                best = min(-(q * b + a * d) * k for k in (floor, cap))
+            else:  # |k - q| - p k: at an end or at a whole number next to q
+                whole = q // d
+                ks = {floor, cap, min(max(whole, floor), cap), min(max(whole + 1, floor), cap)}
+                best = min(b * abs(k * d - q) - a * k * d for k in ks)
+            sums[p] = sums.get(p, 0) + best
+        return value + sum((Fraction(s, d * p.denominator) for p, s in sums.items()), Fraction(0))

@@ -38,6 +38,9 @@ class Problem:
     grade_order: bool
     kind: str  # "hamilton", a divisor method, "weighted" or "maxmin"
     entitlement_exact: tuple[Fraction, ...] = ()  # e_i from the decimals as written
+    weight_exact: tuple[Fraction, ...] = ()  # w_i from the decimals as written
+    grade_names: tuple[str, ...] = ()  # best first: level g is grade_names[g]
+    group_labels: tuple[str, ...] = ()  # each group's label as Allot names it
 
     @classmethod
     def of(cls, data: dict[str, Any]) -> Problem:
@@ -66,6 +69,7 @@ class Problem:
             dtype=np.int64,
         )
         groups: list[tuple[str, IntArray, int | None, int | None]] = []
+        labels: list[str] = []
         grade_order = False
         for rule in data.get("rules", []):
             if rule["type"] == "change_limit":
@@ -95,6 +99,7 @@ class Problem:
                 if rule.get("max_share") is not None:
                     highs.append(math.floor(rule["max_share"] * budget + _EPS))
                 name = rule.get("name") or f"{rule['tag']}={rule['value']}"
+                labels.append(rule.get("name") or f"group {rule['tag']}={rule['value']}")
                 groups.append(
                     (name, members, max(lows) if lows else None, min(highs) if highs else None)
                 )
@@ -118,6 +123,9 @@ class Problem:
             grade_order=grade_order,
             kind=kind,
             entitlement_exact=ent_exact,
+            weight_exact=tuple(_exact(r.get("weight", 1.0)) for r in recipients),
+            grade_names=tuple(str(g["grade"]) for g in grades),
+            group_labels=tuple(labels),
         )
 
     def violations(self, x: IntArray) -> list[str]:
@@ -287,6 +295,8 @@ def compare(
     base_broken = [] if baseline is None else problem.violations(baseline)
     if baseline is None or base_broken:
         why = f"baseline: {baseline_status}" if baseline is None else "baseline invalid"
+        if certificate is not None and certificate.get("kind") == "threshold_search":
+            return Verdict(True, "certified", f"the search tree's bounds hold ({why})")
         proof = optimality(problem, allot)
         if proof.ok is False:
             return Verdict(False, "not optimal", f"{proof.detail} ({why})")

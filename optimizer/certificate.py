@@ -12,19 +12,27 @@
 
 Values are exact rationals written as decimals (30 significant digits, rounded inwards so
 that any value printed inside the interval works; an interval narrower than that, or a
-single divisor, shows its ends as exact fractions under ``exact``). Only bounds-only programs (the
-``greedy`` path) get a certificate: group rules and ``grade_order`` are proved by the
-paths that solve them.
+single divisor, shows its ends as exact fractions under ``exact``). Bounds-only programs (the
+``greedy`` path) get one of these; the ``search`` path (``grade_order`` that binds) gets
+its tree with a bound per leaf (:func:`search_certificate`, Hamilton and ``weighted``), and
+the MILP its solver's proof per stage (:func:`milp_proof`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from optimizer.entitlement import IntArray
 from optimizer.exact import ExactQuota, divisor_of
+from optimizer.model import SubsetSum
+from optimizer.objectives import DIVISOR_METHODS
+from optimizer.thresholds import SearchTree
 
 _DIGITS = 30
 MAX_LISTED = 1000
@@ -54,7 +62,7 @@ def certificate(
     without one: ``weighted``, ``maxmin``)."""
     if rule == "hamilton":
         return _hamilton(exact, x, lo, hi, ids)
-    if rule in ("jefferson", "webster", "adams", "huntington-hill"):
+    if rule in DIVISOR_METHODS:
         return _divisor(rule, exact, x, lo, hi)
     return None
 
@@ -199,6 +207,7 @@ _ROUNDING = {
     "webster": "at one half (d(k) = k + 1/2)",
     "adams": "up (d(k) = k)",
     "huntington-hill": "at the geometric mean (d(k) = sqrt(k (k + 1)))",
+    "dean": "at the harmonic mean (d(k) = 2 k (k + 1) / (2 k + 1))",
 }
 
 
@@ -228,3 +237,179 @@ def milp_proof(backend: str, stages: tuple[Stage, ...]) -> dict[str, Any]:
             for k, objective, bound in stages
         ],
     }
+
+
+def search_certificate(
+    rule: str,
+    exact: ExactQuota,
+    sums: tuple[SubsetSum, ...],
+    tree: SearchTree,
+    pair_grades: tuple[tuple[str, str], ...],
+) -> dict[str, Any]:
+    """The threshold search's tree as a proof a reader can check from the data
+    (``hamilton`` and ``weighted`` costs; ``sums``: the group rules each node kept, over
+    disjoint member sets).
+
+    Every allocation that keeps ``grade_order`` lies in a leaf: a split on the grades
+    (better, worse) at ``ratio`` has a child where every member of the better grade has at
+    least ``ratio`` units per weight and one where every member of the worse grade has at
+    most ``ratio``, and an allocation keeping the order is in one of them. The accepted
+    leaf's allocation is optimal within that leaf's bounds (no single exchange improves it);
+    each open leaf carries prices, a budget price ``lambda`` and a price ``mu_g`` on the
+    group rules that bind there, whose Lagrangian bound ``sum_i min_k (cost_i(k) - (lambda
+    + mu_g(i)) k) + lambda B + sum_g mu_g bound_g`` no allocation of the leaf can beat (weak
+    duality) and which equals the leaf's optimum (strong duality holds for these separable
+    convex costs over a partition); empty leaves hold no allocation."""
+    cost = _unit_cost(rule, exact)
+    groups = _merged(sums, len(exact.numer))
+    nodes: list[dict[str, Any]] = []
+    for split in tree.splits:
+        better, worse = pair_grades[split.pair]
+        nodes.append(
+            {
+                "node": split.node,
+                "split": {
+                    "better": better,
+                    "worse": worse,
+                    "ratio": str(split.ratio),
+                    "up": split.up,
+                    "down": split.down,
+                },
+            }
+        )
+    nodes.append({"node": tree.accepted, "leaf": "accepted"})
+    nodes.extend({"node": node, "leaf": "empty"} for node in tree.empty)
+    for leaf in tree.open:
+        nodes.append(
+            {
+                "node": leaf.node,
+                "leaf": "bound",
+                "cost": str(Fraction(_total_cost(rule, exact, leaf.x), exact.denom)),
+                "prices": _prices(cost, groups, leaf.lo, leaf.hi, leaf.x, exact.denom),
+            }
+        )
+    nodes.sort(key=lambda row: int(row["node"]))
+    return {
+        "kind": "threshold_search",
+        "objective": rule,
+        "rule": "grade_order by a search over grade thresholds: every allocation keeping "
+        "grade_order lies in a leaf of this tree (a split gives every member of the better "
+        "grade at least ratio units per weight in child up, every member of the worse grade "
+        "at most ratio in child down); the accepted leaf's allocation is optimal within its "
+        "bounds, each bound leaf's Lagrangian bound (prices on the budget and on the group "
+        "rules named) is at least the accepted cost, and empty leaves hold no allocation",
+        "nodes": nodes,
+    }
+
+
+def _unit_cost(rule: str, exact: ExactQuota) -> Callable[[int, int], int]:
+    """The exact primary cost of unit ``k`` (the (k+1)-th) of recipient ``i``, times the
+    quotas' common denominator."""
+    numer, denom = exact.numer, exact.denom
+    if rule == "weighted":
+        return lambda i, k: -numer[i]
+    if rule != "hamilton":  # pragma: no cover - search_certificate is asked for these only
+        raise ValueError(f"no search certificate for {rule!r}")
+    return lambda i, k: max(-denom, min(denom, 2 * (k * denom - numer[i]) + denom))
+
+
+def _total_cost(rule: str, exact: ExactQuota, x: IntArray) -> int:
+    """``sum |x - q|`` (Hamilton) or ``-sum q x`` (weighted), times the denominator."""
+    numer, denom = exact.numer, exact.denom
+    units: list[int] = x.tolist()
+    if rule == "weighted":
+        return -sum(u * q for u, q in zip(units, numer, strict=True))
+    return sum(abs(u * denom - q) for u, q in zip(units, numer, strict=True))
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Group rules over the same members: the tightest lower and upper bound, each with
+    the label of the rule that sets it."""
+
+    members: IntArray
+    lower: tuple[int, str] | None
+    upper: tuple[int, str] | None
+
+
+def _merged(sums: tuple[SubsetSum, ...], size: int) -> tuple[tuple[_Group, ...], list[int]]:
+    """The groups (rules over the same members merged) and each recipient's group (-1:
+    none)."""
+    owner = [-1] * size
+    found: list[_Group] = []
+    for row in sums:
+        index = sorted(set(row.index.tolist()))
+        if not index:
+            continue
+        g = owner[index[0]]
+        if g < 0:
+            g = len(found)
+            found.append(_Group(np.array(index, dtype=np.int64), None, None))
+            for i in index:
+                owner[i] = g
+        group = found[g]
+        lower, upper = group.lower, group.upper
+        if row.lower is not None and (lower is None or row.lower > lower[0]):
+            lower = (row.lower, row.label)
+        if row.upper is not None and (upper is None or row.upper < upper[0]):
+            upper = (row.upper, row.label)
+        found[g] = _Group(group.members, lower, upper)
+    return tuple(found), owner
+
+
+def _prices(
+    cost: Callable[[int, int], int],
+    groups: tuple[tuple[_Group, ...], list[int]],
+    lo: IntArray,
+    hi: IntArray,
+    x: IntArray,
+    denom: int,
+) -> dict[str, Any]:
+    """Prices under which ``x`` (a leaf's optimum) minimises the Lagrangian: within each
+    group any price between its dearest unit taken and its cheapest unit left, the budget
+    price ``lambda`` within every unconstrained group's range, and a group's own price
+    above ``lambda`` only at its lower bound, below it only at its upper."""
+    found, owner = groups
+    dearest: dict[int, int] = {}  # per group (-1: none), the dearest unit taken
+    cheapest: dict[int, int] = {}  # the cheapest unit left
+    totals = [0] * len(found)
+    for i, (units, floor, cap) in enumerate(zip(x.tolist(), lo.tolist(), hi.tolist(), strict=True)):
+        g = owner[i]
+        if g >= 0:
+            totals[g] += units
+        if units > floor:
+            c = cost(i, units - 1)
+            if g not in dearest or c > dearest[g]:
+                dearest[g] = c
+        if units < cap:
+            c = cost(i, units)
+            if g not in cheapest or c < cheapest[g]:
+                cheapest[g] = c
+    low: int | None = dearest.get(-1)  # the range of lambda (times denom)
+    high: int | None = cheapest.get(-1)
+    sides: list[tuple[bool, bool]] = []
+    for g, group in enumerate(found):
+        at_lower = group.lower is not None and totals[g] <= group.lower[0]
+        at_upper = group.upper is not None and totals[g] >= group.upper[0]
+        sides.append((at_lower, at_upper))
+        if not at_upper and g in cheapest:  # lambda <= cheapest, unless mu_g may be < 0
+            high = cheapest[g] if high is None else min(high, cheapest[g])
+        if not at_lower and g in dearest:
+            low = dearest[g] if low is None else max(low, dearest[g])
+    if low is not None and high is not None:
+        lam = Fraction(low + high, 2)
+    else:
+        lam = Fraction(low if low is not None else high if high is not None else 0)
+    priced = []
+    for g, (group, (at_lower, at_upper)) in enumerate(zip(found, sides, strict=True)):
+        price = lam
+        if at_lower and g in dearest:
+            price = max(price, Fraction(dearest[g]))
+        if at_upper and g in cheapest:
+            price = min(price, Fraction(cheapest[g]))
+        mu = price - lam
+        if mu > 0 and group.lower is not None:
+            priced.append({"group": group.lower[1], "bound": "min", "price": str(mu / denom)})
+        elif mu < 0 and group.upper is not None:
+            priced.append({"group": group.upper[1], "bound": "max", "price": str(mu / denom)})
+    return {"budget": str(lam / denom), "groups": priced}

@@ -25,13 +25,14 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from importlib import metadata
+from typing import Any
 
 import numpy as np
 
 import optimizer
 from optimizer import solvers
 from optimizer.apportion import maxmin_floors
-from optimizer.certificate import certificate, milp_proof
+from optimizer.certificate import certificate, milp_proof, search_certificate
 from optimizer.collector import cyclic_gc_paused
 from optimizer.compile import build_program
 from optimizer.components import solve_components
@@ -53,12 +54,13 @@ from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
 from optimizer.plan_rules import biproportional_rule, components_rule, two_stage_rule
 from optimizer.quota_method import solve_quota
+from optimizer.recipients import RecipientTable
 from optimizer.result import Allocation, OverrideNote, Result, SolverReport, Status, Tie
 from optimizer.rules import CompiledRules
 from optimizer.scenario import Scenario, TieBreak
 from optimizer.solvers import Backend, Outcome
 from optimizer.stages import solve_two_stage
-from optimizer.thresholds import ThresholdSearch
+from optimizer.thresholds import Searched, ThresholdSearch
 from optimizer.ties import find_ties, refused
 from optimizer.twoway import solve_biproportional
 
@@ -210,13 +212,16 @@ def _solve(
     maxmin = scenario.objective.kind == "maxmin"
     status, x, gap, detail = Status.INFEASIBLE, None, None, ""
     milp_stages: tuple[tuple[int, float | None, float | None], ...] = ()
+    proofs: list[dict[str, Any]] = []  # the search's certificate, when it settled the program
     path = structure(program) if name == "greedy" else "milp"
     if not _bounds_infeasible(program):
         solved = None
         if requested == "auto" and name != "greedy":
             solved = _by_relaxation(program, ent.quota, maxmin=maxmin)
             if solved is None and program.orders:
-                solved = _by_search(program, ent.quota, maxmin=maxmin, memory_mb=memory_mb)
+                solved = _by_search(
+                    program, ent, maxmin=maxmin, memory_mb=memory_mb, proof=proofs.append
+                )
         if solved is not None:
             name, engine, (path, program, x, detail) = "greedy", None, solved
             status, gap = (Status.OPTIMAL, 0.0) if x is not None else (Status.INFEASIBLE, None)
@@ -268,6 +273,8 @@ def _solve(
             )
         elif path == "milp" and status == Status.OPTIMAL and milp_stages:
             proof = milp_proof(name, milp_stages)
+        elif path == "search" and proofs:
+            proof = proofs[-1]
     return Result(
         status=status,
         scenario=scenario.name,
@@ -357,19 +364,22 @@ class _Unsettled(Exception):
 
 def _by_search(
     program: IntegerProgram,
-    quota: np.ndarray,
+    ent: Entitlements,
     *,
     maxmin: bool,
     memory_mb: float = DEFAULT_RUN_MEMORY_MB,
+    proof: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[str, IntegerProgram, IntArray | None, str] | None:
     """Solve by the threshold search; None when it cannot settle the program. For
     ``maxmin`` the floors are raised with the search (stopping at the first allocation)
     as the feasibility oracle. Its sorted unit table must fit the run's memory, else the
-    search runs in exact arithmetic without one."""
+    search runs in exact arithmetic without one. ``proof`` receives the search's
+    certificate (Hamilton and ``weighted``: :func:`optimizer.certificate.search_certificate`)."""
     searcher = ThresholdSearch(
         program, max_sorted_units=units_allowed(memory_mb, SORT_BYTES_PER_UNIT)
     )
     opened = 0
+    last: list[Searched] = []
 
     def settled(floors: IntArray | None, *, first_feasible: bool) -> IntArray | None:
         nonlocal opened
@@ -377,18 +387,34 @@ def _by_search(
         if found is None:
             raise _Unsettled
         opened += found.nodes
+        last.append(found)
         return found.x
 
     try:
         if maxmin:
             program = _raise_floors(
                 program,
-                quota,
+                ent.quota,
                 lambda trial: settled(trial.lo, first_feasible=True) is not None,
             )
         x = settled(program.lo, first_feasible=False)
     except _Unsettled:
         return None
+    cost = program.cost
+    tree = last[-1].tree
+    if (
+        proof is not None
+        and not maxmin
+        and tree is not None
+        and isinstance(cost, MarginalCost)
+        and cost.rule in ("hamilton", "weighted")
+    ):
+        grade = ent.grade
+        names = tuple(
+            (str(grade[int(better[0])]), str(grade[int(worse[0])]))
+            for better, _, worse, _ in searcher.pairs
+        )
+        proof(search_certificate(cost.rule, cost.exact, searcher.relaxed.sums, tree, names))
     note = (
         f"grade_order by the exact search over grade thresholds ({opened:,} "
         f"node{'' if opened == 1 else 's'}, each a nested greedy): no MILP was needed"
@@ -430,30 +456,21 @@ def _allocations(
     held = binding(x, ent, rules)
     at = np.empty(ent.size, dtype=np.int64)  # scenario position -> entitlement index
     at[ent.position] = np.arange(ent.size)
-    units = x[at].tolist()
-    quota = ent.quota[at].tolist()
-    entitlement = ent.entitlement[at].tolist()
-    value, budget = scenario.unit.value, scenario.budget
-    grade = ent.grade
-    return tuple(
-        [
-            Allocation(
-                id=rec.id,
-                name=rec.label,
-                units=u,
-                amount=u * value,
-                quota=qi,
-                share=u / budget,
-                entitlement=ei,
-                score=rec.score,
-                grade=grade[i],
-                binding=held[i],
-            )
-            for rec, i, u, qi, ei in zip(
-                scenario.recipients, at.tolist(), units, quota, entitlement, strict=True
-            )
-        ]
+    given = x[at]
+    table = RecipientTable.of(scenario.recipients)
+    columns = (  # the fields of Allocation, in order, each a whole column
+        table.ids,
+        table.labels,
+        given.tolist(),
+        (given * scenario.unit.value).tolist(),
+        ent.quota[at].tolist(),
+        (given / scenario.budget).tolist(),
+        ent.entitlement[at].tolist(),
+        table.score.tolist(),
+        [ent.grade[i] for i in at.tolist()],
+        [held[i] for i in at.tolist()],
     )
+    return tuple(map(Allocation._make, zip(*columns, strict=True)))
 
 
 @functools.cache
