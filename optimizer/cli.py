@@ -195,6 +195,53 @@ def verify_command(
     typer.echo(f"verified: {result_file} ({sum(c.ok is True for c in checks)} checks hold)")
 
 
+class ReportLanguage(StrEnum):
+    """The language of ``allot report``."""
+
+    KO = "ko"
+    EN = "en"
+
+
+@app.command("report")
+def report_command(
+    result_file: Annotated[
+        Path, typer.Argument(help="A result as `allot solve --format json` writes it.")
+    ],
+    scenario_file: Annotated[
+        Path | None,
+        typer.Argument(help="The scenario it ran: embedded, so `allot verify` checks it all."),
+    ] = None,
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", metavar="PATH", help="The HTML file to write."),
+    ] = Path("report.html"),
+    lang: Annotated[
+        ReportLanguage, typer.Option("--lang", help="Language of the report.")
+    ] = ReportLanguage.KO,
+) -> None:
+    """Write a result (and the scenario it ran) as one self-contained HTML file for
+    publication: readable tables, an inline chart, the certificate and paradox checks, and
+    the raw JSON with the instructions to check it with `allot verify`."""
+    with _errors_as_exit():
+        scenario = load_scenario(scenario_file) if scenario_file is not None else None
+        data = _read_result(result_file)
+        given = (data.get("scenario") or {}).get("hash")
+        if scenario is not None and given != scenario.content_hash:
+            raise InputError(
+                [
+                    Problem(
+                        "scenario",
+                        f"the result is of {given}, not of this scenario ({scenario.content_hash})",
+                    )
+                ]
+            )
+        from api.web.publication import publication_html  # the web view's templates
+
+        body = scenario.model_dump(mode="json") if scenario is not None else None
+        _write_file(out, publication_html(data, body, lang=lang.value))
+    _note(f"wrote the report to {out}")
+
+
 def _read_result(path: Path) -> Any:
     """A result JSON file, or InputError naming the file and the problem."""
     from optimizer.verify import result_problems
