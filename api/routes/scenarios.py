@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Annotated, Literal
 
 import yaml
@@ -117,14 +116,6 @@ async def _form(request: Request) -> tuple[list[inputs.Upload], dict[str, str]]:
     if problems:
         raise InputError(problems)
     return files, fields
-
-
-def _create(
-    database: Database, raw: bytes, content_type: str | None, principal: Principal
-) -> ScenarioDetail:
-    """Store a scenario body (the web view's upload form)."""
-    parse = partial(inputs.scenario_from_body, raw=raw, content_type=content_type)
-    return store_parsed(database, principal, parse)[0]
 
 
 def store_parsed(

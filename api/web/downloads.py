@@ -5,16 +5,13 @@ numbers stored as numbers.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from fastapi import Response
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
+from api.exports import table_csv, table_xlsx
 from api.web.matrix import MatrixView
 from api.web.translations import Translator
 from api.web.views import CompareView, RunView
@@ -32,27 +29,15 @@ class Sheet:
 
 
 def csv_bytes(sheet: Sheet) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(sheet.headers)
-    writer.writerows(["" if v is None else v for v in row] for row in sheet.rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    """The API's CSV writer (:func:`api.exports.table_csv`): a byte-order mark, whole numbers
+    as exact integers."""
+    return table_csv(sheet.headers, sheet.rows)
 
 
 def xlsx_bytes(sheet: Sheet) -> bytes:
-    book = Workbook()
-    page = book.active
-    assert page is not None
-    page.title = sheet.name[:31]
-    page.append(list(sheet.headers))
-    for cell in page[1]:
-        cell.font = Font(bold=True)
-    for row in sheet.rows:
-        page.append(list(row))
-    page.freeze_panes = "B2"
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+    """The API's workbook writer (:func:`api.exports.table_xlsx`): bold frozen headers,
+    integers formatted ``#,##0``."""
+    return table_xlsx(sheet.name, sheet.headers, sheet.rows)
 
 
 def download(sheet: Sheet, filename: str, fmt: Format) -> Response:
@@ -129,7 +114,14 @@ def compare_sheet(view: CompareView, t: Translator) -> Sheet:
 
 
 def sweep_sheet(view: SweepView, t: Translator) -> Sheet:
-    headers = (t.gettext("Recipient"), "id", *(f"{view.sweep.parameter}={v}" for v in view.values))
+    """A row per recipient, a column per value (for a grid, per combination, headed
+    ``a = 1, b = 2``)."""
+    columns = (
+        view.values
+        if view.sweep.is_grid
+        else tuple(f"{view.sweep.parameter}={v}" for v in view.values)
+    )
+    headers = (t.gettext("Recipient"), "id", *columns)
     rows = tuple((line.name, line.id, *line.units) for line in view.lines)
     return Sheet(t.gettext("Sweep"), headers, rows)
 

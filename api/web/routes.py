@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -25,7 +24,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session as DbSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import audit, auth, store
+from api import audit, auth, inputs, store
 from api.auth import Principal
 from api.db import Role, Run
 from api.deps import DatabaseDep, JobsDep, SettingsDep
@@ -50,7 +49,6 @@ from api.web.downloads import (
     download as table_download,
 )
 from api.web.matrix import NO_MATRIX, MatrixView, matrix_view
-from api.web.publication import publication_html
 from api.web.queries import list_sweeps
 from api.web.rendering import page_locale, render
 from api.web.sessions import COOKIE, SESSION_SECONDS, Session, Sessions, principal_of
@@ -397,42 +395,6 @@ def run_report(
         run = store.get_run(session, run_id)
         view = run_view(run, _versions(session, [run]), _t(request), map_kind=map)
     return render(request, "run_report.html", viewer=viewer, run=view)
-
-
-@router.get("/runs/{run_id}/publication.html")
-def publication(
-    request: Request, run_id: RunId, viewer: ViewerDep, database: DatabaseDep
-) -> Response:
-    """The run as one self-contained HTML file for publication (``allot report``'s file):
-    the scenario as run, the result, the certificate, and their JSON for ``allot verify``."""
-    t = _t(request)
-    with page_errors(viewer), database.transaction() as session:
-        run = store.get_run(session, run_id)
-        session.expunge(run)
-    if run.status != "done" or not run.result:
-        raise PageError(
-            409,
-            _TITLES[409],
-            [N_("Run %(run)s is not finished; there is nothing to publish.")],
-            viewer=viewer,
-            values={"run": run_id},
-        )
-    about = [(t.gettext("Run"), f"#{run.id}"), (t.gettext("Who"), run.requested_by)]
-    if run.adopted_at is not None:
-        adopted = f"{run.adopted_by}, {run.adopted_at:%Y-%m-%d %H:%M} UTC: {run.adoption_note}"
-        about.append((t.gettext("Adopted"), adopted))
-    html = publication_html(
-        run.result, run.scenario_body, lang=page_locale(request).lang, about=about
-    )
-    return Response(
-        html,
-        media_type="text/html; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="allot-run-{run_id}-report.html"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
 
 
 @router.get("/runs/{run_id}/table.{fmt}")
@@ -835,26 +797,33 @@ def _scenarios(
     )
 
 
-_FILE_TYPES = {".yaml": "application/yaml", ".yml": "application/yaml", ".json": "application/json"}
-
-
 @router.post("/scenarios")
 def upload_scenario(
     request: Request,
     viewer: ViewerDep,
     database: DatabaseDep,
-    file: Annotated[UploadFile | None, File()] = None,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+    name: Annotated[str, Form(max_length=600)] = "",
+    budget: Annotated[str, Form(max_length=40)] = "",
     csrf: CsrfField = "",
 ) -> Response:
-    """Store an uploaded YAML or JSON scenario (as ``POST /v1/scenarios``)."""
+    """Store uploaded files as ``POST /v1/scenarios`` does with a multipart upload: a YAML or
+    JSON scenario with the spreadsheets (and baseline) it names, or one spreadsheet alone
+    with the scenario's name and budget given in the form."""
     check_form(viewer, csrf)
-    if file is None or not file.filename:
+    chosen = [upload for upload in files or () if upload.filename]
+    if not chosen:
         problems = [_t(request).gettext("Choose a scenario file.")]
         return _scenarios(request, viewer, database, problems=problems, status=422)
-    raw = file.file.read()
-    content_type = _FILE_TYPES.get(PurePosixPath(file.filename).suffix.lower())
+    uploads = [inputs.Upload(upload.filename, upload.file.read()) for upload in chosen]
+    given = (("name", name), ("budget", budget.replace(",", "")))
+    fields = {key: text.strip() for key, text in given if text.strip()}
     try:
-        detail = scenario_routes._create(database, raw, content_type, viewer.principal)
+        detail, _ = scenario_routes.store_parsed(
+            database,
+            viewer.principal,
+            lambda session: inputs.scenario_from_upload(session, uploads, fields),
+        )
     except AllotError as exc:
         problems = [str(p) for p in exc.problems] if isinstance(exc, InputError) else [str(exc)]
         return _scenarios(request, viewer, database, problems=problems, status=422)

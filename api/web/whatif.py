@@ -1,7 +1,7 @@
-"""What-if pages: a stored sweep (one run per value of a parameter), and the sensitivity and
-robustness of a finished run, computed from the run's own scenario with the optimizer's
-``sensitivity`` and ``robustness`` (in this process, one solve after another) and kept in
-memory, since a finished run never changes.
+"""What-if pages: a stored sweep (one run per value of a parameter, or per point of a grid),
+and the sensitivity and robustness of a finished run, computed from the run's own scenario
+with the optimizer's ``sensitivity`` and ``robustness`` (in this process, one solve after
+another) and kept in memory, since a finished run never changes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from api.db import Run, Sweep
+from api.routes.sweeps import point_values, sweep_axes
 from api.web.charts import LineChart, RangeChart, ReachChart, line_chart, range_chart, reach_chart
 from api.web.formatting import number, percent, score
 from api.web.translations import Translator
@@ -43,9 +44,17 @@ class SweepRow:
     requested_by: str
     created_at: Any
     note: str | None
+    parameters: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    """Each swept parameter and its ``set`` (several: a grid)."""
+
+    @property
+    def is_grid(self) -> bool:
+        return len(self.parameters) > 1
 
 
 def sweep_row(sweep: Sweep) -> SweepRow:
+    axes = sweep_axes(sweep)
     return SweepRow(
         id=sweep.id,
         scenario_name=sweep.scenario_name,
@@ -55,6 +64,8 @@ def sweep_row(sweep: Sweep) -> SweepRow:
         requested_by=sweep.requested_by,
         created_at=sweep.created_at,
         note=sweep.note,
+        parameters=tuple(axis.parameter for axis in axes),
+        sets=tuple(axis.set for axis in axes),
     )
 
 
@@ -77,7 +88,9 @@ class SweepView:
     totals: tuple[int | None, ...]
     pending: int
     failures: tuple[tuple[str, str], ...]
-    """(value, why) for each value without an allocation."""
+    """(``parameter = value``, why) for each value (grid point) without an allocation."""
+    heads: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """The table's heading rows: each swept parameter and its value in every column."""
 
 
 def _value_text(value: Any) -> str:
@@ -94,13 +107,28 @@ def _positions(values: Sequence[Any]) -> list[float] | None:
 
 
 def sweep_view(sweep: Sweep, runs: Sequence[Run], t: Translator) -> SweepView:
-    values = tuple(_value_text(v) for v in sweep.sweep_values)
+    """A one-parameter sweep as a table and a line per recipient; a grid as the table alone,
+    headed by a row per parameter (its points are in grid order, not along one axis)."""
+    axes = sweep_axes(sweep)
+    points = [point_values(axes, value) for value in sweep.sweep_values]
+    heads = tuple(
+        (axis.parameter, tuple(_value_text(point[i]) for point in points))
+        for i, axis in enumerate(axes)
+    )
+    labels = [
+        ", ".join(
+            f"{axis.parameter} = {_value_text(v)}" for axis, v in zip(axes, point, strict=True)
+        )
+        for point in points
+    ]
+    grid = len(axes) > 1
+    values = tuple(labels) if grid else heads[0][1]
     by_value: list[Mapping[str, int]] = []
     names: dict[str, str] = {}
     failures = []
     totals: list[int | None] = []
     pending = 0
-    for run, text in zip(runs, values, strict=False):
+    for run, text in zip(runs, labels, strict=False):
         allocations = (run.result or {}).get("allocations") or []
         if run.status in ("queued", "running"):
             pending += 1
@@ -121,7 +149,7 @@ def sweep_view(sweep: Sweep, runs: Sequence[Run], t: Translator) -> SweepView:
         )
         lines.append(SweepLine(rid, name, units, changes))
     chart = None
-    if lines:
+    if lines and not grid:
         chart = line_chart(
             values[: len(by_value)],
             [(line.id, line.name, line.units) for line in lines],
@@ -144,6 +172,7 @@ def sweep_view(sweep: Sweep, runs: Sequence[Run], t: Translator) -> SweepView:
         totals=tuple(totals),
         pending=pending,
         failures=tuple(failures),
+        heads=heads,
     )
 
 

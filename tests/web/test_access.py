@@ -169,7 +169,7 @@ def test_committee_members_see_no_planner_forms_and_get_403_on_them(
     upload = client.post(
         "/ui/scenarios",
         data={"csrf": csrf},
-        files={"file": ("s.yaml", scenario_yaml(), "application/yaml")},
+        files={"files": ("s.yaml", scenario_yaml(), "application/yaml")},
     )
     run = client.post("/ui/scenarios/1/run", data={"csrf": csrf, "budget": "1300"})
     rerun = client.post(f"/ui/runs/{two_runs[0]}/rerun", data={"csrf": csrf, "budget": "1300"})
@@ -202,7 +202,7 @@ def test_a_planner_uploads_runs_and_reruns_with_a_changed_budget(
     uploaded = client.post(
         "/ui/scenarios",
         data={"csrf": csrf},
-        files={"file": ("regions.yaml", scenario_yaml(), "application/octet-stream")},
+        files={"files": ("regions.yaml", scenario_yaml(), "application/octet-stream")},
     )
     assert uploaded.status_code == 303
     scenario_id = int(uploaded.headers["location"].rsplit("=", 1)[1])
@@ -237,7 +237,7 @@ def test_an_invalid_upload_lists_every_problem_and_stores_nothing(
     text = b"name: bad\nbudget: 100\nrecipients:\n  - {id: a, score: 10, floor: 5, cap: 2}\n"
     text += b"  - {id: a, score: 3}\n"
     answer = client.post(
-        "/ui/scenarios", data={"csrf": csrf}, files={"file": ("bad.yaml", text, "text/plain")}
+        "/ui/scenarios", data={"csrf": csrf}, files={"files": ("bad.yaml", text, "text/plain")}
     )
     assert answer.status_code == 422
     assert "recipients[0].cap: must be &gt;= floor (5)" in answer.text

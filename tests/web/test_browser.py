@@ -196,7 +196,7 @@ def test_the_committee_reads_compares_and_downloads_and_a_planner_reruns(
     assert page.url.endswith("/ui/scenarios")
     upload = tmp_path / "cut.yaml"
     upload.write_bytes(scenario_yaml("regions-2025-cut.yaml"))
-    page.set_input_files("#file", str(upload))
+    page.set_input_files("#files", str(upload))
     page.click('form[action="/ui/scenarios"] button[type="submit"]')
     assert "/ui/scenarios?stored=" in page.url
     stored = int(page.url.rsplit("=", 1)[1])
