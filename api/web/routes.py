@@ -49,6 +49,7 @@ from api.web.downloads import (
     download as table_download,
 )
 from api.web.matrix import NO_MATRIX, MatrixView, matrix_view
+from api.web.publication import publication_html
 from api.web.queries import list_sweeps
 from api.web.rendering import page_locale, render
 from api.web.sessions import COOKIE, SESSION_SECONDS, Session, Sessions, principal_of
@@ -395,6 +396,42 @@ def run_report(
         run = store.get_run(session, run_id)
         view = run_view(run, _versions(session, [run]), _t(request), map_kind=map)
     return render(request, "run_report.html", viewer=viewer, run=view)
+
+
+@router.get("/runs/{run_id}/publication.html")
+def publication(
+    request: Request, run_id: RunId, viewer: ViewerDep, database: DatabaseDep
+) -> Response:
+    """The run as one self-contained HTML file for publication (``allot report``'s file):
+    the scenario as run, the result, the certificate, and their JSON for ``allot verify``."""
+    t = _t(request)
+    with page_errors(viewer), database.transaction() as session:
+        run = store.get_run(session, run_id)
+        session.expunge(run)
+    if run.status != "done" or not run.result:
+        raise PageError(
+            409,
+            _TITLES[409],
+            [N_("Run %(run)s is not finished; there is nothing to publish.")],
+            viewer=viewer,
+            values={"run": run_id},
+        )
+    about = [(t.gettext("Run"), f"#{run.id}"), (t.gettext("Who"), run.requested_by)]
+    if run.adopted_at is not None:
+        adopted = f"{run.adopted_by}, {run.adopted_at:%Y-%m-%d %H:%M} UTC: {run.adoption_note}"
+        about.append((t.gettext("Adopted"), adopted))
+    html = publication_html(
+        run.result, run.scenario_body, lang=page_locale(request).lang, about=about
+    )
+    return Response(
+        html,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="allot-run-{run_id}-report.html"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.get("/runs/{run_id}/table.{fmt}")
