@@ -29,9 +29,13 @@ class _Request(BaseModel):
 
 
 class Page(BaseModel):
+    """A page of a list, newest first: ``total`` items match the filters; ``next_cursor``
+    (None on the last page) gives the next page as ``?cursor=...``."""
+
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = None
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -111,6 +115,9 @@ class RunPublic(BaseModel):
     adopted_by: str | None = Field(default=None, description="Who adopted the run (frozen)")
     adopted_at: dt.datetime | None = None
     adoption_note: str | None = None
+    scenario_version: int | None = Field(
+        default=None, description="The stored scenario's version (None: an inline scenario)"
+    )
     budget: int | None = Field(default=None, description="The budget the run allocated, in units")
     objective: float | None = Field(default=None, description="The result's objective value")
 
@@ -468,12 +475,12 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def run_public(run: Run) -> RunPublic:
-    return RunPublic(**_run_fields(run))
+def run_public(run: Run, *, scenario_version: int | None = None) -> RunPublic:
+    return RunPublic(**_run_fields(run), scenario_version=scenario_version)
 
 
-def run_detail(run: Run) -> RunDetail:
-    return RunDetail(**_run_fields(run), result=run.result)
+def run_detail(run: Run, *, scenario_version: int | None = None) -> RunDetail:
+    return RunDetail(**_run_fields(run), result=run.result, scenario_version=scenario_version)
 
 
 def token_public(row: Token) -> TokenPublic:

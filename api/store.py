@@ -99,8 +99,15 @@ def set_archived(
 
 
 def list_scenarios(
-    session: Session, *, name: str | None, limit: int, offset: int, archived: bool = False
+    session: Session,
+    *,
+    name: str | None,
+    limit: int,
+    offset: int,
+    archived: bool = False,
+    before: int | None = None,
 ) -> tuple[list[StoredScenario], int]:
+    """Newest first; ``before``: only ids below it (cursor paging; ``total`` ignores it)."""
     query = select(StoredScenario).where(
         StoredScenario.archived_at.is_not(None)
         if archived
@@ -109,10 +116,23 @@ def list_scenarios(
     if name is not None:
         query = query.where(StoredScenario.name.icontains(name, autoescape=True))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if before is not None:
+        query = query.where(StoredScenario.id < before)
     rows = session.scalars(
         query.order_by(StoredScenario.id.desc()).limit(limit).offset(offset)
     ).all()
     return list(rows), total
+
+
+def scenario_versions(session: Session, runs: Sequence[Run]) -> dict[int, int]:
+    """The stored scenario version of each run's scenario (one query)."""
+    ids = {run.scenario_id for run in runs if run.scenario_id is not None}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(StoredScenario.id, StoredScenario.version).where(StoredScenario.id.in_(ids))
+    )
+    return {sid: version for sid, version in rows}
 
 
 # --------------------------------------------------------------------------- runs
@@ -175,7 +195,9 @@ def list_runs(
     offset: int,
     sweep_items: bool = True,
     archived: bool = False,
+    before: int | None = None,
 ) -> tuple[list[Run], int]:
+    """Newest first; ``before``: only ids below it (cursor paging; ``total`` ignores it)."""
     query = select(Run).where(
         Run.archived_at.is_not(None) if archived else Run.archived_at.is_(None)
     )
@@ -188,6 +210,8 @@ def list_runs(
     if sweep_id is not None:
         query = query.where(Run.sweep_id == sweep_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if before is not None:
+        query = query.where(Run.id < before)
     rows = session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
     return list(rows), total
 
@@ -308,10 +332,17 @@ def _sweep_counts() -> Any:
 
 
 def list_sweeps(
-    session: Session, *, name: str | None, status: str | None, limit: int, offset: int
+    session: Session,
+    *,
+    name: str | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+    before: int | None = None,
 ) -> tuple[list[tuple[Sweep, str, dict[str, int]]], int]:
     """Sweeps newest first with their status and run counts per state; ``name`` keeps those
-    whose scenario name contains it (any case), ``status`` those in that state."""
+    whose scenario name contains it (any case), ``status`` those in that state, ``before``
+    those with a smaller id (cursor paging; ``total`` ignores it)."""
     counts, status_column = _sweep_counts()
     query = select(
         Sweep, status_column.label("status"), *(counts.c[s.value] for s in RunStatus)
@@ -321,6 +352,8 @@ def list_sweeps(
     if status is not None:
         query = query.where(status_column == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if before is not None:
+        query = query.where(Sweep.id < before)
     rows = session.execute(query.order_by(Sweep.id.desc()).limit(limit).offset(offset)).all()
     return [
         (

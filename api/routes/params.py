@@ -14,6 +14,13 @@ SweepId = Annotated[int, Path(ge=1, le=MAX_ID, description="A sweep id")]
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="A token id")]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size")]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID, description="Items to skip")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="The next_cursor of the page before (instead of offset): the page after it",
+    ),
+]
 Async = Annotated[
     bool,
     Query(

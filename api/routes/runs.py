@@ -13,14 +13,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
-from api import audit, inputs, lease, store
+from api import audit, inputs, lease, paging, store
 from api.auth import Principal
 from api.db import Role, Run, RunStatus
 from api.deps import Committee, DatabaseDep, JobsDep, Planner, SettingsDep
 from api.errors import ERROR_RESPONSES, Conflict, Forbidden
 from api.exports import XLSX_MEDIA_TYPE, allocations_csv, allocations_xlsx
-from api.routes.params import Async, Limit, Offset, RunId
+from api.routes.params import Async, Cursor, Limit, Offset, RunId
 from api.schemas import (
     MAX_ID,
     RunCreate,
@@ -77,7 +78,7 @@ def create_run(
         response.status_code = 202
         response.headers["Location"] = f"/v1/runs/{run_id}"
     with database.transaction() as session:
-        return run_detail(store.get_run(session, run_id))
+        return detail_of(session, store.get_run(session, run_id))
 
 
 @router.post(
@@ -98,7 +99,7 @@ def cancel_run(run_id: RunId, principal: Planner, database: DatabaseDep) -> RunD
             )
         cancelled = lease.request_cancel(session, run_id, by=principal.label)
         audit.record(session, principal.label, audit.Action.CANCELLED, audit.Subject.RUN, run_id)
-        return run_detail(cancelled)
+        return detail_of(session, cancelled)
 
 
 @router.post("/{run_id}/archive", response_model=RunPublic)
@@ -137,21 +138,31 @@ def list_runs(
     archived: Annotated[bool, Query(description="true: the archived ones instead")] = False,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> RunList:
     """Runs, newest first, without their results, archived ones left out (``archived=true``:
-    only those; ``sweep_items=false``: no sweep's runs)."""
+    only those; ``sweep_items=false``: no sweep's runs); each with its scenario's stored
+    version, budget, objective, sweep, status and times. Pages by ``offset`` or by
+    ``cursor`` (each page's ``next_cursor``)."""
+    before = paging.start("runs", cursor, offset)
     with database.transaction() as session:
         rows, total = store.list_runs(
             session,
             status=status.value if status else None,
             scenario_id=scenario_id,
             sweep_id=sweep_id,
-            limit=limit,
+            limit=limit + 1,
             offset=offset,
             sweep_items=sweep_items,
             archived=archived,
+            before=before,
         )
-        return RunList(items=[run_public(r) for r in rows], total=total, limit=limit, offset=offset)
+        page, next_cursor = paging.cut("runs", rows, limit)
+        versions = store.scenario_versions(session, page)
+        items = [run_public(r, scenario_version=versions.get(r.scenario_id or 0)) for r in page]
+        return RunList(
+            items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor
+        )
 
 
 @router.get("/{run_id}", response_model=RunWithScenario, response_model_exclude_unset=True)
@@ -168,12 +179,18 @@ def get_run(
     scenario it ran and ``scenario_verified`` (it validates and hashes to ``scenario_hash``)."""
     with database.transaction() as session:
         run = store.get_run(session, run_id)
-        detail = run_detail(run)
+        detail = detail_of(session, run)
         body = dict(run.scenario_body)
     if include != "scenario":
         return RunWithScenario(**dict(detail))
     verified = inputs.hashes_to(body, detail.scenario_hash)
     return RunWithScenario(**dict(detail), scenario=body, scenario_verified=verified)
+
+
+def detail_of(session: Session, run: Run) -> RunDetail:
+    """A run with its result and its stored scenario's version."""
+    versions = store.scenario_versions(session, [run])
+    return run_detail(run, scenario_version=versions.get(run.scenario_id or 0))
 
 
 @router.get(

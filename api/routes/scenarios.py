@@ -11,12 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api import audit, inputs, store
+from api import audit, inputs, paging, store
 from api.auth import Principal
 from api.db import Database, StoredScenario
 from api.deps import Committee, DatabaseDep, Planner
 from api.errors import ERROR_RESPONSES
-from api.routes.params import Limit, Offset, ScenarioId
+from api.routes.params import Cursor, Limit, Offset, ScenarioId
 from api.schemas import (
     ScenarioDetail,
     ScenarioList,
@@ -154,15 +154,23 @@ def list_scenarios(
     archived: Annotated[bool, Query(description="true: the archived ones instead")] = False,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> ScenarioList:
     """Stored scenarios, newest first, archived ones left out (``archived=true``: only
-    those); ``name`` keeps those whose name contains it (any case)."""
+    those); ``name`` keeps those whose name contains it (any case). Pages by ``offset`` or
+    by ``cursor`` (each page's ``next_cursor``)."""
+    before = paging.start("scenarios", cursor, offset)
     with database.transaction() as session:
         rows, total = store.list_scenarios(
-            session, name=name, limit=limit, offset=offset, archived=archived
+            session, name=name, limit=limit + 1, offset=offset, archived=archived, before=before
         )
+        page, next_cursor = paging.cut("scenarios", rows, limit)
         return ScenarioList(
-            items=[scenario_public(r) for r in rows], total=total, limit=limit, offset=offset
+            items=[scenario_public(r) for r in page],
+            total=total,
+            limit=limit,
+            offset=offset,
+            next_cursor=next_cursor,
         )
 
 

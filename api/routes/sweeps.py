@@ -3,16 +3,17 @@ per point of their grid), grouped by a sweep id."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Response
 
-from api import audit, inputs, store
+from api import audit, inputs, paging, store
 from api.db import Run, RunStatus, Sweep
 from api.deps import Committee, DatabaseDep, JobsDep, Planner, SettingsDep
 from api.errors import ERROR_RESPONSES
 from api.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, attachment, table_csv, table_xlsx
-from api.routes.params import Async, Limit, Offset, SweepId
+from api.routes.params import Async, Cursor, Limit, Offset, SweepId
 from api.schemas import (
     SweepAxis,
     SweepCreate,
@@ -106,7 +107,8 @@ def create_sweep(
         response.status_code = 202
         response.headers["Location"] = f"/v1/sweeps/{sweep_id}"
     with database.transaction() as session:
-        return sweep_public(*store.get_sweep(session, sweep_id))
+        sweep, runs = store.get_sweep(session, sweep_id)
+        return sweep_public(sweep, runs, versions=store.scenario_versions(session, runs))
 
 
 @router.get("", response_model=SweepList)
@@ -117,13 +119,19 @@ def list_sweeps(
     status: SweepStatus | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> SweepList:
     """Sweeps, newest first, without their runs: ``name`` keeps those whose scenario name
     contains it (any case), ``status`` those in that state; ``runs`` counts the runs per
-    state."""
+    state. Pages by ``offset`` or by ``cursor`` (each page's ``next_cursor``)."""
+    before = paging.start("sweeps", cursor, offset)
     with database.transaction() as session:
-        rows, total = store.list_sweeps(
-            session, name=name, status=status, limit=limit, offset=offset
+        found, total = store.list_sweeps(
+            session, name=name, status=status, limit=limit + 1, offset=offset, before=before
+        )
+        rows = found[:limit]
+        next_cursor = (
+            paging.encode("sweeps", rows[-1][0].id) if len(found) > limit and rows else None
         )
         items = [
             SweepItem(
@@ -141,7 +149,7 @@ def list_sweeps(
             )
             for sweep, state, runs in rows
         ]
-    return SweepList(items=items, total=total, limit=limit, offset=offset)
+    return SweepList(items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
 
 @router.get(
@@ -170,7 +178,9 @@ def get_sweep(
     every run in the order of the values; ``?format=csv|xlsx`` downloads the summary table
     (CSV in UTF-8 with a byte-order mark, units as integers)."""
     with database.transaction() as session:
-        public = sweep_public(*store.get_sweep(session, sweep_id), results=results)
+        sweep, runs = store.get_sweep(session, sweep_id)
+        versions = store.scenario_versions(session, runs)
+        public = sweep_public(sweep, runs, results=results, versions=versions)
     if format == "json":
         return public
     header, rows = sweep_table_rows(public.summary)
@@ -283,8 +293,15 @@ def sweep_table_rows(table: SweepTable) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-def sweep_public(sweep: Sweep, runs: list[Run], *, results: bool = True) -> SweepPublic:
-    details = [run_detail(run) for run in runs]
+def sweep_public(
+    sweep: Sweep,
+    runs: list[Run],
+    *,
+    results: bool = True,
+    versions: Mapping[int, int] | None = None,
+) -> SweepPublic:
+    found = versions or {}
+    details = [run_detail(run, scenario_version=found.get(run.scenario_id or 0)) for run in runs]
     axes = sweep_axes(sweep)
     if not results:
         details = [detail.model_copy(update={"result": None}) for detail in details]

@@ -35,7 +35,7 @@ from api.routes import runs as runs_routes
 from api.routes import scenarios as scenario_routes
 from api.routes import sweeps as sweep_routes
 from api.routes.params import Offset, RunId, ScenarioId, SweepId
-from api.schemas import AdoptCreate, CompareCreate, RunCreate, SweepCreate, run_detail
+from api.schemas import AdoptCreate, CompareCreate, RunCreate, SweepCreate
 from api.web.downloads import (
     Format,
     compare_sheet,
@@ -233,8 +233,7 @@ def page_errors(viewer: Viewer | None) -> Iterator[None]:
 
 def _versions(session: DbSession, runs: Sequence[Run]) -> dict[int, int]:
     """The stored scenario version of each run's scenario."""
-    ids = {run.scenario_id for run in runs if run.scenario_id is not None}
-    return {sid: store.get_scenario(session, sid).version for sid in ids}
+    return store.scenario_versions(session, runs)
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -458,7 +457,7 @@ def download(
     with page_errors(viewer):
         if fmt == "json":
             with database.transaction() as session:
-                detail = run_detail(store.get_run(session, run_id))
+                detail = runs_routes.detail_of(session, store.get_run(session, run_id))
             response = Response(
                 detail.model_dump_json(indent=2),
                 media_type="application/json",
