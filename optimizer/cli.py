@@ -1531,8 +1531,13 @@ def load_examples(
         Path, typer.Argument(help="Folder of example scenarios (*.yaml).")
     ] = EXAMPLES_DIR,
 ) -> None:
-    """Store each scenario in DIRECTORY once (skipped when its content hash is stored)."""
-    from api import store
+    """Store each scenario in DIRECTORY as an upload to POST /v1/scenarios stores it: the
+    file with every file it names (its baseline, its spreadsheets), through the service's
+    own upload parser and store (skipped when it equals its name's latest version)."""
+    from api import inputs
+    from api.auth import Principal
+    from api.db import Role
+    from api.routes.scenarios import store_parsed
 
     # shortest names first: the baseline before the variants that extend it
     files = (
@@ -1542,25 +1547,63 @@ def load_examples(
     )
     if not files:
         _fail([f"error: no *.yaml scenarios in {directory}"])
+    loader = Principal(token_id=0, name="load-examples", role=Role.ADMIN)
     problems: list[str] = []
     with _service_errors():
         database = _open_service_database()
         try:
             for file in files:
+                uploads = [inputs.Upload(p.name, p.read_bytes()) for p in _upload_set(file)]
                 try:
-                    scenario = load_scenario(file)
+                    detail, created = store_parsed(
+                        database,
+                        loader,
+                        lambda session, found=uploads: inputs.scenario_from_upload(
+                            session, found, {}
+                        ),
+                    )
                 except InputError as exc:
                     problems.extend(f"error: {file}: {p}" for p in exc.problems)
                     continue
-                with database.transaction() as session:
-                    existing = store.find_scenario_by_hash(session, scenario.content_hash)
-                    if existing is None:
-                        row = store.add_scenario(session, scenario, created_by="load-examples")
-                        line = f"stored {file.name}: scenario {row.id} '{row.name}' v{row.version}"
-                    else:
-                        line = f"skipped {file.name}: already stored as scenario {existing.id}"
+                if created:
+                    line = (
+                        f"stored {file.name}: scenario {detail.id} '{detail.name}' "
+                        f"v{detail.version}"
+                    )
+                else:
+                    line = f"skipped {file.name}: already stored as scenario {detail.id}"
                 typer.echo(line)
         finally:
             database.dispose()
     if problems:
         _fail(problems)
+
+
+def _upload_set(path: Path) -> list[Path]:
+    """A scenario file and every file it names (its ``extends`` chain, recipient files), as
+    a client uploads them together; names that lead nowhere are left for the upload's own
+    message."""
+    from optimizer.loading import SCENARIO_SUFFIXES, parse_text
+
+    out: list[Path] = []
+    todo = [path]
+    while todo:
+        file = todo.pop(0)
+        if file in out or not file.is_file():
+            continue
+        out.append(file)
+        fmt = SCENARIO_SUFFIXES.get(file.suffix.lower())
+        if fmt is None:
+            continue
+        try:
+            data = parse_text(file.read_bytes(), fmt=fmt, source=file.name)
+        except InputError:
+            continue  # the upload reports it
+        if not isinstance(data, dict):
+            continue
+        parent, recipients = data.get("extends"), data.get("recipients")
+        if isinstance(parent, str):
+            todo.append(file.parent / parent)
+        if isinstance(recipients, dict) and isinstance(recipients.get("file"), str):
+            todo.append(file.parent / recipients["file"])
+    return out
