@@ -159,6 +159,11 @@ class CompareRun(BaseModel):
     metrics: dict[str, Any] | None
     solver: dict[str, Any] | None
     total_units: int
+    checks: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The run's paradox verdicts (check, verdict, detail); empty if the run "
+        "has none (a sweep's runs)",
+    )
 
 
 class CompareRecipient(BaseModel):
@@ -306,6 +311,11 @@ class SweepPublic(BaseModel):
     requested_by: str
     created_at: dt.datetime
     summary: SweepTable
+    checks: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Verdicts across the finished points: budget monotonicity along a swept "
+        "budget, score monotonicity along a swept recipients[ID].score (check, verdict, detail)",
+    )
     runs: list[RunDetail] = Field(
         description="Every run with its result (without results when ?results=false)"
     )

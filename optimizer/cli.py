@@ -771,11 +771,20 @@ def compare_command(
         typer.Option("--format", "-f", help="Output format.", case_sensitive=False),
     ] = CompareFormat.TABLE,
     out: OutOption = None,
+    checks: Annotated[
+        bool,
+        typer.Option(
+            "--checks/--no-checks",
+            help="Paradox checks for the scenario files solved here (saved results keep "
+            "theirs): a few more solves per file.",
+        ),
+    ] = True,
 ) -> None:
-    """Compare runs side by side: units, differences, grades, metrics, rules.
+    """Compare runs side by side: units, differences, grades, metrics, rules, verdicts.
 
     Per recipient the units in each run, the difference from the first run (units and %) and
-    the grades; then each run's metrics and which rules bound in which run.
+    the grades; then each run's metrics, which rules bound in which run and each run's
+    paradox verdicts (quota, budget and score monotonicity).
     """
     from optimizer.compare import compare, load_result, run_labels
     from optimizer.export import comparison_xlsx
@@ -793,7 +802,7 @@ def compare_command(
         with _stdout_reserved():
             for file in files:
                 try:
-                    results.append(load_result(file))
+                    results.append(load_result(file, checks=checks))
                 except InputError as exc:
                     load_problems.extend(exc.problems)
         if load_problems:
@@ -1165,6 +1174,33 @@ def _print_comparison(console: Console, comparison: dict[str, Any]) -> None:
         _print_titled(console, "rules that bound", rules)
     else:
         console.print(Text("no rule bound in any run"))
+    _print_run_checks(console, labels, [run.get("checks") or [] for run in runs])
+
+
+def _print_run_checks(
+    console: Console, labels: Sequence[str], checks: Sequence[Sequence[dict[str, Any]]]
+) -> None:
+    """Each run's paradox verdicts side by side, then the counterexamples of those that fail."""
+    names = list(dict.fromkeys(c["check"] for run in checks for c in run))
+    if not names:
+        console.print(Text("paradox checks: not computed for these runs"))
+        return
+    table = _plain_table()
+    table.add_column("check", overflow="fold")
+    for label in labels:
+        table.add_column(label, justify="center", no_wrap=True)
+    for name in names:
+        cells = []
+        for run in checks:
+            found = next((c for c in run if c["check"] == name), None)
+            verdict = "not computed" if found is None else str(found["verdict"])
+            cells.append(Text(verdict, style="red" if verdict == "fails" else ""))
+        table.add_row(Text(name), *cells)
+    _print_titled(console, "paradox checks", table)
+    for label, run in zip(labels, checks, strict=True):
+        for c in run:
+            if c["verdict"] == "fails":
+                console.print(Text(f"{label}: {c['check']} fails: {c['detail']}"))
 
 
 def _metric_text(value: Any) -> str:
@@ -1197,6 +1233,33 @@ def _print_sweep(console: Console, report: SweepReport) -> None:
     for item in results:
         if item.result["status"] != "optimal":
             console.print(Text(f"{item.label}: {item.result['message'] or item.result['status']}"))
+    _print_sweep_checks(console, report)
+
+
+SHOWN_POINTS = 10
+"""Sweep points whose failing quota verdict is printed in full (the JSON has every one)."""
+
+
+def _print_sweep_checks(console: Console, report: SweepReport) -> None:
+    """The verdicts across the sweep's points, and the quota verdict of each point."""
+    table = _plain_table()
+    table.add_column("check", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for verdict in report.checks():
+        style = "red" if verdict.verdict == "fails" else ""
+        table.add_row(verdict.check, Text(verdict.verdict, style=style), Text(verdict.detail))
+    quota = list(zip(report.results, report.point_checks(), strict=True))
+    failing = [(item, v) for item, v in quota if v.verdict == "fails"]
+    if not failing:
+        held = sum(v.verdict == "holds" for _, v in quota)
+        table.add_row("quota", "holds", f"at every optimal point ({held:,} of {len(quota):,})")
+    for item, v in failing[:SHOWN_POINTS]:
+        table.add_row(f"quota at {item.label}", Text("fails", style="red"), Text(v.detail))
+    if len(failing) > SHOWN_POINTS:
+        more = f"at {len(failing) - SHOWN_POINTS:,} more points (see --format json)"
+        table.add_row("quota", Text("fails", style="red"), more)
+    _print_titled(console, "paradox checks across the sweep", table)
 
 
 def _print_robust(console: Console, report: RobustReport) -> None:

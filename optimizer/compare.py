@@ -1,8 +1,9 @@
 """Side-by-side comparison of two or more results (``Result.to_dict`` contracts).
 
 The first result is the baseline: every recipient's units in each run, the difference from
-the baseline in units and percent, its grade in each run, the metrics of each run and which
-rules bound in which run. Used by ``POST /v1/compare`` and the CLI's ``compare``.
+the baseline in units and percent, its grade in each run, the metrics of each run, which
+rules bound in which run and each run's paradox verdicts (``checks``, as the result carries
+them: empty when they were not computed). Used by ``POST /v1/compare`` and the CLI's ``compare``.
 
 >>> def result(units):
 ...     allocations = [
@@ -22,14 +23,17 @@ rules bound in which run. Used by ``POST /v1/compare`` and the CLI's ``compare``
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from optimizer.errors import InputError, Problem
 from optimizer.loading import load_scenario
+from optimizer.paradox import paradox_checks
 from optimizer.solve import solve
 
 __all__ = ["BOUND_NAMES", "compare", "is_result", "load_result", "run_labels"]
@@ -112,6 +116,7 @@ def compare(
             "metrics": r.get("metrics"),
             "solver": _solver_summary(r.get("solver")),
             "total_units": sum(int(a["units"]) for a in r["allocations"]),
+            "checks": list(r.get("checks") or ()),
         }
         for label, r in zip(labels, results, strict=True)
     ]
@@ -140,9 +145,10 @@ def is_result(data: Any) -> bool:
     )
 
 
-def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_result(path: str | os.PathLike[str], *, checks: bool = True) -> dict[str, Any]:
     """A result for ``path``: a saved result JSON file as it is, or a scenario file (YAML or
-    JSON) loaded and solved. Raises :class:`InputError` at the file's name."""
+    JSON) loaded and solved, with its paradox verdicts unless ``checks`` is False (as
+    ``allot solve`` gives them). Raises :class:`InputError` at the file's name."""
     file = Path(path)
     shown = os.fspath(path)
     if file.suffix.lower() == ".json":
@@ -160,7 +166,11 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputError(
             [Problem(shown + (f": {p.path}" if p.path else ""), p.message) for p in exc.problems]
         ) from None
-    return solve(scenario).to_dict()
+    result = solve(scenario)
+    if checks:
+        again = functools.partial(solve, ties=False)
+        result = replace(result, checks=paradox_checks(scenario, result, again))
+    return result.to_dict()
 
 
 def _checked_result(data: Mapping[str, Any], shown: str) -> dict[str, Any]:

@@ -15,8 +15,10 @@ for runs of up to :data:`MAX_SCORE_CHECKS` recipients), with the run's own rules
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from optimizer.result import Result, Status, Verdict
 from optimizer.scenario import Scenario
@@ -52,22 +54,83 @@ def paradox_checks(scenario: Scenario, result: Result, solver: Solver) -> tuple[
 
 
 def _quota(result: Result, method: str | None) -> Verdict:
-    outside = [
-        a for a in result.allocations if not math.floor(a.quota) <= a.units <= math.ceil(a.quota)
-    ]
+    return quota_verdict(
+        [(a.id, a.units, a.quota, tuple(a.binding)) for a in result.allocations], method
+    )
+
+
+Share = tuple[str, int, float, Sequence[str]]
+"""A recipient's id, units, quota and what held it (``binding``)."""
+
+
+def quota_verdict(shares: Sequence[Share], method: str | None) -> Verdict:
+    """The quota check from the allocation alone (no solve): who is outside ``floor(q) <= x
+    <= ceil(q)``, and the bound or rule that put it there.
+
+    >>> quota_verdict([("a", 3, 2.5, ()), ("b", 1, 1.5, ())], "hamilton").verdict
+    'holds'
+    >>> print(quota_verdict([("a", 5, 3.2, ("cap",))], None).detail)
+    outside their quota: a 5 units for a quota of 3.20 (cap)
+    """
+    outside = [s for s in shares if not math.floor(s[2]) <= s[1] <= math.ceil(s[2])]
     if not outside:
         return Verdict("quota", "holds", "every recipient is within its quota rounded down and up")
     parts = []
-    for a in outside[:5]:
-        if a.binding:
-            why = ", ".join(a.binding)
+    for rid, units, quota, binding in outside[:5]:
+        if binding:
+            why = ", ".join(binding)
         elif method in (None, "hamilton"):  # largest remainders stay within quota by design
             why = "bounds and rules on others moved their units here"
         else:
             why = f"{method} itself: divisor methods may leave the quota"
-        parts.append(f"{a.id} {a.units:,} units for a quota of {a.quota:,.2f} ({why})")
+        parts.append(f"{rid} {units:,} units for a quota of {quota:,.2f} ({why})")
     more = f" and {len(outside) - 5} more" if len(outside) > 5 else ""
     return Verdict("quota", "fails", "outside their quota: " + "; ".join(parts) + more)
+
+
+Point = tuple[Any, Mapping[str, int]]
+"""One solved point of a sweep: the swept value and the units per recipient."""
+
+
+def along_verdict(
+    check: str, what: str, lines: Sequence[Sequence[Point]], *, only: str | None = None
+) -> Verdict:
+    """Monotonicity across a sweep's own points: along each line (the points that differ
+    only in the swept ``what``, in rising order), nobody (``only``: that recipient) may get
+    fewer units at a higher value. No solve: the sweep's results are the evidence.
+
+    >>> line = [(1000, {"a": 5, "b": 5}), (1001, {"a": 6, "b": 4})]
+    >>> print(along_verdict("budget_monotonicity", "budget", [line]).detail)
+    Alabama paradox: b gets 5 units with a budget of 1000 but 4 with 1001
+    >>> along_verdict("budget_monotonicity", "budget", [line], only="a").verdict
+    'holds'
+    """
+    steps = 0
+    for line in lines:
+        for (low, before), (high, after) in itertools.pairwise(line):
+            steps += 1
+            for rid, units in before.items():
+                if only is not None and rid != only:
+                    continue
+                now = after.get(rid)
+                if now is not None and now < units:
+                    name = "Alabama paradox" if what == "budget" else "population paradox"
+                    return Verdict(
+                        check,
+                        "fails",
+                        f"{name}: {rid} gets {units:,} units with a {what} of {low} but "
+                        f"{now:,} with {high}",
+                    )
+    if steps == 0:
+        return Verdict(
+            check, "not applicable", f"fewer than two optimal points differ only in the {what}"
+        )
+    whom = "nobody gets" if only is None else f"{only} never gets"
+    return Verdict(
+        check,
+        "holds",
+        f"{whom} fewer units at a higher {what} ({steps:,} steps between the sweep's points)",
+    )
 
 
 def _budget(scenario: Scenario, result: Result, solver: Solver) -> Verdict:

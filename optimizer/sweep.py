@@ -24,15 +24,19 @@ from __future__ import annotations
 
 import decimal
 import itertools
+import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
 from optimizer.errors import InputError, Problem
 from optimizer.loading import parse_value, validate_data
 from optimizer.overrides import apply_overrides, parse_assignment
+from optimizer.paradox import along_verdict, quota_verdict
 from optimizer.parallel import Progress, run_tasks
+from optimizer.result import Verdict
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 
@@ -46,6 +50,7 @@ __all__ = [
     "parse_axis",
     "run_sweep",
     "solve_summary",
+    "sweep_checks",
     "variants",
 ]
 
@@ -56,6 +61,8 @@ MAX_REPORTED = 10
 
 Point = tuple[tuple[str, str], ...]
 """One variant's assignments: (path, value text) per axis."""
+_SCORE_PATH = re.compile(r"recipients\[([^\]]+)\]\.score")
+"""A swept score: ``recipients[ID].score`` (the population paradox is about it)."""
 
 
 @dataclass(frozen=True)
@@ -231,11 +238,32 @@ class SweepReport:
             )
         return rows
 
+    def point_checks(self) -> list[Verdict]:
+        """Each variant's quota verdict (from its allocation alone: no solve)."""
+        out = []
+        for item in self.results:
+            result = item.result
+            if result["status"] != "optimal":
+                reason = f"the variant has no optimal allocation (status {result['status']})"
+                out.append(Verdict("quota", "not applicable", reason))
+                continue
+            shares = [
+                (a["id"], a["units"], a["quota"], tuple(a.get("binding") or ()))
+                for a in result["allocations"]
+            ]
+            out.append(quota_verdict(shares, (result.get("objective") or {}).get("method")))
+        return out
+
+    def checks(self) -> list[Verdict]:
+        """The verdicts across the sweep's own points (:func:`sweep_checks`)."""
+        return sweep_checks(self.parameters, [(item.values, item.result) for item in self.results])
+
     def to_dict(self) -> dict[str, Any]:
         """The sweep as plain JSON values: parameters, variants (values, status, metrics,
-        units per recipient) and the per-recipient table."""
+        units per recipient, the quota verdict), the per-recipient table and the verdicts
+        across the points (``checks``)."""
         variants_out = []
-        for item in self.results:
+        for item, verdict in zip(self.results, self.point_checks(), strict=True):
             result = item.result
             variants_out.append(
                 {
@@ -249,13 +277,53 @@ class SweepReport:
                     "solver": result["solver"],
                     "units": {a["id"]: a["units"] for a in result["allocations"]},
                     "binding": {a["id"]: a["binding"] for a in result["allocations"]},
+                    "checks": [asdict(verdict)],
                 }
             )
         return {
             "parameters": list(self.parameters),
             "variants": variants_out,
             "recipients": self.recipients(),
+            "checks": [asdict(verdict) for verdict in self.checks()],
         }
+
+
+def sweep_checks(
+    parameters: Sequence[str], points: Sequence[tuple[Sequence[Any], Mapping[str, Any]]]
+) -> list[Verdict]:
+    """Verdicts across a sweep's own points (no solve): budget monotonicity along each swept
+    ``budget`` (does anyone get fewer units when the budget grows, every other parameter as
+    at that point?) and score monotonicity along each swept ``recipients[ID].score`` (does
+    that recipient get fewer units when its score rises?). ``points``: each point's values
+    (one per parameter) and its result; points that are not optimal are left out."""
+    solved = [(values, result) for values, result in points if result.get("status") == "optimal"]
+    ids = [a["id"] for a in solved[0][1]["allocations"]] if solved else []
+    out = []
+    for index, parameter in enumerate(parameters):
+        found = _SCORE_PATH.fullmatch(parameter)
+        if parameter == "budget":
+            check, what, only = "budget_monotonicity", "budget", None
+        elif found is not None:
+            key = found[1]
+            only = (
+                ids[int(key)] if key.isdigit() and key not in ids and int(key) < len(ids) else key
+            )
+            check, what = "score_monotonicity", f"score of {only}"
+        else:
+            continue
+        lines: dict[str, list[tuple[Any, dict[str, int]]]] = {}
+        for values, result in solved:
+            if values[index] is None:  # a point whose value is not known
+                continue
+            others = json.dumps([v for k, v in enumerate(values) if k != index], default=str)
+            units = {a["id"]: a["units"] for a in result["allocations"]}
+            lines.setdefault(others, []).append((values[index], units))
+        ordered = [sorted(line, key=lambda point: point[0]) for line in lines.values()]
+        out.append(along_verdict(check, what, ordered, only=only))
+    if not out:
+        reason = "the sweep varies neither the budget nor a recipient's score"
+        out.append(Verdict("budget_monotonicity", "not applicable", reason))
+    return out
 
 
 def run_sweep(

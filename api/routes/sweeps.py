@@ -4,6 +4,7 @@ per point of their grid), grouped by a sweep id."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Response
@@ -27,6 +28,7 @@ from api.schemas import (
     run_detail,
 )
 from optimizer.errors import InputError
+from optimizer.sweep import sweep_checks
 
 router = APIRouter(prefix="/v1/sweeps", tags=["sweeps"], responses=ERROR_RESPONSES)
 
@@ -220,6 +222,13 @@ def point_values(axes: list[SweepAxis], sweep_value: Any) -> list[Any]:
     return [None] * len(axes)
 
 
+def sweep_verdicts(axes: list[SweepAxis], runs: list[Run]) -> list[dict[str, Any]]:
+    """Budget and score monotonicity across the sweep's finished points, as ``allot sweep``
+    gives them (:func:`optimizer.sweep.sweep_checks`; no solve)."""
+    points = [(point_values(axes, run.sweep_value), run.result) for run in runs if run.result]
+    return [asdict(v) for v in sweep_checks([axis.parameter for axis in axes], points)]
+
+
 def sweep_status(states: set[RunStatus]) -> SweepStatus:
     """A sweep is running while any run is (or some are queued and others not), then
     queued, failed, cancelled or done in that order of precedence."""
@@ -321,5 +330,6 @@ def sweep_public(
         requested_by=sweep.requested_by,
         created_at=sweep.created_at,
         summary=sweep_table(sweep, runs),
+        checks=sweep_verdicts(axes, runs),
         runs=details,
     )

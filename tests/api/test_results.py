@@ -129,6 +129,13 @@ def test_compare_equals_the_library_on_direct_solves(client: TestClient, auth: A
     for entry, run in zip(expected["runs"], (base, capped, cut), strict=True):
         entry["run_id"] = run["id"]
         entry["solver"]["seconds"] = None
+        assert entry["checks"] == []  # a direct solve without checks: the runs carry theirs
+        entry["checks"] = run["result"]["checks"]
+        assert [c["check"] for c in entry["checks"]] == [
+            "quota",
+            "budget_monotonicity",
+            "score_monotonicity",
+        ]
     for entry in body["runs"]:
         entry["solver"]["seconds"] = None
     assert body == expected
