@@ -1,27 +1,33 @@
 """Whole-process ``allot solve`` on firms from a Parquet file, against a floor pipeline.
 
-``python -m benchmarks.columnar [--size 100000] [--repeat 3] [--out result.json]`` writes the
-generated instance (group rules, Hamilton) as a Parquet recipients file with its scenario,
-and the same scenario with the recipients inline as JSON, then times, as whole processes
-and in the same run:
+``python -m benchmarks.columnar [--size 100000] [--repeat 3] [--million] [--quick] [--gate]
+[--out result.json]`` writes the generated instance (group rules, Hamilton) as a Parquet
+recipients file with its scenario, and the same scenario with the recipients inline as
+JSON, then times, as whole processes and in the same run:
 
 * the **floor**: a process that only reads the same Parquet file with pyarrow, sorts the
   scores with numpy and writes a Parquet result file of the same rows and columns, what
   any tool doing something with these firms must at least do;
 * ``allot solve firms.yaml --format parquet --out`` (recipients from Parquet), with and
   without the paradox checks;
-* ``allot solve firms.json --format json --out`` (the recipients inline, JSON in and out).
+* ``allot solve firms.json --format json --out`` (the recipients inline, JSON in and out);
+* the 14-region example (``allot solve scenarios/regions-2025.yaml --format json``) against
+  ``python -c "import numpy, pydantic"``, the start-up any Python tool built on them pays;
+* with ``--million``: 1,000,000 firms from Parquet, against the floor on the same file, with
+  the peak memory (maximum resident set) of the run.
 
 Each row is reported as the best wall and CPU time of ``--repeat`` runs and its ratio to
-the floor's (CPU time: the shared machine's wall time varies by half). Part of ``make
-bench`` (the full suite), not of CI's quick suite: one repeat takes tens of seconds.
+its reference's (CPU time: the shared machine's wall time varies by half). The gates of
+issue 17 are checked on the ratios (:data:`GATES`); ``--gate`` exits 1 when an enforced one
+fails. ``make bench`` runs the full table with the million-firm row; ``make bench-quick``
+(CI) runs ``--quick --gate``: 100,000 firms and the 14-region row, one repeat less.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -33,6 +39,8 @@ from typing import Any
 from benchmarks.instances import InstanceSpec, generate
 
 ALLOT = str(Path(sys.executable).with_name("allot"))
+ROOT = Path(__file__).resolve().parent.parent
+REGIONS = ROOT / "scenarios" / "regions-2025.yaml"
 RECIPIENT_FIELDS = ("id", "name", "score", "weight", "floor", "cap", "previous")
 OUT_COLUMNS = 10  # the allocation table's columns (optimizer.cli.CSV_COLUMNS)
 
@@ -61,16 +69,42 @@ assert "pandas" not in sys.modules
 
 @dataclass(frozen=True)
 class Row:
-    """One measured pipeline: best wall and CPU seconds, and CPU time over the floor's."""
+    """One measured pipeline: best wall and CPU seconds, CPU time over its reference's, the
+    gate on that ratio (None: no gate), and the largest resident set of its runs."""
 
     pipeline: str
     wall_s: float
     cpu_s: float
     ratio: float | None = None
+    gate: float | None = None
+    peak_mb: float | None = None
+    enforced: bool = True
+
+    @property
+    def held(self) -> bool | None:
+        """Whether the ratio is within its gate (None without one)."""
+        if self.gate is None or self.ratio is None:
+            return None
+        return self.ratio <= self.gate
 
 
-def write_instance(size: int, folder: Path) -> tuple[Path, Path, Path]:
-    """The instance as (Parquet recipients, scenario naming them, scenario with them inline)."""
+GATES = {
+    "parquet": 3.0,  # 100,000 firms, Parquet in and out, over the floor
+    "json": 6.0,  # the same, JSON in and out
+    "regions": 2.5,  # the 14-region run over `import numpy, pydantic`
+    "million": 10.0,  # 1,000,000 firms, Parquet in and out, over the floor
+}
+"""Issue 17's gates on the CPU ratios."""
+ENFORCED = frozenset({"json"})
+"""The gates ``--gate`` fails on: those this engine meets (README "Performance" says where
+the others' time goes). A gate that holds on every run belongs here."""
+MILLION_PEAK_MB = 2048.0
+"""The million-firm run's largest resident set must stay under 2 GB."""
+
+
+def write_instance(size: int, folder: Path, *, with_inline: bool = True) -> tuple[Path, Path, Path]:
+    """The instance as (Parquet recipients, scenario naming them, scenario with them inline;
+    not written unless ``with_inline``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -92,55 +126,124 @@ def write_instance(size: int, folder: Path) -> tuple[Path, Path, Path]:
     inline = folder / "firms-inline.json"
     rest = {key: value for key, value in data.items() if key != "recipients"}
     named.write_text(json.dumps({**rest, "recipients": {"file": parquet.name}}))
-    inline.write_text(json.dumps(data, ensure_ascii=False))
+    if with_inline:
+        inline.write_text(json.dumps(data, ensure_ascii=False))
     return parquet, named, inline
 
 
-def timed(command: list[str], repeat: int) -> tuple[float, float]:
-    """Best wall and CPU (user + system) seconds of ``repeat`` runs of ``command``."""
-    walls, cpus = [], []
+def timed(command: list[str], repeat: int) -> tuple[float, float, float]:
+    """Best wall and CPU (user + system) seconds of ``repeat`` runs of ``command``, and the
+    largest resident set (MB) of any of them (``wait4``: this child's own, not the most of
+    every child so far, which ``RUSAGE_CHILDREN`` reports)."""
+    walls, cpus, peaks = [], [], []
     for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        walls.append(time.perf_counter() - started)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} failed ({done.returncode}): {done.stderr}")
-    return min(walls), min(cpus)
+        with tempfile.TemporaryFile() as errors:
+            started = time.perf_counter()
+            child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT)
+            _, status, usage = os.wait4(child.pid, 0)
+            walls.append(time.perf_counter() - started)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            cpus.append(usage.ru_utime + usage.ru_stime)
+            peaks.append(usage.ru_maxrss / 1024)  # kilobytes on Linux
+            if child.returncode != 0:
+                errors.seek(0)
+                text = errors.read().decode(errors="replace")
+                raise SystemExit(f"{' '.join(command)} failed ({child.returncode}): {text}")
+    return min(walls), min(cpus), max(peaks)
 
 
-def measure(size: int, repeat: int, folder: Path) -> list[Row]:
-    """The floor and Allot's pipelines on one instance, in this run."""
+def floor_command(parquet: Path, out: Path) -> list[str]:
+    """The floor pipeline on ``parquet``."""
+    return [sys.executable, "-c", FLOOR.format(n=OUT_COLUMNS), str(parquet), str(out)]
+
+
+def measure(size: int, repeat: int, folder: Path, *, checks: bool = True) -> list[Row]:
+    """The floor and Allot's pipelines on one instance, in this run (``checks``: also the
+    run with the paradox checks, a few solves more)."""
     parquet, named, inline = write_instance(size, folder)
-    out = folder / "out.parquet"
-    commands = {
-        "floor: read Parquet, sort scores (numpy), write Parquet": [
-            sys.executable,
-            "-c",
-            FLOOR.format(n=OUT_COLUMNS),
-            str(parquet),
-            str(folder / "floor.parquet"),
-        ],
-        "allot solve, Parquet in and out, --no-checks": [
-            *(ALLOT, "solve", str(named), "-f", "parquet", "-o", str(out), "--no-checks"),
-        ],
-        "allot solve, Parquet in and out (paradox checks)": [
-            *(ALLOT, "solve", str(named), "-f", "parquet", "-o", str(out)),
-        ],
-        "allot solve, JSON in and out, --no-checks": [
-            *(ALLOT, "solve", str(inline), "-f", "json", "-o", str(folder / "out.json")),
-            "--no-checks",
-        ],
+    out, json_out = folder / "out.parquet", folder / "out.json"
+    commands: dict[str, tuple[list[str], str | None]] = {
+        "floor: read Parquet, sort scores (numpy), write Parquet": (
+            floor_command(parquet, folder / "floor.parquet"),
+            None,
+        ),
+        "allot solve, Parquet in and out, --no-checks": (
+            [ALLOT, "solve", str(named), "-f", "parquet", "-o", str(out), "--no-checks"],
+            "parquet",
+        ),
+        "allot solve, Parquet in and out (paradox checks)": (
+            [ALLOT, "solve", str(named), "-f", "parquet", "-o", str(out)],
+            None,
+        ),
+        "allot solve, JSON in and out, --no-checks": (
+            [ALLOT, "solve", str(inline), "-f", "json", "--no-checks", "-o", str(json_out)],
+            "json",
+        ),
     }
+    if not checks:
+        del commands["allot solve, Parquet in and out (paradox checks)"]
     rows: list[Row] = []
-    for name, command in commands.items():
-        wall, cpu = timed(command, repeat)
+    for name, (command, gate) in commands.items():
+        wall, cpu, peak = timed(command, repeat)
         floor = rows[0].cpu_s if rows else cpu
-        rows.append(Row(name, round(wall, 3), round(cpu, 3), round(cpu / floor, 2)))
-    same_answer(out, folder / "out.json")
+        rows.append(_row(name, wall, cpu, floor, gate, peak))
+    same_answer(out, json_out)
     return rows
+
+
+def measure_regions(repeat: int, folder: Path) -> list[Row]:
+    """The 14-region example, whole process, against importing numpy and pydantic."""
+    base = [sys.executable, "-c", "import numpy, pydantic"]
+    run = [ALLOT, "solve", str(REGIONS), "-f", "json", "-o", str(folder / "r.json")]
+    wall, cpu, peak = timed(base, repeat)
+    rows = [_row('python -c "import numpy, pydantic"', wall, cpu, cpu, None, peak)]
+    wall, cpu, peak = timed(run, repeat)
+    rows.append(
+        _row(
+            "allot solve, 14 regions (paradox checks), JSON out",
+            wall,
+            cpu,
+            rows[0].cpu_s,
+            "regions",
+            peak,
+        )
+    )
+    return rows
+
+
+def measure_million(folder: Path) -> list[Row]:
+    """1,000,000 firms from Parquet, once, against the floor on the same file."""
+    parquet, named, _ = write_instance(1_000_000, folder, with_inline=False)
+    out = folder / "million.parquet"
+    wall, cpu, peak = timed(floor_command(parquet, folder / "floor.parquet"), 1)
+    rows = [_row("floor, 1,000,000 firms", wall, cpu, cpu, None, peak)]
+    command = [ALLOT, "solve", str(named), "-f", "parquet", "-o", str(out), "--no-checks"]
+    wall, cpu, peak = timed(command, 1)
+    rows.append(
+        _row(
+            "allot solve, 1,000,000 firms, Parquet in and out, --no-checks",
+            wall,
+            cpu,
+            rows[0].cpu_s,
+            "million",
+            peak,
+        )
+    )
+    return rows
+
+
+def _row(
+    name: str, wall: float, cpu: float, reference: float, gate: str | None, peak: float
+) -> Row:
+    return Row(
+        name,
+        round(wall, 3),
+        round(cpu, 3),
+        round(cpu / reference, 2),
+        GATES[gate] if gate else None,
+        round(peak, 1),
+        gate in ENFORCED,
+    )
 
 
 def same_answer(parquet: Path, result_json: Path) -> None:
@@ -157,25 +260,60 @@ def same_answer(parquet: Path, result_json: Path) -> None:
 
 def markdown(rows: list[Row], size: int) -> str:
     lines = [
-        f"| {size:,} firms, group rules (Hamilton) | wall (s) | CPU (s) | CPU / floor |",
-        "|---|---:|---:|---:|",
+        f"| {size:,} firms, group rules (Hamilton) | wall (s) | CPU (s) | CPU / reference "
+        "| gate | peak MB |",
+        "|---|---:|---:|---:|---|---:|",
     ]
-    lines += [f"| {r.pipeline} | {r.wall_s:.2f} | {r.cpu_s:.2f} | {r.ratio:.2f} |" for r in rows]
+    for r in rows:
+        gate = "" if r.gate is None else f"<= {r.gate:g}: {'holds' if r.held else 'FAILS'}"
+        if r.gate is not None and not r.enforced:
+            gate += " (not enforced)"
+        lines.append(
+            f"| {r.pipeline} | {r.wall_s:.2f} | {r.cpu_s:.2f} | {r.ratio:.2f} | {gate} "
+            f"| {r.peak_mb or 0:,.0f} |"
+        )
     return "\n".join(lines) + "\n"
+
+
+def failures(rows: list[Row]) -> list[str]:
+    """The enforced gates that failed, and the million-firm run over its memory."""
+    out = [
+        f"{r.pipeline}: {r.ratio:.2f} x its reference, over the gate {r.gate:g}"
+        for r in rows
+        if r.enforced and r.held is False
+    ]
+    out += [
+        f"{r.pipeline}: peak {r.peak_mb:,.0f} MB, over {MILLION_PEAK_MB:,.0f}"
+        for r in rows
+        if r.gate == GATES["million"] and r.peak_mb is not None and r.peak_mb > MILLION_PEAK_MB
+    ]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.columnar", description=__doc__)
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--million", action="store_true", help="add the 1,000,000-firm row")
+    parser.add_argument(
+        "--quick", action="store_true", help="CI: no paradox-check row, one repeat less"
+    )
+    parser.add_argument("--gate", action="store_true", help="exit 1 when an enforced gate fails")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = parser.parse_args(argv)
+    repeat = max(1, args.repeat - 1) if args.quick else args.repeat
     with tempfile.TemporaryDirectory(prefix="allot-columnar-") as folder:
-        rows = measure(args.size, args.repeat, Path(folder))
+        rows = measure(args.size, repeat, Path(folder), checks=not args.quick)
+        rows += measure_regions(repeat, Path(folder))
+        if args.million:
+            rows += measure_million(Path(folder))
     sys.stdout.write(markdown(rows, args.size))
     if args.out is not None:
         args.out.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")
-    return 0
+    failed = failures(rows)
+    for line in failed:
+        sys.stdout.write(f"GATE FAILED: {line}\n")
+    return 1 if failed and args.gate else 0
 
 
 if __name__ == "__main__":

@@ -485,8 +485,12 @@ def _report_status(result: Result, fmt: OutputFormat, *, to_file: bool) -> int:
 
 def _render(result: Result, scenario: Scenario, fmt: OutputFormat) -> str:
     """The report as text; tables as plain text without colour."""
-    if fmt is OutputFormat.JSON:
-        return result_json(result.to_dict())
+    if fmt is OutputFormat.JSON:  # the allocations written from their columns
+        from optimizer.result import Allocation
+        from optimizer.result_json import allocation_rows
+
+        rows = allocation_rows(Allocation._fields, result.allocations)
+        return result_json(replace(result, allocations=()).to_dict(), rows)
     if fmt is OutputFormat.CSV:
         return _csv_text(result)
     return _plain_text(lambda console: _print_report(console, result, scenario))
@@ -1051,18 +1055,12 @@ def _progress(total: int, what: str) -> Iterator[Progress | None]:
         yield tick
 
 
-def result_json(data: dict[str, Any]) -> str:
-    """The result as indented JSON with one allocation per line: as readable as ``indent=2``
-    and written by the C encoder (``indent`` selects Python's, 20 times slower on a firm-level
-    result)."""
-    allocations = data.get("allocations")
-    if not allocations:
-        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-    # the top-level key starts a line of its own: no string value can contain that line
-    slot = '\n  "allocations": "?"'
-    text = json.dumps({**data, "allocations": "?"}, ensure_ascii=False, indent=2)
-    rows = ",\n    ".join(map(json.JSONEncoder(ensure_ascii=False).encode, allocations))
-    return text.replace(slot, '\n  "allocations": [\n    ' + rows + "\n  ]", 1) + "\n"
+def result_json(data: dict[str, Any], rows: Sequence[dict[str, Any]] | None = None) -> str:
+    """The result as indented JSON with one allocation per line (:mod:`optimizer.result_json`);
+    ``rows``: the allocations, when ``data`` has none."""
+    from optimizer.result_json import result_json as text
+
+    return text(data, rows)
 
 
 def _text_or_json(data: Any) -> str:

@@ -72,6 +72,8 @@ def with_composite_scores(data: Mapping[str, Any]) -> tuple[dict[str, Any], list
     if not isinstance(recipients, list):
         return out, []
     block = data.get("criteria")
+    if block is None and not any(type(r) is not dict or "criteria" in r for r in recipients):
+        return out, []  # nothing to compute or report (a firm-level list: no loop per row)
     problems: list[Problem] = []
     weights = _parsed(_WEIGHTS, block)
     if isinstance(block, Mapping) and not block:

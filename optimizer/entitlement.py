@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from optimizer.recipients import RecipientTable
 from optimizer.scenario import Scenario
 
 FloatArray = npt.NDArray[np.float64]
@@ -43,17 +44,12 @@ def entitlements(scenario: Scenario) -> Entitlements:
     """Compute e_i = weight_i * score_i * multiplier(grade_i) and q_i = budget * e_i / sum(e).
 
     Whole arrays at a time (a scenario may hold every firm of a programme)."""
-    recipients = scenario.recipients
-    n = len(recipients)
-    given_ids = [r.id for r in recipients]
-    if any("\x00" in i for i in given_ids):  # NumPy strings cannot hold NUL: sort in Python
-        order = np.array(sorted(range(n), key=given_ids.__getitem__), dtype=np.int64)
-    else:  # code-point order, as Python sorts str (ids are unique: no ties)
-        order = np.argsort(np.array(given_ids, dtype=str), kind="stable").astype(np.int64)
-    recs = [recipients[j] for j in order.tolist()]
-    ids = tuple(r.id for r in recs)
-    weight = np.array([r.weight for r in recs], dtype=np.float64)
-    score = np.array([r.score for r in recs], dtype=np.float64)
+    table = RecipientTable.of(scenario.recipients)
+    n = len(table)
+    order = table.order()  # code-point order of the ids, as Python sorts str
+    ids = tuple([table.ids[j] for j in order.tolist()])
+    weight = table.weight[order]
+    score = table.score[order]
     # the first (best) band the score reaches, as Scenario.grade_of
     grade_level = np.full(n, -1, dtype=np.int64)
     for level in range(len(scenario.grades) - 1, -1, -1):
@@ -66,8 +62,6 @@ def entitlements(scenario: Scenario) -> Entitlements:
     # rank: larger entitlement first, then id (the arrays are in id order already)
     rank = np.empty(n, dtype=np.int64)
     rank[np.lexsort((np.arange(n), -ent))] = np.arange(n)
-    caps = [r.cap for r in recs]
-    previous = [r.previous for r in recs]
     return Entitlements(
         ids=ids,
         position=order,
@@ -78,11 +72,8 @@ def entitlements(scenario: Scenario) -> Entitlements:
         quota=quota,
         grade=tuple(names[g] for g in grade_level.tolist()),
         grade_level=grade_level,
-        floor=np.array([r.floor for r in recs], dtype=np.int64),
-        cap=np.minimum(
-            np.array([scenario.budget if c is None else c for c in caps], dtype=np.int64),
-            scenario.budget,
-        ),
-        previous=np.array([np.nan if p is None else p for p in previous], dtype=np.float64),
+        floor=table.floor[order],
+        cap=np.minimum(table.cap_array(scenario.budget)[order], scenario.budget),
+        previous=table.previous_array()[order],
         rank=rank,
     )

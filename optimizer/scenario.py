@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -21,6 +22,7 @@ from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
     ValidationError,
+    field_serializer,
     field_validator,
     model_serializer,
     model_validator,
@@ -40,6 +42,7 @@ from optimizer.plan_rules import (
     TwoStageRule,
     plan_problems,
 )
+from optimizer.recipients import RecipientTable, recipient_table
 
 METHOD_ALIASES: Mapping[str, str] = {
     "hamilton": "hamilton",
@@ -419,19 +422,38 @@ class Scenario(_Frozen):
 
     @classmethod
     def _from_mapping(cls, data: dict[str, Any]) -> Scenario:
-        problems = _raw_problems(data)
+        raw = data
         data, criteria_problems = with_composite_scores(data)
+        rows = data.get("recipients")
+        table: RecipientTable | None = None
+        row_problems: list[Problem] = []
+        slow_rows: list[int] | None = None
+        if type(rows) is list and rows:  # validated as columns (optimizer.recipients)
+            table, row_problems, slow_rows = recipient_table(rows)
+            data = {**data, "recipients": ()}
+        problems = _raw_problems(raw, slow_rows)
         problems.extend(criteria_problems)
         try:
             scenario = cls.model_validate(data)
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(exc))
-            raise InputError(sorted(set(problems), key=_problem_order)) from None
+            problems.extend(pydantic_problems(exc))
+            problems.extend(row_problems)
+            raise InputError(_reported(problems)) from None
+        if row_problems:
+            problems.extend(row_problems)
+            raise InputError(_reported(problems))
+        if table is not None:
+            scenario = scenario.model_copy(update={"recipients": table})
         if scenario.recipients:
             problems.extend(_cross_problems(scenario))
         if problems:
-            raise InputError(sorted(set(problems), key=_problem_order))
+            raise InputError(_reported(problems))
         return scenario
+
+    @field_serializer("recipients", mode="wrap")
+    def _recipient_models(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
+        """A :class:`RecipientTable` is written as its recipients."""
+        return handler(value.rows() if isinstance(value, RecipientTable) else value)
 
     @model_serializer(mode="wrap")
     def _without_empty_criteria(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -454,6 +476,8 @@ class Scenario(_Frozen):
     def with_scores(self, scores: Mapping[str, float]) -> Scenario:
         """A copy in which the recipients named in ``scores`` have that score, given directly
         (their criteria scores, if any, are dropped). Not validated: each score must be > 0."""
+        if isinstance(self.recipients, RecipientTable):
+            return self.model_copy(update={"recipients": self.recipients.with_scores(scores)})
         recipients = tuple(
             r.model_copy(update={"score": float(scores[r.id]), "criteria": None})
             if r.id in scores
@@ -483,7 +507,7 @@ class Scenario(_Frozen):
         data = self.model_dump(mode="json", exclude={"recipients", *self._unset_optional()})
         data["recipients"] = []
         head = _CANONICAL_JSON(data)
-        body = _recipients_text(sorted(self.recipients, key=_recipient_id))
+        body = RecipientTable.of(self.recipients).canonical_rows()
         before, after = head.split('"recipients":[]', 1)
         return f'{before}"recipients":[{body}]{after}'
 
@@ -503,6 +527,21 @@ class Scenario(_Frozen):
 
 
 _HASH_WHEN_SET = ("tie_break", "hard", "overrides")
+
+
+MAX_PROBLEMS = 200
+"""The most problems one error lists; past it, a last line counts the rest (a firm-level file
+with a bad column would otherwise answer with 100,000 lines)."""
+
+
+def _reported(problems: Iterable[Problem]) -> list[Problem]:
+    """The distinct problems in field order: the first :data:`MAX_PROBLEMS`, then a count."""
+    found = sorted(set(problems), key=_problem_order)
+    if len(found) <= MAX_PROBLEMS:
+        return found
+    rest = len(found) - MAX_PROBLEMS
+    more = Problem("", f"... and {rest:,} more problem{'s' if rest > 1 else ''} like these")
+    return [*found[:MAX_PROBLEMS], more]
 
 
 def path_text(loc: Sequence[str | int]) -> str:
@@ -533,10 +572,11 @@ _MESSAGES = {
 }
 
 
-def _pydantic_problems(exc: ValidationError) -> list[Problem]:
+def pydantic_problems(exc: ValidationError, within: tuple[str | int, ...] = ()) -> list[Problem]:
+    """The problems of a pydantic error in Allot's words, at paths under ``within``."""
     problems = []
     for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in RULE_TYPES)]
+        loc = [*within, *(p for p in err["loc"] if not (isinstance(p, str) and p in RULE_TYPES))]
         kind = err["type"]
         if kind == "union_tag_invalid":
             message = (
@@ -569,12 +609,14 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, str | int | float | bool) and len(repr(value)) <= 60
 
 
-def _raw_problems(data: Mapping[str, Any]) -> list[Problem]:
-    """Checks that need the raw data so they run even when other fields are invalid."""
+def _raw_problems(data: Mapping[str, Any], searched: list[int] | None = None) -> list[Problem]:
+    """Checks that need the raw data so they run even when other fields are invalid;
+    ``searched``: the only recipients that may hold a non-finite number (the column checks
+    of :func:`~optimizer.recipients.recipient_table` cleared the others)."""
     recipients = data.get("recipients")
     if isinstance(recipients, list):
         problems = list(_non_finite({k: v for k, v in data.items() if k != "recipients"}, ()))
-        problems.extend(_non_finite_in_recipients(recipients))
+        problems.extend(_non_finite_in_recipients(recipients, searched))
     else:
         problems = list(_non_finite(data, ()))
     if isinstance(recipients, list | tuple) and not recipients:
@@ -629,13 +671,16 @@ def _non_finite(value: Any, loc: tuple[str | int, ...]) -> Iterator[Problem]:
 _PLAIN_TYPES = frozenset({str, int, bool, type(None)})
 
 
-def _non_finite_in_recipients(recipients: list[Any]) -> Iterator[Problem]:
+def _non_finite_in_recipients(
+    recipients: list[Any], searched: list[int] | None = None
+) -> Iterator[Problem]:
     """:func:`_non_finite` over the recipients, where an inf/nan directly in a recipient's
     field needs no search: every field rejects it when validated, with the same message at
     the same path (:func:`_pydantic_problems`). Only containers (tags, criteria, anything
     unexpected) are searched: a tag would otherwise turn inf into the text ``"inf"``."""
     plain, isfinite = _PLAIN_TYPES, math.isfinite
-    for index, rec in enumerate(recipients):
+    rows = enumerate(recipients) if searched is None else ((i, recipients[i]) for i in searched)
+    for index, rec in rows:
         if type(rec) is not dict:
             yield from _non_finite(rec, ("recipients", index))
             continue
@@ -654,6 +699,7 @@ def _non_finite_in_recipients(recipients: list[Any]) -> Iterator[Problem]:
 def _cross_problems(scenario: Scenario) -> list[Problem]:
     """Checks across fields that are only meaningful on an otherwise valid scenario."""
     problems: list[Problem] = []
+    table = RecipientTable.of(scenario.recipients)
     grades = scenario.grades
     for index in range(1, len(grades)):
         if grades[index].min_score >= grades[index - 1].min_score:
@@ -672,17 +718,16 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
         seen.setdefault(grade.grade, index)
     if grades:
         lowest = min(g.min_score for g in grades)
-        for index, rec in enumerate(scenario.recipients):
-            if rec.score < lowest:
-                problems.append(
-                    Problem(
-                        f"recipients[{index}].score",
-                        f"{rec.score} is below every grade's min_score "
-                        f"(lowest {lowest}); add a grade for it",
-                    )
+        for index in np.flatnonzero(table.score < lowest).tolist():
+            problems.append(
+                Problem(
+                    f"recipients[{index}].score",
+                    f"{float(table.score[index])} is below every grade's min_score "
+                    f"(lowest {lowest}); add a grade for it",
                 )
+            )
     overridden: set[str] = set()
-    ids = {rec.id for rec in scenario.recipients}
+    ids = set(table.ids)
     for index, override in enumerate(scenario.overrides or ()):
         if override.id not in ids:
             problems.append(Problem(f"overrides[{index}].id", f"no recipient {override.id!r}"))
@@ -692,7 +737,7 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
             )
         overridden.add(override.id)
     if scenario.tie_break is not None and isinstance(scenario.tie_break.by, tuple):
-        known = {rec.id for rec in scenario.recipients}
+        known = ids
         listed: set[str] = set()
         for index, rid in enumerate(scenario.tie_break.by):
             if rid not in known:
@@ -711,7 +756,7 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
     for index, rule in enumerate(scenario.rules):
         if isinstance(rule, GroupRule):
             if rule.tag not in held:
-                held[rule.tag] = {r.tags.get(rule.tag) for r in scenario.recipients}
+                held[rule.tag] = set(table.tag_column(rule.tag))
             if rule.value not in held[rule.tag]:
                 problems.append(
                     Problem(
@@ -730,9 +775,7 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
                     )
         elif isinstance(rule, GradeOrderRule) and not grades:
             problems.append(Problem(f"rules[{index}].type", "grade_order needs a grades list"))
-        elif isinstance(rule, ChangeLimitRule) and all(
-            r.previous is None for r in scenario.recipients
-        ):
+        elif isinstance(rule, ChangeLimitRule) and all(p is None for p in table.previous):
             problems.append(
                 Problem(
                     f"rules[{index}].type",
@@ -740,7 +783,7 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
                 )
             )
     problems.extend(plan_problems(scenario))
-    if all(r.weight == 0 for r in scenario.recipients):
+    if not table.weight.any():
         problems.append(Problem("recipients", "at least one recipient needs weight > 0"))
     labels = Counter(rule.label for rule in scenario.rules)
     for index, rule in enumerate(scenario.rules):
@@ -758,43 +801,3 @@ _CANONICAL_JSON = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode
 _TEXT = json.encoder.encode_basestring  # a JSON string, as ensure_ascii=False writes it
-
-
-def _recipient_id(r: Recipient) -> str:
-    return r.id
-
-
-def _json_number(value: float | None) -> str:
-    return "null" if value is None else repr(value)
-
-
-_HARD_TEXT = '"hard":true,'
-
-
-def _recipients_text(recipients: Iterable[Recipient]) -> str:
-    """The recipients of :meth:`Scenario.canonical` as compact JSON with sorted keys, without
-    the list's brackets: each recipient written field by field in sorted key order (cap,
-    criteria, floor, hard, id, name, previous, score, tags, weight), the text of each distinct
-    tag set written once (firms share a few hundred)."""
-    text, number = _TEXT, _json_number
-    tag_texts: dict[tuple[tuple[str, str], ...], str] = {}
-    out = []
-    for r in recipients:
-        key = tuple(r.tags.items())
-        tags = tag_texts.get(key)
-        if tags is None:
-            pairs = ",".join([f"{text(k)}:{text(v)}" for k, v in sorted(r.tags.items())])
-            tags = tag_texts[key] = f"{{{pairs}}}"
-        name = "null" if r.name is None else text(r.name)
-        if r.criteria is None:
-            middle = f',"previous":{number(r.previous)},"score":{r.score!r}'
-            criteria = ""
-        else:
-            middle = f',"previous":{number(r.previous)}'
-            criteria = f',"criteria":{_CANONICAL_JSON(r.criteria)}'
-        out.append(
-            f'{{"cap":{number(r.cap)}{criteria},"floor":{r.floor!r},'
-            f'{_HARD_TEXT if r.hard else ""}"id":{text(r.id)},'
-            f'"name":{name}{middle},"tags":{tags},"weight":{r.weight!r}}}'
-        )
-    return ",".join(out)

@@ -171,7 +171,7 @@ def test_json_output_is_the_result_dict_one_allocation_per_line(regions_file: Pa
         text = cli.result_json(each.to_dict())
         assert json.loads(text) == each.to_dict()
     lines = cli.result_json(result.to_dict()).splitlines()
-    assert sum(line.startswith('    {"id": ') for line in lines) == len(result.allocations)
+    assert sum(line.startswith('    {"id":') for line in lines) == len(result.allocations)
 
 
 def test_csv_has_the_same_units_as_json(runner: CliRunner, regions_file: Path) -> None:

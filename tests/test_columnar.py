@@ -382,6 +382,24 @@ def test_the_columnar_benchmark_runs_its_pipelines_and_checks_the_answer(tmp_pat
         columnar.same_answer(tmp_path / "out.parquet", tmp_path / "out.json")
 
 
+def test_the_columnar_gates_fail_only_where_enforced_and_on_the_million_rows_memory() -> None:
+    from benchmarks.columnar import GATES, MILLION_PEAK_MB, Row, failures, markdown
+
+    json_gate, parquet_gate = GATES["json"], GATES["parquet"]
+    held = Row("allot solve, JSON", 1.0, 1.0, json_gate, json_gate, 100.0, True)
+    over = Row("allot solve, JSON", 1.0, 1.0, json_gate + 0.01, json_gate, 100.0, True)
+    reported = Row("allot solve, Parquet", 1.0, 1.0, parquet_gate + 1, parquet_gate, 1.0, False)
+    heavy = Row("million", 9.0, 9.0, 2.0, GATES["million"], MILLION_PEAK_MB + 1, False)
+    assert held.held is True and over.held is False and reported.held is False
+    assert failures([held, reported]) == []
+    assert failures([over]) == [
+        f"allot solve, JSON: {json_gate + 0.01:.2f} x its reference, over the gate {json_gate:g}"
+    ]
+    assert failures([heavy]) == [f"million: peak {MILLION_PEAK_MB + 1:,.0f} MB, over 2,048"]
+    table = markdown([held, reported], 10)
+    assert "holds" in table and "FAILS (not enforced)" in table
+
+
 def test_an_infeasible_run_writes_an_empty_table_and_exits_1(tmp_path: Path) -> None:
     out = tmp_path / "x.parquet"
     answer = cli_run("solve", "scenarios/regions-2025-infeasible.yaml", "-f", "parquet", "-o", out)

@@ -9,6 +9,7 @@ import numpy as np
 from optimizer.entitlement import Entitlements, IntArray
 from optimizer.exact import decimal
 from optimizer.model import SubsetSum
+from optimizer.recipients import RecipientTable
 from optimizer.scenario import GroupRule, Scenario
 
 
@@ -17,17 +18,25 @@ class TagIndex:
     tag for all the rules that use it."""
 
     def __init__(self, scenario: Scenario, ent: Entitlements) -> None:
-        self._tags = [scenario.recipients[p].tags for p in ent.position.tolist()]
+        self._table = RecipientTable.of(scenario.recipients)
+        self._position = ent.position
         self._by_tag: dict[str, dict[str, IntArray]] = {}
 
     def members(self, tag: str, value: str) -> IntArray:
         if tag not in self._by_tag:
-            groups: dict[str, list[int]] = {}
-            for i, tags in enumerate(self._tags):
-                held = tags.get(tag)
-                if held is not None:
-                    groups.setdefault(held, []).append(i)
-            self._by_tag[tag] = {v: np.array(m, dtype=np.int64) for v, m in groups.items()}
+            held = self._table.tag_column(tag)
+            column = [held[p] for p in self._position.tolist()]
+            codes: dict[str | None, int] = {}
+            coded = np.fromiter(
+                (codes.setdefault(v, len(codes)) for v in column), dtype=np.int64, count=len(column)
+            )
+            order = np.argsort(coded, kind="stable")  # members of each value in index order
+            bounds = np.searchsorted(coded[order], np.arange(len(codes) + 1))
+            self._by_tag[tag] = {
+                v: order[bounds[c] : bounds[c + 1]].astype(np.int64)
+                for v, c in codes.items()
+                if v is not None
+            }
         return self._by_tag[tag].get(value, np.zeros(0, dtype=np.int64))
 
 

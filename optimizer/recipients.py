@@ -1,0 +1,546 @@
+"""Recipients as a table: one column per field, validated a column at a time.
+
+A scenario's recipients are held as a :class:`RecipientTable` (numpy arrays for the numbers,
+tuples for text and tags) rather than one pydantic model per recipient: a firm-level
+programme lists 100,000 of them, and the engine reads them as columns
+(:mod:`optimizer.entitlement`, the group rules, the content hash, the allocations). The table
+is a ``Sequence[Recipient]``: indexing or iterating gives :class:`~optimizer.scenario.Recipient`
+objects, built on demand, so code that looks at one recipient (an explanation, a table row,
+a small scenario's rules) reads it as before.
+
+:func:`recipient_table` validates a list of raw recipient mappings. Each field is checked
+over its whole column (types, ranges, finiteness, ``cap >= floor``, trimmed ids); a row that
+passes every check is taken as it is. A row that fails one, or uses a field the columns do
+not check (``criteria``, ``hard``, tags that are not text, anything unexpected), is validated
+by the pydantic model on its own, so its problems carry the same messages and field paths as
+before (``recipients[812].cap: must be >= floor (12)``) and the model stays the one definition
+of what a valid recipient is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from optimizer.exact import MAX_BUDGET
+
+if TYPE_CHECKING:
+    from optimizer.errors import Problem
+    from optimizer.scenario import Recipient
+
+__all__ = ["RecipientTable", "recipient_table"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_MAX_MAGNITUDE = 1e15  # optimizer.scenario.MAX_MAGNITUDE (a test pins that they agree)
+_MAX_NAME = 500  # optimizer.scenario.MAX_NAME
+_MAX_ID = 200
+_MAX_TAG = 200
+_COLUMNS = frozenset({"id", "name", "score", "weight", "floor", "cap", "previous", "tags"})
+"""The fields a row may have and still be checked by columns (others go to the model)."""
+_ABSENT: Any = object()
+
+
+class RecipientTable(Sequence["Recipient"]):
+    """Validated recipients, one column per field, in the scenario's order.
+
+    ``score``, ``weight`` and ``floor`` are read-only numpy arrays; ``cap`` and ``previous``
+    are tuples holding None where not given (``cap_array``/``previous_array`` as numbers);
+    ``tags`` one dict per recipient; ``criteria`` and ``hard`` None when no recipient sets
+    them. Build it with :func:`recipient_table` (raw data) or :meth:`of` (models)."""
+
+    __slots__ = (
+        "_order",
+        "cap",
+        "criteria",
+        "floor",
+        "hard",
+        "ids",
+        "names",
+        "previous",
+        "score",
+        "tags",
+        "weight",
+    )
+
+    def __init__(
+        self,
+        *,
+        ids: tuple[str, ...],
+        names: tuple[str | None, ...],
+        score: FloatArray,
+        weight: FloatArray,
+        floor: IntArray,
+        cap: tuple[int | None, ...],
+        previous: tuple[float | None, ...],
+        tags: tuple[dict[str, str], ...],
+        criteria: tuple[dict[str, float] | None, ...] | None = None,
+        hard: tuple[bool, ...] | None = None,
+    ) -> None:
+        for array in (score, weight, floor):
+            array.flags.writeable = False
+        self.ids = ids
+        self.names = names
+        self.score = score
+        self.weight = weight
+        self.floor = floor
+        self.cap = cap
+        self.previous = previous
+        self.tags = tags
+        self.criteria = criteria
+        self.hard = hard
+        self._order: IntArray | None = None
+
+    @classmethod
+    def of(cls, recipients: Sequence[Recipient]) -> RecipientTable:
+        """``recipients`` as a table (itself when it is one already)."""
+        if isinstance(recipients, RecipientTable):
+            return recipients
+        recs = list(recipients)
+        criteria = tuple(r.criteria for r in recs)
+        hard = tuple(r.hard for r in recs)
+        return cls(
+            ids=tuple(r.id for r in recs),
+            names=tuple(r.name for r in recs),
+            score=np.array([r.score for r in recs], dtype=np.float64),
+            weight=np.array([r.weight for r in recs], dtype=np.float64),
+            floor=np.array([r.floor for r in recs], dtype=np.int64),
+            cap=tuple(r.cap for r in recs),
+            previous=tuple(r.previous for r in recs),
+            tags=tuple(r.tags for r in recs),
+            criteria=criteria if any(c is not None for c in criteria) else None,
+            hard=hard if any(hard) else None,
+        )
+
+    # ------------------------------------------------------------------ the sequence
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, index: int) -> Recipient: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Recipient, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Recipient | tuple[Recipient, ...]:
+        if isinstance(index, slice):
+            return tuple(self.row(i) for i in range(len(self))[index])
+        return self.row(range(len(self))[index])
+
+    def __iter__(self) -> Iterator[Recipient]:
+        return (self.row(i) for i in range(len(self)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RecipientTable):
+            return self.rows() == other.rows()
+        if isinstance(other, tuple | list):
+            return self.rows() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"RecipientTable({len(self)} recipients)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuilt, (self._fields(),))
+
+    def _fields(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_order"}
+
+    def row(self, i: int) -> Recipient:
+        """Recipient ``i`` as a model (built now: the table keeps no models)."""
+        from optimizer.scenario import Recipient
+
+        data: dict[str, Any] = {
+            "id": self.ids[i],
+            "name": self.names[i],
+            "score": float(self.score[i]),
+            "weight": float(self.weight[i]),
+            "floor": int(self.floor[i]),
+            "cap": self.cap[i],
+            "previous": self.previous[i],
+            "tags": self.tags[i],
+        }
+        if self.criteria is not None and self.criteria[i] is not None:
+            data["criteria"] = self.criteria[i]
+        if self.hard is not None and self.hard[i]:
+            data["hard"] = True
+        return Recipient.model_validate(data)
+
+    def rows(self) -> tuple[Recipient, ...]:
+        """Every recipient as a model, in order."""
+        return tuple(self)
+
+    def with_scores(self, scores: Mapping[str, float]) -> RecipientTable:
+        """A copy in which the recipients named in ``scores`` have that score, given directly
+        (their criteria dropped); see ``Scenario.with_scores``."""
+        fields = self._fields()
+        score = self.score.copy()
+        positions = [i for i, rid in enumerate(self.ids) if rid in scores]
+        for i in positions:
+            score[i] = float(scores[self.ids[i]])
+        fields["score"] = score
+        if self.criteria is not None:
+            criteria = list(self.criteria)
+            for i in positions:
+                criteria[i] = None
+            fields["criteria"] = tuple(criteria) if any(c is not None for c in criteria) else None
+        return RecipientTable(**fields)
+
+    # ------------------------------------------------------------------ columns
+
+    @property
+    def labels(self) -> list[str]:
+        """Display names: ``name`` when given, else ``id`` (as ``Recipient.label``)."""
+        return [name or rid for rid, name in zip(self.ids, self.names, strict=True)]
+
+    def cap_array(self, missing: int) -> IntArray:
+        """Caps as integers, ``missing`` where none is given."""
+        return np.array([missing if c is None else c for c in self.cap], dtype=np.int64)
+
+    def previous_array(self) -> FloatArray:
+        """Previous allocations, NaN where none is given."""
+        return np.array([np.nan if p is None else p for p in self.previous], dtype=np.float64)
+
+    def tag_column(self, tag: str) -> list[str | None]:
+        """Each recipient's value of ``tag`` (None where it has none)."""
+        return [tags.get(tag) for tags in self.tags]
+
+    def order(self) -> IntArray:
+        """Positions sorted by id (code-point order, as Python sorts ``str``): the engine's
+        canonical order, computed once."""
+        if self._order is None:
+            ids = self.ids
+            if any("\x00" in i for i in ids):  # NumPy strings cannot hold NUL: sort in Python
+                order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
+            else:  # ids are unique: no ties
+                order = np.argsort(np.array(ids, dtype=str), kind="stable").astype(np.int64)
+            order.flags.writeable = False
+            self._order = order
+        return self._order
+
+    def canonical_rows(self) -> str:
+        """The recipients of ``Scenario.canonical()`` as compact JSON with sorted keys, sorted
+        by id, without the list's brackets: what the content hash reads.
+
+        Written a column at a time: each column becomes its JSON texts (numbers by ``repr``
+        as the JSON encoder writes them, strings by the encoder's own escaping, each distinct
+        tag set once), then each recipient's object is put together in sorted key order
+        (cap, criteria, floor, hard, id, name, previous, score, tags, weight)."""
+        order = self.order().tolist()
+        text = _TEXT
+        caps = ["null" if c is None else str(c) for c in (self.cap[i] for i in order)]
+        floors = list(map(str, self.floor[order].tolist()))
+        ids = list(map(text, (self.ids[i] for i in order)))
+        names = ["null" if n is None else text(n) for n in (self.names[i] for i in order)]
+        previous = _number_texts(self.previous_array()[order])
+        scores = _number_texts(self.score[order])
+        weights = _number_texts(self.weight[order])
+        tags = _tag_texts([self.tags[i] for i in order])
+        if self.criteria is None and self.hard is None:
+            return ",".join(
+                [
+                    f'{{"cap":{c},"floor":{f},"id":{i},"name":{n},"previous":{p},'
+                    f'"score":{s},"tags":{t},"weight":{w}}}'
+                    for c, f, i, n, p, s, t, w in zip(
+                        caps, floors, ids, names, previous, scores, tags, weights, strict=True
+                    )
+                ]
+            )
+        criteria = self.criteria or (None,) * len(self)
+        hard = self.hard or (False,) * len(self)
+        out = []
+        for k, i in enumerate(order):
+            given = criteria[i]
+            if given is None:
+                middle = f',"previous":{previous[k]},"score":{scores[k]}'
+                scored = ""
+            else:
+                middle = f',"previous":{previous[k]}'
+                scored = f',"criteria":{_CANONICAL_JSON(given)}'
+            out.append(
+                f'{{"cap":{caps[k]}{scored},"floor":{floors[k]},'
+                f'{_HARD_TEXT if hard[i] else ""}"id":{ids[k]},'
+                f'"name":{names[k]}{middle},"tags":{tags[k]},"weight":{weights[k]}}}'
+            )
+        return ",".join(out)
+
+
+def _number_texts(values: FloatArray) -> list[str]:
+    """Each float as the JSON encoder writes it (``repr``; NaN, standing for None, as
+    ``null``). Scores and weights repeat (a few hundred distinct values among 100,000 firms):
+    each distinct value is written once, unless the column holds a negative zero (which
+    ``np.unique`` would take for zero)."""
+    if len(values) < 1000 or np.signbit(values).any():
+        return ["null" if math.isnan(v) else repr(v) for v in values.tolist()]
+    distinct, at = np.unique(values, return_inverse=True)
+    if 4 * len(distinct) > len(values):
+        return ["null" if math.isnan(v) else repr(v) for v in values.tolist()]
+    texts = ["null" if math.isnan(v) else repr(v) for v in distinct.tolist()]
+    return [texts[i] for i in at.tolist()]
+
+
+def _tag_texts(tags: list[dict[str, str]]) -> list[str]:
+    """Each tag set as compact JSON with sorted keys. Rows are grouped by their keys (a
+    file's tag columns give every row the same ones), and each distinct tuple of values of
+    a group is written once."""
+    keysets = list(map(tuple, tags))
+    groups: dict[tuple[str, ...], list[int]] = {}
+    if len(set(keysets)) == 1:
+        groups[keysets[0]] = list(range(len(tags)))
+    else:
+        for i, keys in enumerate(keysets):
+            groups.setdefault(keys, []).append(i)
+    out = [""] * len(tags)
+    text = _TEXT
+    for keys, rows in groups.items():
+        ordered = sorted(keys)
+        if not ordered:
+            for i in rows:
+                out[i] = "{}"
+            continue
+        heads = [("{" if j == 0 else ",") + text(k) + ":" for j, k in enumerate(ordered)]
+        picked = map(itemgetter(*ordered), [tags[i] for i in rows])
+        values: Iterator[tuple[str, ...]] = (
+            ((v,) for v in picked) if len(ordered) == 1 else iter(picked)
+        )
+        written: dict[tuple[str, ...], str] = {}
+        for i, held in zip(rows, values, strict=True):
+            found = written.get(held)
+            if found is None:
+                found = written[held] = (
+                    "".join([h + text(v) for h, v in zip(heads, held, strict=True)]) + "}"
+                )
+            out[i] = found
+    return out
+
+
+def _rebuilt(fields: dict[str, Any]) -> RecipientTable:
+    return RecipientTable(**fields)
+
+
+_CANONICAL_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+_TEXT = json.encoder.encode_basestring  # a JSON string, as ensure_ascii=False writes it
+_HARD_TEXT = '"hard":true,'
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def recipient_table(rows: Sequence[Any]) -> tuple[RecipientTable | None, list[Problem], list[int]]:
+    """Validate raw recipients (the mappings of a scenario's ``recipients`` list).
+
+    Returns the table (None when a row is invalid), the problems of the invalid rows (paths
+    ``recipients[i]...``, worded by the model) and the rows the model validated one at a
+    time: those the column checks did not take, the only ones that may hold a non-finite
+    number or a container worth searching."""
+    n = len(rows)
+    plain = np.fromiter((type(r) is dict for r in rows), dtype=bool, count=n)
+    slow = ~plain
+    dicts: list[dict[str, Any]] = (
+        list(rows)
+        if plain.all()
+        else [r if ok else {} for r, ok in zip(rows, plain.tolist(), strict=True)]
+    )
+    slow |= _unusual_keys(dicts)
+    ids: list[Any] = [r.get("id") for r in dicts]
+    slow |= _bad_text(ids, most=_MAX_ID, optional=False)
+    names: list[Any] = [r.get("name") for r in dicts]
+    slow |= _bad_text(names, most=_MAX_NAME, optional=True)
+    score, given, bad = _numbers([r.get("score", _ABSENT) for r in dicts], absent=False)
+    slow |= bad | ~given | ~(score > 0) | (score > _MAX_MAGNITUDE)
+    weight, given, bad = _numbers([r.get("weight", _ABSENT) for r in dicts], absent=True)
+    slow |= bad | (weight > _MAX_MAGNITUDE)
+    weight[~given] = 1.0
+    floor, given, bad = _numbers([r.get("floor", _ABSENT) for r in dicts], absent=True, whole=True)
+    slow |= bad | (floor > MAX_BUDGET)
+    cap, has_cap, bad = _numbers([r.get("cap") for r in dicts], absent=True, none=True, whole=True)
+    slow |= bad | (cap > MAX_BUDGET) | (has_cap & (cap < floor))
+    given_previous = [r.get("previous") for r in dicts]
+    previous, has_previous, bad = _numbers(given_previous, absent=True, none=True)
+    slow |= bad | (previous > MAX_BUDGET)
+    tags: list[Any] = [r.get("tags", _ABSENT) for r in dicts]
+    slow |= _bad_tags(tags)
+    slow_rows: list[int] = np.flatnonzero(slow).tolist()
+    models, problems = _by_model(rows, slow_rows)
+    if problems:
+        return None, problems, slow_rows
+    cap_list: list[int | None] = [
+        int(c) if held else None for c, held in zip(cap.tolist(), has_cap.tolist(), strict=True)
+    ]
+    previous_list: list[float | None] = [
+        p if held else None
+        for p, held in zip(previous.tolist(), has_previous.tolist(), strict=True)
+    ]
+    tags = [{} if t is _ABSENT else t for t in tags]
+    whole = floor.astype(np.int64)
+    criteria: list[dict[str, float] | None] | None = None
+    hard: list[bool] | None = None
+    for i, model in models.items():
+        ids[i], names[i], tags[i] = model.id, model.name, model.tags
+        score[i], weight[i], whole[i] = model.score, model.weight, model.floor
+        cap_list[i], previous_list[i] = model.cap, model.previous
+        if model.criteria is not None:
+            criteria = criteria or [None] * n
+            criteria[i] = model.criteria
+        if model.hard:
+            hard = hard or [False] * n
+            hard[i] = True
+    table = RecipientTable(
+        ids=tuple(ids),
+        names=tuple(names),
+        score=score,
+        weight=weight,
+        floor=whole,
+        cap=tuple(cap_list),
+        previous=tuple(previous_list),
+        tags=tuple(tags),
+        criteria=None if criteria is None else tuple(criteria),
+        hard=None if hard is None else tuple(hard),
+    )
+    return table, [], slow_rows
+
+
+Mask = npt.NDArray[np.bool_]
+
+
+def _unusual_keys(rows: list[dict[str, Any]]) -> Mask:
+    """Rows with a key the columns do not check (criteria, hard, unknown fields)."""
+    keys = list(map(tuple, rows))
+    unusual = {k for k in set(keys) if not _COLUMNS.issuperset(k)}
+    if not unusual:
+        return np.zeros(len(rows), dtype=bool)
+    return np.fromiter((k in unusual for k in keys), dtype=bool, count=len(keys))
+
+
+def _bad_text(values: list[Any], *, most: int, optional: bool) -> Mask:
+    """Rows whose value is not text of 1 to ``most`` characters without spaces at the ends
+    (ids), or (``optional``) neither None nor text of at most ``most`` characters (names)."""
+    n = len(values)
+    kinds = set(map(type, values))
+    if optional:
+        if kinds <= {str, type(None)}:
+            text = [v for v in values if v is not None]
+            if not text or max(map(len, text)) <= most:
+                return np.zeros(n, dtype=bool)
+        return np.fromiter(
+            (v is not None and (type(v) is not str or len(v) > most) for v in values),
+            dtype=bool,
+            count=n,
+        )
+    if (
+        kinds == {str}
+        and min(map(len, values)) > 0
+        and max(map(len, values)) <= most
+        and list(map(str.strip, values)) == values
+    ):
+        return np.zeros(n, dtype=bool)
+    return np.fromiter(
+        (type(v) is not str or not 0 < len(v) <= most or v.strip() != v for v in values),
+        dtype=bool,
+        count=n,
+    )
+
+
+_NUMBER_TYPES = frozenset({int, float})
+
+
+def _numbers(
+    values: list[Any], *, absent: bool, none: bool = False, whole: bool = False
+) -> tuple[FloatArray, Mask, Mask]:
+    """A column as floats (0 where not given), where a number is given, and the rows the
+    model must see: a value that is not a number (``bool``, text; missing unless ``absent``
+    allows it, None unless ``none`` does), not finite, negative, or (``whole``) not a whole
+    number."""
+    n = len(values)
+    if set(map(type, values)) <= _NUMBER_TYPES:
+        given = np.ones(n, dtype=bool)
+        bad = np.zeros(n, dtype=bool)
+        numbers = values
+    else:
+        given = np.fromiter((type(v) in _NUMBER_TYPES for v in values), dtype=bool, count=n)
+        missing = np.fromiter(
+            ((absent and v is _ABSENT) or (none and v is None) for v in values),
+            dtype=bool,
+            count=n,
+        )
+        bad = ~given & ~missing
+        numbers = [v if type(v) in _NUMBER_TYPES else 0.0 for v in values]
+    try:
+        array = np.array(numbers, dtype=np.float64)
+    except OverflowError:  # an integer beyond any float: the model words it
+        array = np.array([_as_float(v) for v in numbers], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(array)
+        bad |= ~finite | (array < 0)
+        if whole:
+            bad |= finite & (np.floor(array) != array)
+    array[~finite] = 0.0
+    return array, given, bad
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _bad_tags(values: list[Any]) -> Mask:
+    """Rows whose tags are not a dict of text keys and values of at most 200 characters:
+    the model sees them (it turns numbers and booleans into text, and words the rest)."""
+    n = len(values)
+    dicts = [v for v in values if v is not _ABSENT]
+    if set(map(type, dicts)) <= {dict}:
+        keys = list(chain.from_iterable(dicts))
+        texts = list(chain.from_iterable(map(dict.values, dicts)))
+        if (
+            set(map(type, keys)) <= {str}
+            and set(map(type, texts)) <= {str}
+            and max(map(len, keys), default=0) <= _MAX_TAG
+            and max(map(len, texts), default=0) <= _MAX_TAG
+        ):
+            return np.zeros(n, dtype=bool)
+    return np.fromiter((_bad_tag_set(v) for v in values), dtype=bool, count=n)
+
+
+def _bad_tag_set(tags: Any) -> bool:
+    if tags is _ABSENT:
+        return False
+    if type(tags) is not dict:
+        return True
+    return not all(
+        type(k) is str and type(v) is str and len(k) <= _MAX_TAG and len(v) <= _MAX_TAG
+        for k, v in tags.items()
+    )
+
+
+def _by_model(
+    rows: Sequence[Any], slow_rows: list[int]
+) -> tuple[dict[int, Recipient], list[Problem]]:
+    """The given rows validated by the model: each valid one, and the problems of the rest."""
+    from pydantic import ValidationError
+
+    from optimizer.scenario import Recipient, pydantic_problems
+
+    models: dict[int, Recipient] = {}
+    problems: list[Problem] = []
+    for i in slow_rows:
+        try:
+            models[i] = Recipient.model_validate(rows[i])
+        except ValidationError as exc:
+            problems.extend(pydantic_problems(exc, ("recipients", i)))
+    return models, problems
