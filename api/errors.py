@@ -12,7 +12,8 @@ ServiceError                 raised by the service on purpose
 InputError (optimizer) 422   bad scenario, override or request (every problem at once)
 StorableText           422   text no database can store (NUL, unpaired surrogates), anywhere
 RequestValidationError 422   a request that does not match its schema (FastAPI)
-HTTPException          4xx   401 / 403 from auth, 404 / 405 from routing
+HTTPException          4xx   401 / 403 from auth, 404 / 405 from routing; a body FastAPI
+                       cannot parse (JSON nested too deeply, ...) is a 422, never a 400
 OperationalError       503   the database does not answer
 anything else          500   logged with a reference; the client sees no traceback
 """
@@ -158,6 +159,11 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         if isinstance(exc.__cause__, BodyTooLarge):  # FastAPI wraps errors reading a body
             return error_response(413, exc.__cause__.problems)
+        if isinstance(exc.__cause__, RecursionError):  # json.loads on absurdly nested JSON
+            return error_response(422, (Problem("", "request body: nested too deeply"),))
+        if exc.status_code == 400 and exc.__cause__ is not None:  # any other unreadable body
+            reason = f"request body: cannot be read ({type(exc.__cause__).__name__})"
+            return error_response(422, (Problem("", reason),))
         message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         return error_response(exc.status_code, (Problem("", message),), exc.headers)
 
