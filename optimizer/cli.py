@@ -1616,13 +1616,8 @@ def load_examples(
             for file in files:
                 uploads = [inputs.Upload(p.name, p.read_bytes()) for p in _upload_set(file)]
                 try:
-                    detail, created = store_parsed(
-                        database,
-                        loader,
-                        lambda session, found=uploads: inputs.scenario_from_upload(
-                            session, found, {}
-                        ),
-                    )
+                    parse = functools.partial(inputs.scenario_from_upload, files=uploads, fields={})
+                    detail, created = store_parsed(database, loader, parse)
                 except InputError as exc:
                     problems.extend(f"error: {file}: {p}" for p in exc.problems)
                     continue

@@ -69,8 +69,10 @@ def test_load_examples_stores_what_an_http_upload_of_each_stores(env: DatabaseTa
     for folder in (SCENARIOS, SCENARIOS / "plan-2023"):
         loaded = runner.invoke(cli.app, ["load-examples", str(folder)])
         assert loaded.exit_code == 0, loaded.output
-    with TestClient(create_app(env.settings())) as client:
-        headers = {"Authorization": f"Bearer {make_token(client.app.state.database, Role.PLANNER)}"}
+    service = create_app(env.settings())
+    with TestClient(service) as client:
+        token = make_token(service.state.database, Role.PLANNER)
+        headers = {"Authorization": f"Bearer {token}"}
         stored = client.get("/v1/scenarios?limit=100", headers=headers).json()
         assert stored["total"] == len(EXAMPLES)
         by_hash = {item["content_hash"]: item for item in stored["items"]}

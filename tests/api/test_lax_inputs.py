@@ -156,8 +156,8 @@ def test_malformed_or_deeply_nested_json_is_a_422_with_a_path(
         assert problems and all("path" in p and p["message"] for p in problems)
     nested = {"scenario": json.loads('{"a":' * 900 + "1" + "}" * 900)}
     if endpoint in ("/v1/runs", "/v1/sweeps"):
-        body = nested if endpoint == "/v1/runs" else nested | {"set": "budget=1"}
-        answer = client.post(endpoint, json=body, headers=auth())
+        request = nested if endpoint == "/v1/runs" else nested | {"set": "budget=1"}
+        answer = client.post(endpoint, json=request, headers=auth())
         assert answer.status_code == 422, answer.text[:300]
         assert answer.json()["detail"][0]["path"] != "set", answer.text[:300]
     assert counts(database) == before
