@@ -35,7 +35,14 @@ import numpy as np
 from optimizer.entitlement import FloatArray, IntArray
 from optimizer.exact import ExactQuota, decimal_integers, divisor_of, repair
 from optimizer.model import IntegerProgram
-from optimizer.objectives import MarginalCost, UnitCost, divisor, divisor_inverse, unit_table
+from optimizer.objectives import (
+    FIRST_UNIT_FIRST,
+    MarginalCost,
+    UnitCost,
+    divisor,
+    divisor_inverse,
+    unit_table,
+)
 from optimizer.scenario import METHOD_ALIASES
 
 SORT_LIMIT = 65_536
@@ -173,7 +180,7 @@ def float_start(
         """Units whose priority q / d(k) exceeds 1 / divisor: d(k) < q * divisor."""
         y = q * divisor
         c = np.ceil(divisor_inverse(rule, y))
-        if rule in ("adams", "huntington-hill"):  # d(0) = 0: the first unit comes first
+        if rule in FIRST_UNIT_FIRST:  # d(0) = 0: the first unit comes first
             c = np.where(y > 0, np.maximum(c, 1.0), 0.0)
         return np.clip(c, lo, hi).astype(np.int64)
 

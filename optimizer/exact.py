@@ -229,6 +229,8 @@ def divisor_of(method: str, k: int) -> tuple[int, int]:
         return k, 1
     if method == "huntington-hill":
         return k * (k + 1), 1
+    if method == "dean":  # the harmonic mean of k and k + 1
+        return 2 * k * (k + 1), 2 * k + 1
     raise ValueError(f"not a divisor method: {method}")
 
 
@@ -240,7 +242,7 @@ def key_function(rule: str, exact: ExactQuota, rank: Sequence[int]) -> Callable[
       (the least-squares order, which is the largest-remainder order);
     - ``weighted``: the larger quota first, then ``k - q_i``, then rank;
     - divisor methods: the larger priority ``q_i / d(k)`` first, then rank; units with
-      ``d(k) = 0`` (the first unit under Adams and Huntington-Hill) before every other,
+      ``d(k) = 0`` (the first unit under Adams, Huntington-Hill, Dean) before every other,
       larger quota first.
     """
     numer, denom, n = exact.numer, exact.denom, len(exact.numer)

@@ -8,7 +8,7 @@ import numpy as np
 
 from optimizer.entitlement import Entitlements, FloatArray, IntArray
 from optimizer.model import IntegerProgram
-from optimizer.objectives import SCALE, MarginalCost, divisor
+from optimizer.objectives import FIRST_UNIT_FIRST, SCALE, MarginalCost, divisor
 from optimizer.result import Metrics
 from optimizer.rules import CompiledRules
 
@@ -134,6 +134,10 @@ def _reciprocal_divisor_sum(rule: str, start: int, count: IntArray) -> FloatArra
     if rule == "huntington-hill":
         tail = _hh_tail(float(start + _DIRECT), end - 1.0)
         out[long] = prefix[_DIRECT] + tail
+    elif rule == "dean":  # 1 / d(k) = (1/k + 1/(k + 1)) / 2
+        s = float(start)
+        first = digamma(np.array([s])) + digamma(np.array([s + 1.0]))
+        out[long] = (digamma(end) + digamma(end + 1.0) - first) / 2.0
     else:  # d(k) = k + c: sum_{k=start}^{end-1} 1/(k + c) = psi(end + c) - psi(start + c)
         c = {"jefferson": 1.0, "webster": 0.5, "adams": 0.0}[rule]
         first = digamma(np.array([start + c]))
@@ -156,8 +160,8 @@ def objective_value(program: IntegerProgram, x: IntArray, kind: str) -> float:
         return float(-(each.astype(np.float64) * x).sum() / SCALE)  # no int64 overflow
     rule = program.cost.rule
     units = np.asarray(x, dtype=np.int64)
-    # where d(0) = 0 (Adams, Huntington-Hill) the first unit's priority is 2 max(q) + q_i
-    start = 1 if rule in ("adams", "huntington-hill") else 0
+    # where d(0) = 0 (Adams, Huntington-Hill, Dean) the first unit's priority is 2 max(q) + q_i
+    start = 1 if rule in FIRST_UNIT_FIRST else 0
     count = np.maximum(units - start, 0)
     total = q * _reciprocal_divisor_sum(rule, start, count)
     if start:

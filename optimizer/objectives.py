@@ -5,9 +5,10 @@ function of ``x_i``, so it is fully described by the cost of the (k+1)-th unit o
 recipient, ``c_i(k)``, which never decreases in ``k``:
 
 - ``hamilton``: ``sum |x_i - q_i|``; ``c_i(k) = clip(2(k - q_i) + 1, -1, 1)``.
-- divisor methods (``jefferson``, ``webster``, ``huntington-hill``, ``adams``): maximise the
-  sum of the priorities ``q_i / d(k)`` of the units given; ``c_i(k) = -q_i / d(k)``. Where
-  ``d(0) = 0`` (Adams, Huntington-Hill) the first unit's priority is ``2 max(q) + q_i``,
+- divisor methods (``jefferson``, ``webster``, ``huntington-hill``, ``adams``, ``dean``):
+  maximise the sum of the priorities ``q_i / d(k)`` of the units given;
+  ``c_i(k) = -q_i / d(k)``. Where ``d(0) = 0`` (Adams, Huntington-Hill, Dean) the first
+  unit's priority is ``2 max(q) + q_i``,
   above every later unit, so every recipient gets one unit first, largest quota first.
 - ``weighted``: maximise ``sum e_i x_i``; ``c_i(k) = -q_i / max(q)``.
 
@@ -35,7 +36,10 @@ from optimizer.scenario import Method
 
 SCALE = 1_000_000_000
 TIE_SCALE = 1_000
-DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams")
+DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams", "dean")
+FIRST_UNIT_FIRST = ("adams", "huntington-hill", "dean")
+"""The divisor methods with ``d(0) = 0``: every recipient with a positive quota gets a unit
+before any gets a second."""
 
 
 def divisor(method: str, k: FloatArray) -> FloatArray:
@@ -48,6 +52,8 @@ def divisor(method: str, k: FloatArray) -> FloatArray:
         return k.astype(np.float64)
     if method == "huntington-hill":
         return np.sqrt(k * (k + 1.0))
+    if method == "dean":  # the harmonic mean of k and k + 1
+        return k * (k + 1.0) / (k + 0.5)
     raise ValueError(f"not a divisor method: {method}")
 
 
@@ -62,6 +68,8 @@ def divisor_inverse(method: str, y: FloatArray) -> FloatArray:
         return y.astype(np.float64)
     if method == "huntington-hill":  # k (k + 1) = y^2
         return (np.sqrt(1.0 + 4.0 * y * y) - 1.0) / 2.0
+    if method == "dean":  # 2 k (k + 1) = y (2 k + 1)
+        return (y - 1.0 + np.sqrt(y * y + 1.0)) / 2.0
     raise ValueError(f"not a divisor method: {method}")
 
 

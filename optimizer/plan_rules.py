@@ -278,8 +278,6 @@ def _stage_problems(scenario: Scenario) -> list[Problem]:
                 problems.append(
                     Problem(f"{at}.first.{key}", "set by the scenario, not the first stage")
                 )
-        if rule.within == "dean":
-            problems.append(Problem(f"{at}.within", "dean rounds biproportional matrices only"))
         try:
             first = ScenarioModel.from_data(first_stage_data(rule, scenario.budget, scenario.name))
         except InputError as exc:
@@ -422,17 +420,7 @@ def _grading_problems(scenario: Scenario) -> list[Problem]:
 def _matrix_problems(scenario: Scenario) -> list[Problem]:
     found = biproportional_rule(scenario)
     if found is None:
-        return (
-            [
-                Problem(
-                    "objective.method",
-                    "dean rounds the cells of a biproportional rule only (for one margin use "
-                    "webster, jefferson, huntington-hill, adams or hamilton)",
-                )
-            ]
-            if scenario.objective.method == "dean"
-            else []
-        )
+        return []
     index, rule = found
     at = f"rules[{index}]"
     problems: list[Problem] = []

@@ -343,8 +343,6 @@ class _Model:
             what = "maxmin" if kind == "maxmin" else "rules verify does not model"
             return Check("optimality", None, f"not checked ({what})")
         rule = "weighted" if kind == "weighted" else str(self.s.objective.resolved_method)
-        if rule == "dean":
-            return Check("optimality", None, "not checked (dean)")
         zero = (Fraction(0), Fraction(0))
         give = sorted(
             (self._change(rule, i, -1), i) for i in range(self.n) if self.x[i] > self.lo[i]
@@ -402,7 +400,7 @@ class _Model:
 
 
 _INFINITE = Fraction(10**60)
-"""The priority of a first unit under a zero divisor (Adams, Huntington-Hill) is this plus
+"""The priority of a first unit under a zero divisor (Adams, Huntington-Hill, Dean) is this plus
 its quota: above every real priority, larger quota first (as the README defines it)."""
 
 
@@ -433,7 +431,7 @@ def _divisor(rule: str, k: int) -> Fraction:
     if rule == "adams":
         return Fraction(k)
     if rule == "dean":
-        return Fraction(k * (k + 1), 2 * k + 1) if k else Fraction(0)
+        return Fraction(2 * k * (k + 1), 2 * k + 1)  # the harmonic mean of k and k + 1
     raise ValueError(rule)
 
 
@@ -447,7 +445,7 @@ def _priority(rule: str, q: Fraction, k: int) -> Fraction | None:
     return None if d == 0 else q / d
 
 
-_ROUNDED = ("jefferson", "webster", "adams", "huntington-hill")
+_ROUNDED = ("jefferson", "webster", "adams", "huntington-hill", "dean")
 
 
 def _rounded(method: str, value: Fraction, d: Fraction, squared: bool) -> int:
@@ -463,6 +461,9 @@ def _rounded(method: str, value: Fraction, d: Fraction, squared: bool) -> int:
         return math.floor(v + Fraction(1, 2))
     if method == "adams":
         return math.ceil(v)
+    if method == "dean":  # up past the harmonic mean of floor(v) and floor(v) + 1
+        k = math.floor(v)
+        return k if v <= _divisor("dean", k) else k + 1
     raise ValueError(method)
 
 

@@ -401,13 +401,16 @@ def test_bad_rules_are_input_errors_with_paths(change: Any, path: str, words: st
     )
 
 
-def test_dean_is_refused_without_a_matrix() -> None:
+def test_dean_rounds_one_margin_too() -> None:
+    """Dean is a divisor method of the engine as well (tests/test_dean.py): the same
+    recipients without the matrix solve by it, every unit handed out."""
     data = regions_kinds()
     data["rules"] = []
     data["objective"]["method"] = "dean"
-    with pytest.raises(InputError) as caught:
-        Scenario.from_data(data)
-    assert [p.path for p in caught.value.problems] == ["objective.method"]
+    result = solve(Scenario.from_data(data))
+    assert result.status == "optimal"
+    assert sum(a.units for a in result.allocations) == data["budget"]
+    assert result.certificate is not None and result.certificate["method"] == "dean"
 
 
 @pytest.mark.parametrize("method", DIVISOR_METHODS)

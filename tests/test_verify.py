@@ -65,7 +65,7 @@ def test_a_result_of_another_scenario_fails_on_the_hash() -> None:
     assert bad[0].startswith("hash:")
 
 
-METHODS = ("hamilton", "jefferson", "webster", "adams", "huntington-hill", "weighted")
+METHODS = ("hamilton", "jefferson", "webster", "adams", "huntington-hill", "dean", "weighted")
 
 
 @st.composite

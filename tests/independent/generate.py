@@ -10,7 +10,16 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-KINDS = ("hamilton", "jefferson", "webster", "huntington-hill", "adams", "weighted", "maxmin")
+KINDS = (
+    "hamilton",
+    "jefferson",
+    "webster",
+    "huntington-hill",
+    "adams",
+    "dean",
+    "weighted",
+    "maxmin",
+)
 GRADES = [
     {"grade": "S", "min_score": 70, "multiplier": 1.3},
     {"grade": "A", "min_score": 40, "multiplier": 1.1},

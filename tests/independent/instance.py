@@ -17,7 +17,7 @@ from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
-DIVISOR_METHODS = ("jefferson", "webster", "adams", "huntington-hill")
+DIVISOR_METHODS = ("jefferson", "webster", "adams", "huntington-hill", "dean")
 METHOD_NAMES: Mapping[str, str] = {
     "hamilton": "hamilton",
     "largest-remainder": "hamilton",
@@ -29,6 +29,8 @@ METHOD_NAMES: Mapping[str, str] = {
     "sainte-laguë": "webster",
     "huntington-hill": "huntington-hill",
     "adams": "adams",
+    "dean": "dean",
+    "harmonic": "dean",
 }
 CRITERIA_DECIMALS = 9
 """README "Scores from criteria": the weighted average is rounded to 9 decimals."""

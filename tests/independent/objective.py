@@ -6,8 +6,9 @@ README "Objectives and apportionment methods" and "Ties":
   then ``rank . x`` (units to the larger entitlement, then the smaller id);
 - divisor methods: maximise the sum of the priorities ``q_i / d(k)`` of the units given
   (``d(k) = k + 1`` Jefferson, ``k + 1/2`` Webster, ``k`` Adams, ``sqrt(k (k + 1))``
-  Huntington-Hill); a first unit with ``d(0) = 0`` has priority ``2 max(q) + q_i``, above
-  every later unit; exact ties go straight to ``rank . x``;
+  Huntington-Hill, the harmonic mean ``2 / (1/k + 1/(k + 1))`` Dean); a first unit with
+  ``d(0) = 0`` has priority ``2 max(q) + q_i``, above every later unit; exact ties go
+  straight to ``rank . x``;
 - ``weighted``: maximise ``sum e_i x_i``; ties as Hamilton;
 - ``maxmin``: maximise the smallest ``x_i / q_i`` (``q_i > 0``), then the Hamilton keys;
 - last, where all of those tie (possible under ``grade_order``): the first recipient in
@@ -41,6 +42,8 @@ def divisor(method: str, k: int) -> Fraction:
         return Fraction(k)
     if method == "huntington-hill":
         return Fraction(k * (k + 1))
+    if method == "dean":  # the harmonic mean of k and k + 1 (0 at k = 0)
+        return Fraction(0) if k == 0 else 2 / (Fraction(1, k) + Fraction(1, k + 1))
     raise ValueError(method)
 
 

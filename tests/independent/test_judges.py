@@ -32,6 +32,9 @@ TEXTBOOK = {
     "webster": {"a": 3, "b": 3, "c": 1, "d": 1},
     "adams": {"a": 3, "b": 3, "c": 1, "d": 1},
     "huntington-hill": {"a": 3, "b": 3, "c": 1, "d": 1},
+    # Dean, v / (2 k (k + 1) / (2 k + 1)): one each, then 75 a, 60 b, 41.7 a, 33.3 b (c's
+    # next is 22.5, d's 15)
+    "dean": {"a": 3, "b": 3, "c": 1, "d": 1},
 }
 
 
@@ -52,6 +55,32 @@ def test_enumeration_gives_the_textbook_apportionment(method: str) -> None:
 @pytest.mark.parametrize("method", sorted(TEXTBOOK))
 def test_exchanges_give_the_textbook_apportionment(method: str) -> None:
     assert exchange.allocate(textbook(method)) == TEXTBOOK[method]
+
+
+# Dean (the harmonic mean d(k) = 2 k (k + 1) / (2 k + 1): 0, 4/3, 12/5, 24/7, 40/9) where it
+# differs from its neighbours, by hand: votes 59 / 32 / 17, 8 seats. One seat each first
+# (d(0) = 0), then v / d(k): a 44.25, 24.58, 17.21, 13.275; b 24, 13.33, 9.33; c 12.75, 7.08;
+# the five best are 44.25 a, 24.58 a, 24 b, 17.21 a, 13.33 b: a 4, b 3, c 1. Huntington-Hill
+# (v / sqrt(k (k + 1))) puts a's 13.19 above b's 13.06: a 5, b 2, c 1; Adams (v / k) takes
+# 59 a, 32 b, 29.5 a, 19.67 a, 17 c: a 4, b 2, c 2.
+DEAN_VOTES = {"a": 59, "b": 32, "c": 17}
+DEAN_BY_HAND = {
+    "dean": {"a": 4, "b": 3, "c": 1},
+    "huntington-hill": {"a": 5, "b": 2, "c": 1},
+    "adams": {"a": 4, "b": 2, "c": 2},
+}
+
+
+@pytest.mark.parametrize("method", sorted(DEAN_BY_HAND))
+def test_both_judges_give_dean_by_hand(method: str) -> None:
+    data = {
+        "name": "dean",
+        "budget": 8,
+        "recipients": [{"id": k, "score": v} for k, v in DEAN_VOTES.items()],
+        "objective": objective(method),
+    }
+    assert enumeration.allocate(data) == DEAN_BY_HAND[method]
+    assert exchange.allocate(data) == DEAN_BY_HAND[method]
 
 
 def test_hamilton_alabama_paradox_by_hand() -> None:

@@ -179,7 +179,7 @@ def test_rules_hold_exactly_at_their_edges(data: dict[str, Any]) -> None:
 
 
 SWEEP_VOTES = {"a": 100_000, "b": 80_000, "c": 30_000, "d": 20_000, "e": 7_500}
-DIVISOR_KINDS = ("jefferson", "webster", "huntington-hill", "adams")
+DIVISOR_KINDS = ("jefferson", "webster", "huntington-hill", "adams", "dean")
 
 
 def sweep(method: str, house: int) -> dict[str, Any]:
