@@ -39,7 +39,7 @@ _BODY = {
         "names, or one CSV/XLSX file alone with the scenario's fields as form fields. "
         "'extends' names an uploaded file or a stored scenario ('name' or {name, version})",
         "content": {
-            "application/yaml": {"schema": {"type": "string"}},
+            "application/yaml": {"schema": {"type": "object"}},
             "application/json": {"schema": {"type": "object"}},
             "multipart/form-data": {
                 "schema": {
@@ -207,7 +207,12 @@ def _set_archived(
 @router.get(
     "/{scenario_id}",
     response_model=ScenarioDetail,
-    responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "The stored version, or with ?format=yaml its body as a YAML mapping",
+            "content": {"application/yaml": {"schema": {"type": "object"}}},
+        }
+    },
 )
 def get_scenario(
     scenario_id: ScenarioId,
