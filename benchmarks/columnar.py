@@ -27,11 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -131,24 +129,45 @@ def write_instance(size: int, folder: Path, *, with_inline: bool = True) -> tupl
     return parquet, named, inline
 
 
+MEASURED = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+code = os.waitstatus_to_exitcode(status)
+cpu = usage.ru_utime + usage.ru_stime
+with open(sys.argv[1], "w") as out:
+    json.dump([code, wall, cpu, usage.ru_maxrss / 1024], out)
+"""
+"""Runs a command and writes its exit code, wall and CPU seconds and largest resident set
+(MB: Linux counts kilobytes). A small process of its own starts it: a child forked straight
+from the benchmark would count the benchmark's memory (the generated instance, hundreds of
+MB) in its peak, since the resident set before ``exec`` is part of it."""
+
+
 def timed(command: list[str], repeat: int) -> tuple[float, float, float]:
     """Best wall and CPU (user + system) seconds of ``repeat`` runs of ``command``, and the
-    largest resident set (MB) of any of them (``wait4``: this child's own, not the most of
-    every child so far, which ``RUSAGE_CHILDREN`` reports)."""
+    largest resident set (MB) of any of them."""
     walls, cpus, peaks = [], [], []
     for _ in range(repeat):
-        with tempfile.TemporaryFile() as errors:
-            started = time.perf_counter()
-            child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, cwd=ROOT)
-            _, status, usage = os.wait4(child.pid, 0)
-            walls.append(time.perf_counter() - started)
-            child.returncode = os.waitstatus_to_exitcode(status)
-            cpus.append(usage.ru_utime + usage.ru_stime)
-            peaks.append(usage.ru_maxrss / 1024)  # kilobytes on Linux
-            if child.returncode != 0:
-                errors.seek(0)
-                text = errors.read().decode(errors="replace")
-                raise SystemExit(f"{' '.join(command)} failed ({child.returncode}): {text}")
+        with tempfile.TemporaryDirectory() as folder:
+            report = Path(folder) / "usage.json"
+            done = subprocess.run(
+                [sys.executable, "-c", MEASURED, str(report), *command],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                check=False,
+            )
+            if done.returncode != 0 or not report.exists():
+                raise SystemExit(f"{' '.join(command)} could not be measured: {done.stderr}")
+            code, wall, cpu, peak = json.loads(report.read_text())
+        if code != 0:
+            raise SystemExit(f"{' '.join(command)} failed ({code}): {done.stderr}")
+        walls.append(wall)
+        cpus.append(cpu)
+        peaks.append(peak)
     return min(walls), min(cpus), max(peaks)
 
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, overload
 
@@ -240,14 +241,18 @@ class RecipientTable(Sequence["Recipient"]):
         (cap, criteria, floor, hard, id, name, previous, score, tags, weight)."""
         order = self.order().tolist()
         text = _TEXT
-        caps = ["null" if c is None else str(c) for c in (self.cap[i] for i in order)]
+
+        def pick(column: Sequence[Any]) -> list[Any]:  # in id order, by a C function
+            return [column[order[0]]] if len(order) == 1 else list(itemgetter(*order)(column))
+
+        caps = ["null" if c is None else str(c) for c in pick(self.cap)]
         floors = list(map(str, self.floor[order].tolist()))
-        ids = list(map(text, (self.ids[i] for i in order)))
-        names = ["null" if n is None else text(n) for n in (self.names[i] for i in order)]
+        ids = list(map(text, pick(self.ids)))
+        names = ["null" if n is None else text(n) for n in pick(self.names)]
         previous = _number_texts(self.previous_array()[order])
         scores = _number_texts(self.score[order])
         weights = _number_texts(self.weight[order])
-        tags = _tag_texts([self.tags[i] for i in order])
+        tags = _tag_texts(pick(self.tags))
         if self.criteria is None and self.hard is None:
             return ",".join(
                 [
@@ -348,7 +353,10 @@ def recipient_table(rows: Sequence[Any]) -> tuple[RecipientTable | None, list[Pr
     time: those the column checks did not take, the only ones that may hold a non-finite
     number or a container worth searching."""
     n = len(rows)
-    plain = np.fromiter((type(r) is dict for r in rows), dtype=bool, count=n)
+    if set(map(type, rows)) == {dict}:
+        plain = np.ones(n, dtype=bool)
+    else:
+        plain = np.fromiter((type(r) is dict for r in rows), dtype=bool, count=n)
     slow = ~plain
     dicts: list[dict[str, Any]] = (
         list(rows)
@@ -356,23 +364,23 @@ def recipient_table(rows: Sequence[Any]) -> tuple[RecipientTable | None, list[Pr
         else [r if ok else {} for r, ok in zip(rows, plain.tolist(), strict=True)]
     )
     slow |= _unusual_keys(dicts)
-    ids: list[Any] = [r.get("id") for r in dicts]
+    ids: list[Any] = _column(dicts, "id", None)
     slow |= _bad_text(ids, most=_MAX_ID, optional=False)
-    names: list[Any] = [r.get("name") for r in dicts]
+    names: list[Any] = _column(dicts, "name", None)
     slow |= _bad_text(names, most=_MAX_NAME, optional=True)
-    score, given, bad = _numbers([r.get("score", _ABSENT) for r in dicts], absent=False)
+    score, given, bad = _numbers(_column(dicts, "score", _ABSENT), absent=False)
     slow |= bad | ~given | ~(score > 0) | (score > _MAX_MAGNITUDE)
-    weight, given, bad = _numbers([r.get("weight", _ABSENT) for r in dicts], absent=True)
+    weight, given, bad = _numbers(_column(dicts, "weight", _ABSENT), absent=True)
     slow |= bad | (weight > _MAX_MAGNITUDE)
     weight[~given] = 1.0
-    floor, given, bad = _numbers([r.get("floor", _ABSENT) for r in dicts], absent=True, whole=True)
+    floor, given, bad = _numbers(_column(dicts, "floor", _ABSENT), absent=True, whole=True)
     slow |= bad | (floor > MAX_BUDGET)
-    cap, has_cap, bad = _numbers([r.get("cap") for r in dicts], absent=True, none=True, whole=True)
+    cap, has_cap, bad = _numbers(_column(dicts, "cap", None), absent=True, none=True, whole=True)
     slow |= bad | (cap > MAX_BUDGET) | (has_cap & (cap < floor))
-    given_previous = [r.get("previous") for r in dicts]
+    given_previous = _column(dicts, "previous", None)
     previous, has_previous, bad = _numbers(given_previous, absent=True, none=True)
     slow |= bad | (previous > MAX_BUDGET)
-    tags: list[Any] = [r.get("tags", _ABSENT) for r in dicts]
+    tags: list[Any] = _column(dicts, "tags", _ABSENT)
     slow |= _bad_tags(tags)
     slow_rows: list[int] = np.flatnonzero(slow).tolist()
     models, problems = _by_model(rows, slow_rows)
@@ -415,6 +423,11 @@ def recipient_table(rows: Sequence[Any]) -> tuple[RecipientTable | None, list[Pr
 
 
 Mask = npt.NDArray[np.bool_]
+
+
+def _column(rows: list[dict[str, Any]], name: str, missing: Any) -> list[Any]:
+    """Each row's value of ``name`` (``missing`` where it has none)."""
+    return list(map(dict.get, rows, repeat(name), repeat(missing)))
 
 
 def _unusual_keys(rows: list[dict[str, Any]]) -> Mask:
@@ -471,14 +484,16 @@ def _numbers(
         bad = np.zeros(n, dtype=bool)
         numbers = values
     else:
-        given = np.fromiter((type(v) in _NUMBER_TYPES for v in values), dtype=bool, count=n)
-        missing = np.fromiter(
-            ((absent and v is _ABSENT) or (none and v is None) for v in values),
-            dtype=bool,
-            count=n,
-        )
+        # (maps of C functions: no Python call per cell)
+        given = np.fromiter(map(_NUMBER_TYPES.__contains__, map(type, values)), bool, n)
+        missing = np.zeros(n, dtype=bool)
+        for allowed, stand_in in ((absent, _ABSENT), (none, None)):
+            if allowed:
+                missing |= np.fromiter(map(operator.is_, values, repeat(stand_in)), bool, n)
         bad = ~given & ~missing
-        numbers = [v if type(v) in _NUMBER_TYPES else 0.0 for v in values]
+        numbers = list(values)
+        for i in np.flatnonzero(~given).tolist():
+            numbers[i] = 0.0
     try:
         array = np.array(numbers, dtype=np.float64)
     except OverflowError:  # an integer beyond any float: the model words it
@@ -505,8 +520,11 @@ def _bad_tags(values: list[Any]) -> Mask:
     n = len(values)
     dicts = [v for v in values if v is not _ABSENT]
     if set(map(type, dicts)) <= {dict}:
-        keys = list(chain.from_iterable(dicts))
-        texts = list(chain.from_iterable(map(dict.values, dicts)))
+        keys = set(chain.from_iterable(dicts))
+        try:
+            texts = set(chain.from_iterable(map(dict.values, dicts)))  # distinct: a few hundred
+        except TypeError:  # an unhashable value (a list): the model words it
+            texts = {None}
         if (
             set(map(type, keys)) <= {str}
             and set(map(type, texts)) <= {str}

@@ -625,6 +625,11 @@ def _raw_problems(data: Mapping[str, Any], searched: list[int] | None = None) ->
         ids = [
             r.get("id") if type(r) is dict or isinstance(r, Mapping) else None for r in recipients
         ]
+        try:
+            if len(set(ids)) == len(ids):
+                return problems  # every id distinct (no count per id needed)
+        except TypeError:  # an unhashable id (a list): counted below among the text ids
+            pass
         counts = Counter(i for i in ids if isinstance(i, str))
         if len(counts) == sum(counts.values()):
             return problems  # no duplicate ids
