@@ -264,13 +264,20 @@ def _stage_problems(scenario: Scenario) -> list[Problem]:
         if not isinstance(rule, TwoStageRule):
             continue
         at = f"rules[{index}]"
-        for other in range(len(scenario.rules)):
-            if other != index:
+        for other, extra in enumerate(scenario.rules):
+            if other != index and extra.type not in MATRIX_COMPANIONS:
                 problems.append(
                     Problem(
                         f"rules[{other}].type",
                         f"cannot be combined with the two_stage rule ({at}): put first-stage "
-                        f"rules in {at}.first.rules",
+                        f"rules in {at}.first.rules (a change_limit here bounds every "
+                        "second-stage recipient and is allowed)"
+                        + (
+                            "; a group rule over the second-stage recipients of every group "
+                            "at once is not supported"
+                            if extra.type == "group"
+                            else ""
+                        ),
                     )
                 )
         for key in ("name", "budget", "extends"):
@@ -417,6 +424,31 @@ def _grading_problems(scenario: Scenario) -> list[Problem]:
     return problems
 
 
+MATRIX_COMPANIONS = ("change_limit",)
+"""The rules a biproportional or two_stage rule takes beside it: a change limit bounds each
+recipient (a cell's programme, a group's recipient) on its own, so it becomes that
+recipient's floor and cap, exactly."""
+
+
+def _beside_matrix(kind: str, at: str) -> str:
+    """Why a rule of ``kind`` cannot sit beside the biproportional rule at ``at``."""
+    if kind == "group":
+        return (
+            f"a group rule cannot be combined with the biproportional rule ({at}): the matrix "
+            f"fixes every row's and column's total; give a row or column its total in "
+            f"{at}.row_totals or {at}.column_totals, or bound single cells with floors and caps"
+        )
+    if kind == "grade_order":
+        return (
+            f"grade_order cannot be combined with the biproportional rule ({at}): each cell's "
+            "units follow from its row and column divisors alone"
+        )
+    return (
+        f"cannot be combined with the biproportional rule ({at}): the matrix's totals are its "
+        "rules; give cells floors and caps (a change_limit is allowed)"
+    )
+
+
 def _matrix_problems(scenario: Scenario) -> list[Problem]:
     found = biproportional_rule(scenario)
     if found is None:
@@ -424,15 +456,9 @@ def _matrix_problems(scenario: Scenario) -> list[Problem]:
     index, rule = found
     at = f"rules[{index}]"
     problems: list[Problem] = []
-    for other in range(len(scenario.rules)):
-        if other != index:
-            problems.append(
-                Problem(
-                    f"rules[{other}].type",
-                    f"cannot be combined with the biproportional rule ({at}): the matrix's "
-                    "totals are its rules; give cells floors and caps instead",
-                )
-            )
+    for other, extra in enumerate(scenario.rules):
+        if other != index and extra.type not in MATRIX_COMPANIONS:
+            problems.append(Problem(f"rules[{other}].type", _beside_matrix(extra.type, at)))
     if scenario.objective.kind != "proportional":
         problems.append(
             Problem("objective.kind", f"a biproportional rule needs kind proportional ({at})")

@@ -4,15 +4,17 @@ stage solved by the engine; the result explains both stages."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from optimizer.exact import decimal
 from optimizer.plan_rules import TwoStageRule, first_stage_data
 from optimizer.result import Allocation, Diagnosis, Relaxation, Result, Status
-from optimizer.scenario import Objective, Scenario
+from optimizer.scenario import ChangeLimitRule, Objective, Scenario
 
 Engine = Callable[[Scenario], Result]
 
@@ -35,20 +37,22 @@ def solve_two_stage(scenario: Scenario, rule: TwoStageRule, engine: Engine) -> R
     for k, rec in enumerate(scenario.recipients):
         by_group.setdefault(rec.tags[rule.by], []).append(k)
     allocations: list[Allocation | None] = [None] * len(scenario.recipients)
+    # a change limit bounds each recipient on its own: it holds in its group's stage
+    limits = tuple(r for r in scenario.rules if isinstance(r, ChangeLimitRule))
     certificates: dict[str, Any] = {}
     status = top.status
     for group in top.allocations:
         members = by_group[group.id]
         recs = tuple(scenario.recipients[k] for k in members)
         if group.units == 0:
-            result = _nothing(scenario, recs, group.id)
+            result = _nothing(scenario, recs, group.id, _least(recs, limits))
         else:
             sub = scenario.model_copy(
                 update={
                     "name": f"{scenario.name}: {group.id}",
                     "budget": group.units,
                     "recipients": recs,
-                    "rules": (),
+                    "rules": limits,
                     "objective": Objective.model_validate(
                         {"kind": kind, "method": within if kind == "proportional" else None}
                     ),
@@ -93,9 +97,23 @@ def solve_two_stage(scenario: Scenario, rule: TwoStageRule, engine: Engine) -> R
     )
 
 
-def _nothing(scenario: Scenario, recs: tuple[Any, ...], group: str) -> Result:
-    """A group given no units: its recipients get none (floors cannot be met)."""
-    floors = sum(r.floor for r in recs)
+def _least(recs: tuple[Any, ...], limits: tuple[ChangeLimitRule, ...]) -> int:
+    """The fewest units ``recs`` can take: their floors, or what a change limit keeps of
+    their previous units when that is more (exact decimals, rounded up as the rule is)."""
+    total = 0
+    for r in recs:
+        least = r.floor
+        for limit in limits:
+            if limit.max_decrease is not None and r.previous is not None:
+                kept = decimal(r.previous) * (1 - decimal(limit.max_decrease))
+                least = max(least, math.ceil(kept))
+        total += least
+    return total
+
+
+def _nothing(scenario: Scenario, recs: tuple[Any, ...], group: str, floors: int) -> Result:
+    """A group given no units: its recipients get none (their floors, and what change
+    limits keep, cannot be met)."""
     blank = Result(
         status=Status.OPTIMAL if floors == 0 else Status.INFEASIBLE,
         scenario=scenario.name,
@@ -112,7 +130,7 @@ def _nothing(scenario: Scenario, recs: tuple[Any, ...], group: str) -> Result:
         solver=_empty_report(),
     )
     if floors:
-        text = f"{group} gets no units, its recipients' floors need {floors:,}"
+        text = f"{group} gets no units, its recipients' floors (and change limits) need {floors:,}"
         return replace(
             blank,
             diagnosis=Diagnosis(

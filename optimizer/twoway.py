@@ -40,7 +40,8 @@ from optimizer.result import (
     SolverReport,
     Status,
 )
-from optimizer.scenario import Objective, Scenario
+from optimizer.rules import change_limit
+from optimizer.scenario import ChangeLimitRule, Objective, Scenario
 
 
 def solve_biproportional(scenario: Scenario, rule: BiproportionalRule) -> Result:
@@ -48,9 +49,12 @@ def solve_biproportional(scenario: Scenario, rule: BiproportionalRule) -> Result
     started = time.perf_counter()
     method = cell_method(scenario)
     plan = Plan.of(scenario, rule)
+    crossed = plan.crossed(rule.label)
     totals = plan.totals(scenario.budget, rule.margins or _margin_method(method))
     answer: Apportionment | None = None
-    if isinstance(totals, Shortfall):
+    if crossed is not None:
+        short = None
+    elif isinstance(totals, Shortfall):
         short: Shortfall | None = totals
     else:
         matrix = replace(plan.matrix, row_totals=totals[0], column_totals=totals[1])
@@ -76,8 +80,7 @@ def solve_biproportional(scenario: Scenario, rule: BiproportionalRule) -> Result
         "solver": report,
     }
     if short is not None or answer is None or answer.x is None:
-        assert short is not None
-        relax = plan.relaxation(short, rule.label)
+        relax = crossed or plan.relaxation(_known(short), rule.label)
         return Result(
             status=Status.INFEASIBLE,
             allocations=(),
@@ -108,6 +111,12 @@ def solve_biproportional(scenario: Scenario, rule: BiproportionalRule) -> Result
     )
 
 
+def _known(short: Shortfall | None) -> Shortfall:
+    """The shortfall of a matrix without an answer (there always is one)."""
+    assert short is not None
+    return short
+
+
 def _margin_method(method: str) -> str:
     """Totals not given are apportioned by the cells' method unless the rule names one."""
     return method
@@ -126,10 +135,24 @@ class Plan:
     matrix: Matrix
     given_rows: dict[int, int]
     given_columns: dict[int, int]
+    lo_by: tuple[str, ...] = ()
+    """What sets each cell's lower bound: ``floor``, or a change_limit rule's label."""
+    hi_by: tuple[str, ...] = ()
+    """What sets each cell's upper bound: ``cap``, or a change_limit rule's label."""
 
     @classmethod
     def of(cls, scenario: Scenario, rule: BiproportionalRule) -> Plan:
         ent = entitlements(scenario)
+        lo, hi = ent.floor.copy(), ent.cap.copy()
+        lo_by, hi_by = ["floor"] * ent.size, ["cap"] * ent.size
+        for limit in scenario.rules:  # a change limit is each recipient's floor and cap
+            if isinstance(limit, ChangeLimitRule):
+                least, most = change_limit.bounds(limit, ent, scenario.budget)
+                for i in np.flatnonzero(least > lo).tolist():
+                    lo_by[i] = limit.label
+                for i in np.flatnonzero(most < hi).tolist():
+                    hi_by[i] = limit.label
+                lo, hi = np.maximum(lo, least), np.minimum(hi, most)
         exact, exponent = exact_entitlements(ent.weight, ent.score, ent.multiplier)
         recs = [scenario.recipients[j] for j in ent.position.tolist()]
         row_names = _first_seen(r.tags[rule.rows] for r in scenario.recipients)
@@ -140,8 +163,8 @@ class Plan:
             row=np.array([row_at[r.tags[rule.rows]] for r in recs], dtype=np.int64),
             column=np.array([column_at[r.tags[rule.columns]] for r in recs], dtype=np.int64),
             weight=tuple(exact),
-            lo=ent.floor.copy(),
-            hi=ent.cap.copy(),
+            lo=lo,
+            hi=hi,
             row_totals=(),
             column_totals=(),
         )
@@ -154,6 +177,30 @@ class Plan:
             matrix=matrix,
             given_rows={row_at[k]: v for k, v in rule.row_totals.items()},
             given_columns={column_at[k]: v for k, v in rule.column_totals.items()},
+            lo_by=tuple(lo_by),
+            hi_by=tuple(hi_by),
+        )
+
+    def crossed(self, label: str) -> Relaxation | None:
+        """A recipient whose bounds cross (a floor above what its change limit allows, or a
+        change limit's least above its cap): no matrix can hold it."""
+        lo, hi = self.matrix.lo, self.matrix.hi
+        bad = np.flatnonzero(lo > hi).tolist()
+        if not bad:
+            return None
+        parts = [
+            f"{self.ent.ids[i]} must get at least {int(lo[i]):,} units ({self.lo_by[i]}) and "
+            f"at most {int(hi[i]):,} ({self.hi_by[i]})"
+            for i in bad[:5]
+        ]
+        more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+        amount = int(sum(int(lo[i]) - int(hi[i]) for i in bad))
+        return Relaxation(
+            constraint=self.hi_by[bad[0]] if self.hi_by[bad[0]] != "cap" else self.lo_by[bad[0]],
+            kind="bounds_crossed",
+            amount=amount,
+            message=f"{label}: " + "; ".join(parts) + more,
+            recipients=tuple(self.ent.ids[i] for i in bad[:50]),
         )
 
     def totals(
@@ -323,9 +370,9 @@ class Plan:
             units = int(x[i])
             held: tuple[str, ...] = ()
             if units > rounded_q[i] and units == int(self.matrix.lo[i]) and units > 0:
-                held = ("floor",)
+                held = (self.lo_by[i],)
             elif units < rounded_q[i] and units == int(self.matrix.hi[i]):
-                held = ("cap",)
+                held = (self.hi_by[i],)
             out.append(
                 Allocation(
                     id=rec.id,
