@@ -52,10 +52,11 @@ def solve_biproportional(scenario: Scenario, rule: BiproportionalRule) -> Result
     crossed = plan.crossed(rule.label)
     totals = plan.totals(scenario.budget, rule.margins or _margin_method(method))
     answer: Apportionment | None = None
+    short: Shortfall | None = None
     if crossed is not None:
-        short = None
+        pass  # no matrix holds a recipient whose bounds cross
     elif isinstance(totals, Shortfall):
-        short: Shortfall | None = totals
+        short = totals
     else:
         matrix = replace(plan.matrix, row_totals=totals[0], column_totals=totals[1])
         plan = replace(plan, matrix=matrix)
