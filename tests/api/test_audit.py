@@ -17,9 +17,11 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
-from api.db import AuditEntry, Database, Run, StoredScenario
+from api import inputs, lease, store
+from api.db import AuditEntry, Database, Role, Run, RunStatus, StoredScenario
+from api.main import create_app
 from api.web import routes as web_routes
-from tests.api.conftest import counts, scenario_data
+from tests.api.conftest import DatabaseTarget, counts, make_token, scenario_data
 
 Auth = Callable[..., dict[str, str]]
 
@@ -69,12 +71,8 @@ def test_every_action_is_recorded_with_who_and_what(
 ) -> None:
     run = _stored_run(client, auth)
     scenario_id = run["scenario_id"]
-    queued = client.post(
-        "/v1/runs?async=true", json={"scenario_id": scenario_id}, headers=auth()
-    ).json()
-    client.post(f"/v1/runs/{queued['id']}/cancel", headers=auth("admin"))
     assert client.post(f"/v1/runs/{run['id']}/archive", headers=auth()).status_code == 200
-    assert client.post(f"/v1/runs/{run['id']}/restore", headers=auth()).status_code == 200
+    assert client.post(f"/v1/runs/{run['id']}/restore", headers=auth("admin")).status_code == 200
     sweep = client.post(
         "/v1/sweeps", json={"scenario_id": scenario_id, "set": "budget=1100,1200"}, headers=auth()
     ).json()
@@ -85,20 +83,18 @@ def test_every_action_is_recorded_with_who_and_what(
     entries = _entries(database)
     planner, committee, admin = "test-planner", "test-committee", "test-admin"
     sweep_runs = [r["id"] for r in sweep["runs"]]
-    assert entries[:5] == [
+    assert entries[:4] == [
         (planner, "created", "scenario", scenario_id),
         (planner, "ran", "run", run["id"]),
-        (planner, "ran", "run", queued["id"]),
-        (admin, "cancelled", "run", queued["id"]),
         (planner, "archived", "run", run["id"]),
+        (admin, "restored", "run", run["id"]),
     ]
-    assert entries[5] == (planner, "restored", "run", run["id"])
-    assert entries[6] == (planner, "created", "sweep", sweep["id"])
-    assert entries[7:9] == [(planner, "ran", "run", rid) for rid in sweep_runs]
-    assert entries[9:] == [(committee, "adopted", "run", run["id"])]
+    assert entries[4] == (planner, "created", "sweep", sweep["id"])
+    assert entries[5:7] == [(planner, "ran", "run", rid) for rid in sweep_runs]
+    assert entries[7:] == [(committee, "adopted", "run", run["id"])]
 
     listed = client.get("/v1/audit", headers=auth("admin")).json()
-    assert listed["total"] == len(entries) == 10
+    assert listed["total"] == len(entries) == 8
     assert listed["items"][0]["action"] == "adopted"  # newest first
     assert listed["items"][0]["detail"]["note"] == "위원회 의결 제3호"
     assert listed["items"][0]["detail"]["scenario_hash"] == run["scenario_hash"]
@@ -107,14 +103,40 @@ def test_every_action_is_recorded_with_who_and_what(
     ).json()
     assert [i["action"] for i in of_run["items"]] == ["adopted", "restored", "archived", "ran"]
     by_admin = client.get(f"/v1/audit?actor={admin}", headers=auth("admin")).json()
-    assert [(i["action"], i["subject_id"]) for i in by_admin["items"]] == [
-        ("cancelled", queued["id"])
-    ]
+    assert [(i["action"], i["subject_id"]) for i in by_admin["items"]] == [("restored", run["id"])]
     ran = client.get("/v1/audit?action=ran&limit=2&offset=1", headers=auth("admin")).json()
-    assert ran["total"] == 4 and [i["subject_id"] for i in ran["items"]] == [
+    assert ran["total"] == 3 and [i["subject_id"] for i in ran["items"]] == [
         sweep_runs[0],
-        queued["id"],
+        run["id"],
     ]
+    of_sweep = client.get(
+        f"/v1/audit?subject_kind=sweep&subject_id={sweep['id']}", headers=auth("admin")
+    ).json()
+    assert of_sweep["items"][0]["detail"]["set"] == "budget=1100,1200"
+
+
+def test_a_cancel_is_recorded(target: DatabaseTarget) -> None:
+    """With a worker whose solves wait a minute, the run is queued or running when it is
+    cancelled: the cancel is recorded, by whom."""
+    app = create_app(target.settings(workers=1, job_delay_s=60))
+    database: Database = app.state.database
+    planner = {"Authorization": f"Bearer {make_token(database, Role.PLANNER, 'p')}"}
+    admin = {"Authorization": f"Bearer {make_token(database, Role.ADMIN, 'a')}"}
+    with TestClient(app) as client:
+        run = client.post(
+            "/v1/runs?async=true", json={"scenario": scenario_data()}, headers=planner
+        )
+        run_id = run.json()["id"]
+        answer = client.post(f"/v1/runs/{run_id}/cancel", headers=admin)
+        assert answer.status_code == 200, answer.text
+        assert _entries(database) == [
+            ("p", "ran", "run", run_id),
+            ("a", "cancelled", "run", run_id),
+        ]
+        _until_final(client, run_id, admin)
+        refused = client.post(f"/v1/runs/{run_id}/cancel", headers=admin)
+        assert refused.status_code == 409
+        assert len(_entries(database)) == 2
 
 
 def test_the_audit_log_is_for_admins(client: TestClient, auth: Auth) -> None:
@@ -227,9 +249,11 @@ def test_a_failed_adoption_records_nothing_and_changes_nothing(
         "/v1/runs", json={"scenario": scenario_data("regions-2025-infeasible.yaml")}, headers=auth()
     ).json()
     assert infeasible["outcome"] == "infeasible"
-    queued = client.post("/v1/runs?async=true", json={"scenario": scenario_data()}, headers=auth())
-    client.post(f"/v1/runs/{queued.json()['id']}/cancel", headers=auth())
-    _until_final(client, queued.json()["id"], auth())
+    with database.transaction() as session:  # queued and cancelled before any worker looks
+        prepared = inputs.prepare(scenario_data(), scenario_id=None, overrides=[])
+        queued = store.add_run(session, prepared, requested_by="x", status=RunStatus.QUEUED)
+        lease.request_cancel(session, queued.id, by="x")
+        cancelled_id = queued.id
     archived = client.post("/v1/runs", json={"scenario": scenario_data()}, headers=auth()).json()
     client.post(f"/v1/runs/{archived['id']}/archive", headers=auth())
     before = _snapshot(database)
@@ -240,7 +264,7 @@ def test_a_failed_adoption_records_nothing_and_changes_nothing(
         (run["id"], {"note": "x" * 2001}, "committee", 422),
         (run["id"], {"note": "ok", "by": "me"}, "committee", 422),
         (infeasible["id"], {"note": "ok"}, "committee", 409),
-        (queued.json()["id"], {"note": "ok"}, "committee", 409),
+        (cancelled_id, {"note": "ok"}, "committee", 409),
         (archived["id"], {"note": "ok"}, "committee", 409),
         (999_999, {"note": "ok"}, "committee", 404),
     ]
