@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from optimizer.errors import Problem
 from optimizer.exact import MAX_BUDGET
@@ -25,13 +32,30 @@ CELL_METHODS = ("jefferson", "webster", "huntington-hill", "adams", "dean")
 Units = Annotated[int, Field(ge=0, le=MAX_BUDGET)]
 
 
-class BiproportionalRule(BaseModel):
+class Hard(BaseModel):
+    """A rule the diagnosis may suggest relaxing, unless it is ``hard`` (the law fixes it);
+    every relaxable rule is one (``optimizer.scenario`` builds its rules on it)."""
+
+    hard: bool = False
+
+    @model_serializer(mode="wrap")
+    def _hard_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``hard`` key unless set, so rules without it keep their content hash."""
+        data: dict[str, Any] = handler(self)
+        if not self.hard:
+            data.pop("hard", None)
+        return data
+
+
+class BiproportionalRule(Hard):
     """Totals on two margins at once: each recipient sits in the cell (``tags[rows]``,
     ``tags[columns]``) of a matrix whose row and column sums are fixed (several may share a
     cell: programmes of one region and kind), and gets ``round(e / (row divisor * column
     divisor))`` (biproportional apportionment). Rows and
     columns without a given total share what the budget leaves by ``margins`` (default: the
-    objective's method) in proportion to their cells' entitlements."""
+    objective's method) in proportion to their cells' entitlements. ``hard``: the margins
+    are fixed (by law); an impossible matrix is then diagnosed as the floors and caps to
+    relax, never the totals."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 

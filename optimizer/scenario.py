@@ -39,6 +39,7 @@ from optimizer.plan_rules import (
     EligibilityRule,
     GradeIncrementRule,
     GradeQuotaRule,
+    Hard,
     TwoStageRule,
     plan_problems,
 )
@@ -87,18 +88,8 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class _Relaxable(_Frozen):
+class _Relaxable(_Frozen, Hard):
     """A rule the diagnosis may suggest relaxing, unless it is ``hard`` (the law fixes it)."""
-
-    hard: bool = False
-
-    @model_serializer(mode="wrap")
-    def _hard_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """No ``hard`` key unless set, so rules without it keep their content hash."""
-        data: dict[str, Any] = handler(self)
-        if not self.hard:
-            data.pop("hard", None)
-        return data
 
 
 class Unit(_Frozen):

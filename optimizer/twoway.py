@@ -27,6 +27,7 @@ from optimizer.biproportional import (
     signpost,
 )
 from optimizer.certificate import decimal_text
+from optimizer.diagnosis import _hard_labels, _hard_note
 from optimizer.entitlement import Entitlements, IntArray, entitlements
 from optimizer.exact import exact_entitlements
 from optimizer.explain import metrics
@@ -82,12 +83,16 @@ def solve_biproportional(scenario: Scenario, rule: BiproportionalRule) -> Result
     }
     if short is not None or answer is None or answer.x is None:
         relax = crossed or plan.relaxation(_known(short), rule.label)
+        if rule.hard and crossed is None:
+            diagnosis = _kept(scenario, plan, relax, _known(short).kind)
+        else:
+            diagnosis = Diagnosis(summary=relax.message, relax=(relax,))
         return Result(
             status=Status.INFEASIBLE,
             allocations=(),
             metrics=None,
-            diagnosis=Diagnosis(summary=relax.message, relax=(relax,)),
-            message=relax.message,
+            diagnosis=diagnosis,
+            message=diagnosis.summary,
             **common,
         )
     x = answer.x
@@ -109,6 +114,48 @@ def solve_biproportional(scenario: Scenario, rule: BiproportionalRule) -> Result
         message=message,
         certificate=proof,
         **common,
+    )
+
+
+_BOUNDS_AT_FAULT: dict[str, tuple[str, ...]] = {
+    "cell": ("floors", "caps"),
+    "row_floors": ("floors",),
+    "column_floors": ("floors",),
+    "row": ("caps",),
+    "column": ("caps",),
+    "cut": ("caps", "floors"),
+}
+"""Which cell bounds a shortfall of each kind comes from, besides the matrix's totals (the
+other kinds are the totals alone: given ones against the budget or each other)."""
+
+
+def _kept(scenario: Scenario, plan: Plan, relax: Relaxation, kind: str) -> Diagnosis:
+    """The diagnosis of an impossible matrix whose rule is ``hard``: its totals are kept,
+    so the cells' floors or caps are what to relax (the first of them not hard itself);
+    when nothing else may move, the hard rules conflict and nothing is suggested."""
+    held = _hard_note(scenario)
+    involved = set(relax.recipients)
+    soft = [r for r in scenario.recipients if r.id in involved and not r.hard]
+    wide = scenario.hard or ()
+    for family in _BOUNDS_AT_FAULT.get(kind, ()):
+        bounded = [r.id for r in soft if (r.floor > 0 if family == "floors" else r.cap is not None)]
+        if family in wide or not bounded:
+            continue
+        message = f"{relax.message}; relax the {family} of {', '.join(bounded[:5])}" + (
+            f" and {len(bounded) - 5} more" if len(bounded) > 5 else ""
+        )
+        found = Relaxation(
+            constraint=family,
+            kind=family.removesuffix("s"),
+            amount=relax.amount,
+            message=message + held,
+            recipients=tuple(bounded[:50]),
+        )
+        return Diagnosis(summary=f"infeasible: {found.message}", relax=(found,))
+    return Diagnosis(
+        summary="infeasible: no allocation exists with the hard rules as they are, whatever "
+        f"else changes ({'; '.join(_hard_labels(scenario))}): {relax.message}",
+        relax=(),
     )
 
 
