@@ -21,7 +21,7 @@ from pathlib import Path
 from benchmarks.instances import OBJECTIVES, RULE_SETS, InstanceSpec, generate, parse_budget
 from benchmarks.registry import full_suite, quick_suite
 from benchmarks.report import compare_files, environment, markdown, plot, to_json, write
-from benchmarks.runner import measure_again, run_suite
+from benchmarks.runner import measure_again, refused, run_suite
 from benchmarks.scaling import budget_checks
 
 
@@ -103,8 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     if failed or over or not_flat:
         return 1
     gated = sum(1 for c in scaling if c.max_ratio is not None and c.reference is not None)
+    declined = [row for row in rows if refused(row.allot)]
+    for row in declined:
+        write(f"refused {row.spec.name}: {row.allot.detail[:160]}\n")
     write(
-        f"\nall {len(rows)} instances checked; every ratio within its gate"
+        f"\nall {len(rows) - len(declined)} instances checked"
+        + (f" ({len(declined)} refused as too large: no answer)" if declined else "")
+        + "; every ratio within its gate"
         + (f"; {gated} budget gates passed" if gated else "")
         + "\n"
     )

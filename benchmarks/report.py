@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.instances import budget_label
-from benchmarks.runner import BASELINE, Row, measurements_to_json
+from benchmarks.runner import BASELINE, Row, measurements_to_json, refused
 from benchmarks.scaling import MEMORY_FLOOR_MB, TIME_FLOOR_S, ScaleCheck
 
 FORMAT = 1
@@ -126,7 +126,7 @@ def markdown(rows: list[Row], meta: dict[str, Any], scaling: list[ScaleCheck] | 
             f"| {_s(a.validate_s)} | {_s(a.build_s)} | {_s(a.solve_s)} | **{_s(a.total_s)}** "
             f"| {_mb(a.peak_mb)} | {_s(b.build_s)} | {_s(b.solve_s)} | **{base_total}** "
             f"| {base_status} | {_mb(b.peak_mb)} | {ratio}{gate} "
-            f"| {'ok' if row.check_ok else 'FAIL'}: {_short(row.check)} |"
+            f"| {verdict(row)} |"
         )
     backend_rows = [row for row in rows if row.backends]
     if backend_rows:
@@ -182,7 +182,7 @@ def budget_table(rows: list[Row], scaling: list[ScaleCheck]) -> list[str]:
             f"| {a.path or a.status} | **{_s(a.total_s)}** | {_s(a.cpu_s)} | {_mb(a.peak_mb)} "
             f"| {_ratio(check.time_ratio if check else None)}{gate} "
             f"| {_ratio(check.memory_ratio if check else None)} | {base} "
-            f"| {'ok' if row.check_ok else 'FAIL'}: {_short(row.check)} |"
+            f"| {verdict(row)} |"
         )
     return lines
 
@@ -190,6 +190,14 @@ def budget_table(rows: list[Row], scaling: list[ScaleCheck]) -> list[str]:
 def _budget(units: int) -> str:
     label = budget_label(units)
     return f"10^{label[2:]}" if label.startswith("1e") else f"{units:,}"
+
+
+def verdict(row: Row) -> str:
+    """The check column: ``ok: <how>``, ``FAIL: <why>``, or ``refused: too large`` for a
+    run Allot refused before solving (no answer to check)."""
+    if row.check_ok and refused(row.allot):
+        return "refused: too large"
+    return f"{'ok' if row.check_ok else 'FAIL'}: {_short(row.check)}"
 
 
 def _short(check: str) -> str:

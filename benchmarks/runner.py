@@ -316,13 +316,17 @@ def judge(
     Allot's ``auto`` answer must be optimal, satisfy every constraint and be at least as
     good as any valid baseline answer (:func:`benchmarks.check.compare`); a MILP backend
     must give the same allocation as ``auto``, or report that it ran out of time. The
-    baseline's own status is never trusted."""
+    baseline's own status is never trusted. A run Allot refuses as too large for the run's
+    memory has no answer to check: the row says so ("refused") and does not fail."""
     base_units = None if baseline.units is None else np.array(baseline.units, dtype=np.int64)
     verdicts = []
     for m in (allot, *backends):
         stopped = m is not allot and m.status in ("time_limit", "killed")
         if m.units is None:
-            verdicts.append((stopped, f"{m.solver}: no answer ({m.status})"))
+            if m is allot and refused(m):  # no answer to check: the guard's documented refusal
+                verdicts.append((True, f"{m.solver}: refused ({m.detail[:200]})"))
+            else:
+                verdicts.append((stopped, f"{m.solver}: no answer ({m.status})"))
             continue
         units = np.array(m.units, dtype=np.int64)
         v = compare(problem, units, m.status, base_units, baseline.status, m.certificate)
@@ -345,6 +349,13 @@ def judge(
         check="; ".join(text for _, text in verdicts),
         gate_ok=gate_ok,
     )
+
+
+def refused(m: Measurement) -> bool:
+    """Whether Allot refused the run before solving because it would not fit the run's
+    memory ("too large: ...", README "Budgets in won"): a row with no answer to check, shown
+    as refused rather than failed."""
+    return m.status == "error" and m.detail.startswith("too large")
 
 
 def measurements_to_json(measurements: list[Measurement]) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ from benchmarks.registry import (
     full_suite,
     quick_suite,
 )
-from benchmarks.report import markdown, to_json
+from benchmarks.report import markdown, to_json, verdict
 from benchmarks.runner import BASELINE, NOT_RUN, Measurement, Row, judge, run_suite
 from benchmarks.scaling import (
     CONFIRM_RUNS,
@@ -518,6 +518,32 @@ def test_the_gate_fails_a_slow_allot(solved: tuple[Any, Problem, np.ndarray]) ->
     killed = Measurement("n", 14, "hamilton", "groups", BASELINE, "killed", killed_after_s=10.0)
     row = judge(SPEC, problem, slow, killed)
     assert row.gate_ok and row.ratio == pytest.approx(0.3)
+
+
+def test_a_run_refused_as_too_large_is_shown_refused_and_any_other_error_fails(
+    solved: tuple[Any, Problem, np.ndarray],
+) -> None:
+    """The guard's refusal ("too large: ...", before building) has no answer to check: the
+    row says "refused: too large" and does not fail; any other run without an answer does."""
+    _, problem, x = solved
+    too_large = replace(
+        _measurement("allot:auto", None, "error"),
+        detail="too large: the MILP would encode 389,119,356,369 units between floors and caps",
+    )
+    row = judge(SPEC, problem, too_large, _measurement(BASELINE, x))
+    assert row.check_ok and verdict(row) == "refused: too large", row.check
+    crashed = replace(too_large, detail="MemoryError")
+    row = judge(SPEC, problem, crashed, _measurement(BASELINE, x))
+    assert not row.check_ok and verdict(row).startswith("FAIL"), row.check
+    answered = judge(SPEC, problem, _measurement("allot:auto", x), _measurement(BASELINE, x))
+    assert verdict(answered) == "ok: equal"
+
+
+def test_the_14_region_weighted_row_with_every_rule_at_a_trillion_units_is_refused() -> None:
+    """A row the budget table lists as refused: the search gives up past its exact nodes
+    and the MILP would encode hundreds of billions of units, so the guard refuses it."""
+    result = solve(Scenario.from_data(generate(InstanceSpec(14, "weighted", "all", budget=10**12))))
+    assert result.status == Status.ERROR and result.message.startswith("too large"), result.message
 
 
 # ------------------------------------------------------------------ the runner, end to end
