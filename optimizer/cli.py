@@ -580,6 +580,9 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
                 f"{note.reason} ({note.author})"
             )
         )
+    certificate = certificate_line(result.certificate)
+    if certificate is not None:
+        console.print(Text(certificate))
     for verdict in result.checks:
         style = {"holds": "green", "fails": "bold yellow"}.get(verdict.verdict, "dim")
         check_line = Text(f"check {verdict.check.replace('_', ' ')}: ")
@@ -612,6 +615,36 @@ def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
         solver_line.append(f", gap {_gap_text(s.gap)}")
     console.print(solver_line)
     console.print(Text(f"scenario hash {scenario.content_hash}", style="dim"))
+
+
+def certificate_line(certificate: dict[str, Any] | None) -> str | None:
+    """The certificate in one line: its kind and rule, and the interval or the solver's
+    proof (the quotas, remainders and divisors per recipient are in ``--format json``).
+
+    >>> print(certificate_line({"kind": "divisor", "rule": "units = round(e / D)",
+    ...                         "divisor": {"low": "1.2", "high": "1.25"}}))
+    certificate (divisor): units = round(e / D); divisor: low 1.2, high 1.25
+    >>> print(certificate_line({"kind": "milp", "rule": "objective = bound",
+    ...     "stages": [{"objective": 3.0, "bound": 3.0}, {"objective": 1.0, "bound": 1.0}]}))
+    certificate (milp): objective = bound; 2 stages, objective = bound in 2
+    """
+    if not certificate:
+        return None
+    line = f"certificate ({certificate.get('kind')}): {certificate.get('rule') or ''}".rstrip()
+    for key in ("divisor", "threshold"):
+        found = certificate.get(key)
+        if isinstance(found, dict) and "low" in found and "high" in found:
+            line += f"; {key}: low {found['low']}, high {found['high']}"
+    stages = certificate.get("stages")
+    if isinstance(stages, list) and stages:
+        proven = sum(
+            isinstance(s, dict)
+            and s.get("bound") is not None
+            and s.get("bound") == s.get("objective")
+            for s in stages
+        )
+        line += f"; {len(stages)} stages, objective = bound in {proven}"
+    return line
 
 
 def _tie_line(tie: Tie) -> str:

@@ -4,6 +4,7 @@ sweep point's quota verdict, and budget / score monotonicity across a sweep's ow
 
 from __future__ import annotations
 
+import doctest
 import itertools
 import json
 from pathlib import Path
@@ -15,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from optimizer import cli, paradox
+from optimizer import sweep as sweep_module
 from optimizer.cli import app
 from optimizer.loading import load_data, load_scenario, validate_data
 from optimizer.paradox import paradox_checks
@@ -186,3 +189,19 @@ def test_compare_keeps_a_saved_results_own_checks(tmp_path: Path, flag: str) -> 
     answer = runner.invoke(app, ["compare", str(saved), str(saved), "-f", "json", flag])
     runs = json.loads(answer.stdout)["runs"]
     assert runs[0]["checks"] == runs[1]["checks"] == own
+
+
+@pytest.mark.parametrize("module", [paradox, sweep_module, cli])
+def test_the_examples_in_the_docstrings_hold(module: Any) -> None:
+    failed, tried = doctest.testmod(module)
+    assert tried > 0 and failed == 0
+
+
+def test_the_cli_prints_the_certificate_in_one_line(tmp_path: Path) -> None:
+    file = tmp_path / "jefferson.yaml"
+    file.write_text(yaml.safe_dump(alabama("jefferson")), encoding="utf-8")
+    answer = CliRunner().invoke(app, ["solve", str(file), "--no-checks"])
+    assert answer.exit_code == 0
+    line = next(x for x in answer.stdout.splitlines() if x.startswith("certificate"))
+    assert line.startswith("certificate (divisor): units = clip(round(entitlement / D)")
+    assert "divisor: low 1.2, high 1.2" in line

@@ -35,6 +35,8 @@ class Table:
     title: str
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
+    more: int = 0
+    """Rows left out (a page shows at most ``limit``; the report and the JSON have all)."""
 
 
 def embedded_json(data: Any) -> str:
@@ -42,8 +44,9 @@ def embedded_json(data: Any) -> str:
     ``&`` written as a ``\\u`` escape, so no text in it can close the element, and
     ``json.loads`` of the element's text gives ``data`` back exactly.
 
-    >>> embedded_json({"a": "</script><!--"})
-    '{"a": "\\\\u003c/script\\\\u003e\\\\u003c!--"}'
+    >>> text = embedded_json({"a": "</script><!--"})
+    >>> "<" in text, json.loads(text)
+    (False, {'a': '</script><!--'})
     """
     text = json.dumps(data, ensure_ascii=False, indent=1)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
@@ -61,21 +64,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def certificate_tables(certificate: Mapping[str, Any] | None) -> tuple[Table, ...]:
+def certificate_tables(
+    certificate: Mapping[str, Any] | None, *, limit: int | None = None
+) -> tuple[Table, ...]:
     """The certificate as tables, whatever its kind: its single values first (kind, rule,
     the interval), then each list of records (quotas and remainders, divisors, the solver's
-    proof per stage) as a table of its own with the union of their fields as columns."""
+    proof per stage) as a table of its own with the union of their fields as columns, at
+    most ``limit`` rows each (None: all).
+
+    >>> facts, quotas = certificate_tables(
+    ...     {"kind": "divisor", "quotas": [{"id": "a", "units": 3}, {"id": "b", "q": 1}]},
+    ...     limit=1,
+    ... )
+    >>> facts.rows, quotas.header, quotas.rows, quotas.more
+    ((('kind', 'divisor'),), ('id', 'units', 'q'), (('a', '3', '–'),), 1)
+    """
     if not certificate:
         return ()
     facts = [(key, _cell(value)) for key, value in certificate.items() if not _records(value)]
     tables = [Table("", ("", ""), tuple(facts))] if facts else []
     for key, value in certificate.items():
         if _records(value):
+            shown = value if limit is None else value[:limit]
             header: list[str] = []
             for record in value:
                 header.extend(k for k in record if k not in header)
-            rows = tuple(tuple(_cell(record.get(k)) for k in header) for record in value)
-            tables.append(Table(str(key), tuple(header), rows))
+            rows = tuple(tuple(_cell(record.get(k)) for k in header) for record in shown)
+            tables.append(Table(str(key), tuple(header), rows, len(value) - len(shown)))
     return tuple(tables)
 
 

@@ -49,7 +49,7 @@ from api.web.downloads import (
     download as table_download,
 )
 from api.web.matrix import NO_MATRIX, MatrixView, matrix_view
-from api.web.publication import publication_html
+from api.web.publication import certificate_tables, publication_html
 from api.web.queries import list_sweeps
 from api.web.rendering import page_locale, render
 from api.web.sessions import COOKIE, SESSION_SECONDS, Session, Sessions, principal_of
@@ -360,7 +360,16 @@ def run_page(
         view = run_view(run, _versions(session, [run]), _t(request), map_kind=map)
         trail = [audit_routes.entry_public(entry) for entry in audit.run_entries(session, run)]
         adoption = {"by": run.adopted_by, "at": run.adopted_at, "note": run.adoption_note}
-    return render(request, "run.html", viewer=viewer, run=view, trail=trail, adoption=adoption)
+        certificate = certificate_tables((run.result or {}).get("certificate"), limit=200)
+    return render(
+        request,
+        "run.html",
+        viewer=viewer,
+        run=view,
+        trail=trail,
+        adoption=adoption,
+        certificate=certificate,
+    )
 
 
 @router.post("/runs/{run_id}/adopt")

@@ -5,6 +5,7 @@ say so; a browser opens it offline."""
 
 from __future__ import annotations
 
+import doctest
 import html
 import html.parser
 import json
@@ -16,16 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from api import inputs, lease, store
 from api.db import Database, RunStatus
+from api.web import publication
 from api.web.publication import RESULT_ID, SCENARIO_ID, embedded_json
 from optimizer.cli import app
 from tests.api.conftest import SCENARIOS, scenario_data
-from tests.web.conftest import Browser
+from tests.web.conftest import Browser, post_runs
 
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
@@ -215,3 +218,18 @@ def test_a_browser_opens_the_report_offline(tmp_path: Path) -> None:
         finally:
             chromium.close()
     assert requested == [out.as_uri()]  # the file itself, nothing else
+
+
+def test_the_examples_in_the_docstrings_hold() -> None:
+    failed, tried = doctest.testmod(publication)
+    assert tried > 0 and failed == 0
+
+
+def test_the_run_page_shows_the_certificate(browser: Browser, api: TestClient) -> None:
+    (run_id,) = post_runs(api, scenario_data(), [])
+    result = api.get(f"/v1/runs/{run_id}").json()["result"]
+    threshold = result["certificate"]["threshold"]
+    for lang in ("en", "ko"):
+        page = browser("committee", lang).get(f"/ui/runs/{run_id}").text
+        assert 'id="certificate"' in page and threshold["low"] in page
+        assert result["certificate"]["remainder_order"][0] in page
