@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from optimizer.biproportional import Matrix, biproportional
-from optimizer.plan_rules import Component, ComponentsRule
-from optimizer.result import Result
-from optimizer.scenario import Recipient, Scenario
+from optimizer.plan_rules import Component, ComponentsRule, part_data
+from optimizer.result import Allocation, Result, Status
+from optimizer.scenario import Objective, Recipient, Scenario
 
 Engine = Callable[[Scenario], Result]
 
@@ -116,7 +116,10 @@ def split_matrix(
 
 def solve_components(scenario: Scenario, rule: ComponentsRule, engine: Engine) -> Result:
     """Round the summed component quotas once through ``engine``; split each allocation
-    back into its components in the certificate, and name them in the message."""
+    back into its components in the certificate, and name them in the message. Parts with
+    their own method or rules are each rounded on their own (:func:`solve_by_part`)."""
+    if rule.by_part:
+        return solve_by_part(scenario, rule, engine)
     q = quotas(scenario, rule)
     total = [sum(column) for column in zip(*q, strict=True)]
     if not any(total):
@@ -171,3 +174,132 @@ def solve_components(scenario: Scenario, rule: ComponentsRule, engine: Engine) -
         "rounding": result.certificate,
     }
     return replace(result, allocations=tuple(allocations), certificate=certificate, **common)
+
+
+def solve_by_part(scenario: Scenario, rule: ComponentsRule, engine: Engine) -> Result:
+    """Each part rounded through ``engine`` on its own (its units, basis, method and rules);
+    a recipient's units are the sum of its parts. A part without an allocation makes the
+    scenario's answer, the part named."""
+    units = component_units(rule, scenario.budget)
+    q = quotas(scenario, rule)
+    common: dict[str, Any] = {
+        "scenario": scenario.name,
+        "scenario_hash": scenario.content_hash,
+        "budget": scenario.budget,
+        "unit": scenario.unit.model_dump(),
+    }
+    per: dict[str, dict[str, int]] = {}
+    rounding: dict[str, Any] = {}
+    ties: list[tuple[Any, ...]] = []
+    described = []
+    status = Status.OPTIMAL
+    first: Result | None = None
+    for k, (part, total) in enumerate(zip(rule.parts, units, strict=True)):
+        method = part.method or scenario.objective.method or "hamilton"
+        rules = len(part.rules or ())
+        described.append(
+            f"{part.name} {total:,} by {part.basis} ({method}"
+            + (f", {rules} rule{'' if rules == 1 else 's'}" if rules else "")
+            + ")"
+        )
+        if total == 0:
+            per[part.name] = {rec.id: 0 for rec in scenario.recipients}
+            continue
+        result = engine(Scenario.from_data(part_data(scenario, rule, k, total)))
+        if not result.status.has_allocation:
+            return _part_failed(result, part.name, common)
+        if result.status != Status.OPTIMAL:
+            status = result.status
+        first = first or result
+        per[part.name] = {a.id: a.units for a in result.allocations}
+        rounding[part.name] = result.certificate
+        ties.append(result.ties)
+    value, budget = scenario.unit.value, scenario.budget
+    allocations = []
+    for i, rec in enumerate(scenario.recipients):
+        got = sum(per[p.name][rec.id] for p in rule.parts)
+        grade = scenario.grade_of(rec)
+        quota = float(sum(q[c][i] for c in range(len(rule.parts))))
+        allocations.append(
+            Allocation(
+                rec.id,
+                rec.label,
+                got,
+                got * value,
+                quota,
+                got / budget,
+                quota,
+                rec.score,
+                grade.grade if grade is not None else None,
+                (),
+            )
+        )
+    done = tuple(allocations)
+    message = "components: " + " · ".join(described) + ", each rounded on its own"
+    assert first is not None  # some part has units: the budget is positive
+    return replace(
+        first,
+        status=status,
+        allocations=done,
+        metrics=_part_metrics(scenario, q, done),
+        message=message,
+        objective={"kind": scenario.objective.kind, "method": scenario.objective.method},
+        certificate={
+            "kind": "components",
+            "rule": "each component rounded on its own (its method within its rules); a "
+            "recipient's units are the sum of its parts",
+            "components": [
+                {
+                    "name": p.name,
+                    "basis": p.basis,
+                    "units": u,
+                    "method": p.method or scenario.objective.method,
+                    "split": per[p.name],
+                }
+                for p, u in zip(rule.parts, units, strict=True)
+            ],
+            "rounding": rounding,
+        },
+        ties=tuple(tie for found in ties for tie in found),
+        **common,
+    )
+
+
+def _part_failed(result: Result, part: str, common: dict[str, Any]) -> Result:
+    """A part without an allocation: the scenario's answer, the part named."""
+    diagnosis = result.diagnosis
+    if diagnosis is not None:
+        diagnosis = replace(diagnosis, summary=f"component {part}: {diagnosis.summary}")
+    message = f"component {part}: {result.message}" if result.message else f"component {part}"
+    return replace(
+        result, allocations=(), metrics=None, diagnosis=diagnosis, message=message, **common
+    )
+
+
+def _part_metrics(
+    scenario: Scenario, q: list[list[Fraction]], allocations: tuple[Allocation, ...]
+) -> Any:
+    """The usual measures against the summed component quotas."""
+    from optimizer.compile import build_program
+    from optimizer.explain import metrics
+
+    total = [sum(column) for column in zip(*q, strict=True)]
+    recs = tuple(
+        rec.model_copy(
+            update={"weight": float(t), "score": 1.0, "criteria": None, "floor": 0, "cap": None}
+        )
+        for rec, t in zip(scenario.recipients, total, strict=True)
+    )
+    flat = scenario.model_copy(
+        update={
+            "recipients": recs,
+            "grades": (),
+            "rules": (),
+            "criteria": None,
+            "objective": Objective(kind="proportional", method="hamilton"),
+        }
+    )
+    _, _, program = build_program(flat)
+    units = {a.id: a.units for a in allocations}
+    x = np.array([units[rec.id] for rec in recs], dtype=np.int64)
+    return metrics(program, x, "proportional")

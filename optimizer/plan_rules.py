@@ -145,7 +145,9 @@ GRADING_RULES = (EligibilityRule, GradeQuotaRule, GradeIncrementRule)
 class Component(BaseModel):
     """One named part of the budget: ``units`` or a ``share`` of it, divided in proportion
     to ``basis``: ``weight`` (size alone), ``entitlement`` (weight x score x grade
-    multiplier) or ``criteria.<name>`` (weight x that criterion's score)."""
+    multiplier) or ``criteria.<name>`` (weight x that criterion's score). A part with its
+    own ``method`` or ``rules`` is rounded on its own (every part then is: see
+    :class:`ComponentsRule`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -153,13 +155,37 @@ class Component(BaseModel):
     units: int | None = Field(default=None, ge=0, le=MAX_BUDGET)
     share: float | None = Field(default=None, ge=0, le=1)
     basis: str = "entitlement"
+    method: str | None = None
+    """This part's rounding (default: the objective's method)."""
+    rules: tuple[dict[str, Any], ...] | None = None
+    """This part's rules (group rules over its units, ...), as a scenario's rules."""
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _canonical(cls, value: Any) -> Any:
+        return _canonical_method(value)
+
+    @model_serializer(mode="wrap")
+    def _own_when_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``method`` or ``rules`` key unless set: components without them keep their
+        content hash."""
+        data: dict[str, Any] = handler(self)
+        for key in ("method", "rules"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class ComponentsRule(BaseModel):
     """The budget as named components (a base by size, an incentive by evaluation, ...):
     each recipient's quota is the sum of its quotas in every component, and the sum is
     rounded once, by the objective's method, within floors, caps and the other rules, so
-    the budget is spent exactly; the result splits each allocation back into components."""
+    the budget is spent exactly; the result splits each allocation back into components.
+
+    When a part names its own ``method`` or ``rules``, every part is rounded on its own
+    instead (its units by its method within its rules) and a recipient's units are the sum
+    of its parts: the budget is still spent exactly, but floors, caps and rules of the
+    whole cannot be kept (they are refused; put them in a part's rules)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -170,6 +196,47 @@ class ComponentsRule(BaseModel):
     @property
     def label(self) -> str:
         return self.name or "components"
+
+    @property
+    def by_part(self) -> bool:
+        """Whether each part is rounded on its own (a part names a method or rules)."""
+        return any(p.method is not None or p.rules is not None for p in self.parts)
+
+
+def part_data(scenario: Scenario, rule: ComponentsRule, k: int, units: int) -> dict[str, Any]:
+    """Part ``k`` as scenario data: the recipients with the part's basis as their
+    entitlement (exact decimals as written), its units, method and rules; no floors, caps
+    or previous units (they belong to the whole)."""
+    part = rule.parts[k]
+    criterion = part.basis.removeprefix("criteria.")
+    recipients = []
+    for rec in scenario.recipients:
+        data: dict[str, Any] = {"id": rec.id, "name": rec.label, "tags": dict(rec.tags)}
+        if part.basis == "weight":
+            data.update(weight=rec.weight, score=1.0)
+        elif part.basis == "entitlement":
+            data.update(weight=rec.weight, score=rec.score)
+        else:
+            value = float((rec.criteria or {}).get(criterion, 0.0))
+            data.update(weight=rec.weight if value > 0 else 0.0, score=value if value > 0 else 1.0)
+        recipients.append(data)
+    kind = scenario.objective.kind
+    method = part.method or scenario.objective.method
+    objective: dict[str, Any] = (
+        {"kind": "proportional", "method": method}
+        if part.method is not None or kind == "proportional"
+        else {"kind": kind}
+    )
+    out: dict[str, Any] = {
+        "name": f"{scenario.name}: {part.name}",
+        "budget": units,
+        "objective": {k: v for k, v in objective.items() if v is not None},
+        "recipients": recipients,
+        "rules": list(part.rules or ()),
+    }
+    if part.basis == "entitlement" and scenario.grades:
+        out["grades"] = [g.model_dump(mode="json") for g in scenario.grades]
+    return out
 
 
 def components_rule(scenario: Scenario) -> ComponentsRule | None:
@@ -221,13 +288,54 @@ def _component_problems(scenario: Scenario) -> list[Problem]:
                 Problem(f"{at}.parts", f"the components' shares add up to {sum(by_share):g}, not 1")
             )
         for other, extra in enumerate(scenario.rules):
-            if other != index and extra.type in ("components", "grade_order"):
+            if other != index and (extra.type in ("components", "grade_order") or rule.by_part):
                 problems.append(
                     Problem(
                         f"rules[{other}].type",
-                        f"cannot be combined with the components rule ({at})",
+                        f"cannot be combined with the components rule ({at})"
+                        + (
+                            ": its parts are rounded on their own (a part names a method or "
+                            f"rules), so put this rule in the rules of a part ({at}.parts[k]."
+                            "rules)"
+                            if rule.by_part and extra.type not in ("components", "grade_order")
+                            else ""
+                        ),
                     )
                 )
+        if rule.by_part and not problems:
+            problems.extend(_part_problems(scenario, rule, at))
+    return problems
+
+
+def _part_problems(scenario: Scenario, rule: ComponentsRule, at: str) -> list[Problem]:
+    """Parts rounded on their own: no floors or caps of the whole, and each part a valid
+    scenario (its method and rules checked there, reported at the part's path)."""
+    from optimizer.components import component_units
+    from optimizer.errors import InputError
+    from optimizer.scenario import Scenario as ScenarioModel
+
+    problems = [
+        Problem(
+            f"recipients[{k}].{bound}",
+            f"the parts of {at} are rounded on their own (a part names a method or rules), "
+            "so a floor or cap of the sum cannot be kept: bound a part with a rule in its "
+            "rules instead",
+        )
+        for k, rec in enumerate(scenario.recipients)
+        for bound, value in (("floor", rec.floor), ("cap", rec.cap))
+        if value not in (0, None)
+    ]
+    for k, units in enumerate(component_units(rule, scenario.budget)):
+        if units == 0:
+            continue
+        try:
+            ScenarioModel.from_data(part_data(scenario, rule, k, units))
+        except InputError as exc:
+            problems.extend(
+                Problem(f"{at}.parts[{k}].{p.path}", p.message)
+                for p in exc.problems
+                if p.path.startswith(("rules", "objective"))
+            )
     return problems
 
 
