@@ -36,6 +36,8 @@ from optimizer.scenario import Method
 
 SCALE = 1_000_000_000
 TIE_SCALE = 1_000
+_COST_LIMIT = float(2**62)
+"""Scaled primary costs are clipped to +-2^62, inside int64."""
 DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams", "dean")
 FIRST_UNIT_FIRST = ("adams", "huntington-hill", "dean")
 """The divisor methods with ``d(0) = 0``: every recipient with a positive quota gets a unit
@@ -140,7 +142,9 @@ class MarginalCost:
                 priority = np.where(d > 0, q / np.where(d > 0, d, 1.0), 0.0)
             first = 2.0 * self._top + q
             cost = -np.where(d > 0, priority, first)
-        return np.rint(cost * SCALE).astype(np.int64)
+        # a first unit's priority over ~4.6e9 (a quota of 10^12 at d = 0.5) is clipped: such
+        # units come before every unit near a threshold (about 1), so the order is kept
+        return np.rint(np.clip(cost * SCALE, -_COST_LIMIT, _COST_LIMIT)).astype(np.int64)
 
     def secondary(self, i: IntArray, k: IntArray) -> IntArray:
         """Tie-breaking cost: the least-squares marginal 2(k - q_i) + 1 for Hamilton and

@@ -36,6 +36,9 @@ from optimizer.certificate import certificate, milp_proof, search_certificate
 from optimizer.collector import cyclic_gc_paused
 from optimizer.compile import build_program
 from optimizer.components import solve_components
+from optimizer.crossing import RULES as CROSSING_RULES
+from optimizer.crossing import Unsettled as CrossingUnsettled
+from optimizer.crossing import cells_of, crossing_feasible, solve_crossing
 from optimizer.diagnosis import diagnose
 from optimizer.entitlement import Entitlements, IntArray
 from optimizer.errors import InputError, Problem
@@ -218,6 +221,8 @@ def _solve(
         solved = None
         if requested == "auto" and name != "greedy":
             solved = _by_relaxation(program, ent.quota, maxmin=maxmin)
+            if solved is None and not program.orders:
+                solved = _by_crossing(program, ent.quota, maxmin=maxmin)
             if solved is None and program.orders:
                 solved = _by_search(
                     program, ent, maxmin=maxmin, memory_mb=memory_mb, proof=proofs.append
@@ -356,6 +361,31 @@ def _by_relaxation(
         f"{'them' if len(dropped) > 1 else 'it'}: no MILP was needed"
     )
     return kind, full, x, note
+
+
+def _by_crossing(
+    program: IntegerProgram, quota: np.ndarray, *, maxmin: bool
+) -> tuple[str, IntegerProgram, IntArray | None, str] | None:
+    """Solve group rules of two crossing families (a band per region and a share per kind)
+    as a convex-cost flow over the cells (:mod:`optimizer.crossing`); None when the rules
+    are not two such families, the cost is not one it sums exactly, or it runs out of
+    moves."""
+    cells = cells_of(program)
+    if cells is None or not isinstance(program.cost, MarginalCost):
+        return None
+    if program.cost.rule not in CROSSING_RULES:
+        return None
+    try:
+        if maxmin:
+            program = _raise_floors(program, quota, lambda trial: crossing_feasible(trial, cells))
+        x = solve_crossing(program, cells)
+    except CrossingUnsettled:
+        return None
+    note = (
+        f"group rules of two crossing families as a flow over {len(cells.members):,} "
+        "cells, exact at any budget: no MILP was needed"
+    )
+    return "crossing", program, x, note
 
 
 class _Unsettled(Exception):

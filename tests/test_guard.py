@@ -20,8 +20,9 @@ from optimizer.scenario import Scenario
 from optimizer.solve import solve
 
 
-def overlapping(budget: int) -> dict[str, Any]:
-    """Two group rules over overlapping members that both bind: only the MILP solves it."""
+def overlapping(budget: int, method: str = "huntington-hill") -> dict[str, Any]:
+    """Two group rules over overlapping members that both bind: under Huntington-Hill (whose
+    costs no exact flow can sum) only the MILP solves it."""
     recipients = [
         {"id": f"r{i}", "score": 10 + i, "tags": {"a": i % 2, "b": i // 2}} for i in range(6)
     ]
@@ -33,7 +34,24 @@ def overlapping(budget: int) -> dict[str, Any]:
             {"type": "group", "tag": "a", "value": "0", "max_share": 0.3},
             {"type": "group", "tag": "b", "value": "1", "min_share": 0.5},
         ],
+        "objective": {"kind": "proportional", "method": method},
     }
+
+
+@pytest.mark.parametrize("method", ["hamilton", "webster"])
+def test_crossing_groups_at_10_12_need_no_milp_and_no_memory(method: str) -> None:
+    scenario = Scenario.from_data(overlapping(10**12, method))
+    tracemalloc.start()
+    result = solve(scenario, memory_mb=64)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.status == Status.OPTIMAL, result.message
+    assert result.solver.path == "crossing"
+    units = {a.id: a.units for a in result.allocations}
+    assert sum(units.values()) == 10**12
+    assert units["r0"] + units["r2"] + units["r4"] <= 3 * 10**11  # a = 0: at most 30%
+    assert units["r2"] + units["r3"] >= 5 * 10**11  # b = 1: at least half
+    assert peak < 50 * 2**20
 
 
 def test_a_milp_too_large_for_the_run_memory_ends_with_a_sentence() -> None:

@@ -470,7 +470,7 @@ OTHER_TAG = {"type": "group", "tag": "kind", "value": "x", "max_units": 20}
         ([{"type": "change_limit", "max_increase": 0.5}], "greedy"),
         ([BAND], "partition"),
         ([BAND, {**BAND, "value": "b", "min_units": 20}], "partition"),
-        ([BAND, OTHER_TAG], "milp"),
+        ([BAND, OTHER_TAG], "crossing"),
     ],
     ids=["bounds", "change_limit", "one group", "two groups one tag", "two tags, binding"],
 )
@@ -484,6 +484,14 @@ def test_solve_reports_the_path_and_every_path_agrees(
     milp = solve(scenario, backend="highs")
     assert milp.solver.path == "milp"
     assert [a.units for a in auto.allocations] == [a.units for a in milp.allocations]
+
+
+def test_crossing_groups_under_huntington_hill_stay_with_the_milp() -> None:
+    """Its costs are square roots: no exact sum of several, so no flow over the cells."""
+    scenario = _scenario(
+        [BAND, OTHER_TAG], objective={"kind": "proportional", "method": "huntington-hill"}
+    )
+    assert solve(scenario).solver.path == "milp"
 
 
 def test_the_relaxation_proves_slack_rules_without_the_milp() -> None:

@@ -1,0 +1,184 @@
+"""Group rules of two crossing families (``optimizer/crossing.py``): the flow over the cells
+equals the independent judge and HiGHS where they can run, and keeps every rule at any
+budget without a MILP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer.compile import build_program
+from optimizer.crossing import cells_of, crossing_feasible
+from optimizer.result import Status
+from optimizer.scenario import Scenario
+from optimizer.solve import solve
+from optimizer.verify import verify
+from tests.independent import enumeration
+
+KINDS = ("hamilton", "webster", "jefferson", "adams", "weighted", "maxmin")
+
+
+def _objective(kind: str) -> dict[str, str]:
+    return (
+        {"kind": kind}
+        if kind in ("weighted", "maxmin")
+        else {"kind": "proportional", "method": kind}
+    )
+
+
+@st.composite
+def crossing_scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    """Recipients in two regions x two kinds, a band on each region and a bound on one kind."""
+    n = draw(st.integers(3, 6))
+    budget = draw(st.integers(2, 13))
+    recipients = []
+    for i in range(n):
+        rec: dict[str, Any] = {
+            "id": f"r{i}",
+            "score": draw(st.sampled_from([10, 30, 50, 50, 61, 72.5, 80, 99])),
+            "weight": draw(st.sampled_from([0.5, 0.7, 1.0, 1.5])),
+            "tags": {  # r0 in region a of kind x, r1 in b of kind y: every rule has members
+                "region": "ab"[i] if i < 2 else draw(st.sampled_from("ab")),
+                "kind": "xy"[i] if i < 2 else draw(st.sampled_from("xy")),
+            },
+        }
+        if draw(st.booleans()):
+            rec["cap"] = draw(st.integers(1, budget))
+        recipients.append(rec)
+    rules: list[dict[str, Any]] = []
+    for region in "ab":
+        if draw(st.booleans()):
+            low = draw(st.integers(0, budget))
+            rules.append(
+                {
+                    "type": "group",
+                    "tag": "region",
+                    "value": region,
+                    "min_units": low,
+                    "max_units": draw(st.integers(low, budget)),
+                }
+            )
+    bound = draw(st.integers(0, budget))
+    side = draw(st.sampled_from(["min_units", "max_units"]))
+    rules.append({"type": "group", "tag": "kind", "value": "x", side: bound})
+    return {
+        "name": "crossing",
+        "budget": budget,
+        "recipients": recipients,
+        "objective": _objective(draw(st.sampled_from(KINDS))),
+        "rules": rules,
+    }
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crossing_scenarios())
+def test_the_flow_equals_the_independent_judge(data: dict[str, Any]) -> None:
+    expected = enumeration.allocate(data)
+    result = solve(Scenario.from_data(data))
+    if expected is None:
+        assert result.status == Status.INFEASIBLE
+        return
+    assert result.status == Status.OPTIMAL, result.message
+    assert {a.id: a.units for a in result.allocations} == expected
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crossing_scenarios())
+def test_the_flow_equals_highs(data: dict[str, Any]) -> None:
+    scenario = Scenario.from_data(data)
+    auto, milp = solve(scenario), solve(scenario, backend="highs")
+    assert auto.status == milp.status
+    assert [a.units for a in auto.allocations] == [a.units for a in milp.allocations]
+
+
+def _instance(tmp_path: Path, method: str, budget: str) -> dict[str, Any]:
+    """The benchmark's 840 programmes (14 regional bands, a share for the future kind,
+    change limits) without their grade order."""
+    out = tmp_path / f"{method}-{budget}.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "instance",
+            "840",
+            method,
+            "all",
+            "--budget",
+            budget,
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    data: dict[str, Any] = json.loads(out.read_text())
+    data["rules"] = [r for r in data["rules"] if r["type"] != "grade_order"]
+    for rule in data["rules"]:
+        if rule.get("value") == "future":
+            rule["min_share"] = 0.36  # binds: the relaxation without it breaks it
+    return data
+
+
+def test_840_programmes_the_flow_equals_highs(tmp_path: Path) -> None:
+    scenario = Scenario.from_data(_instance(tmp_path, "webster", "33600"))
+    auto, milp = solve(scenario), solve(scenario, backend="highs")
+    assert auto.solver.path == "crossing" and milp.solver.path == "milp"
+    assert [a.units for a in auto.allocations] == [a.units for a in milp.allocations]
+
+
+@pytest.mark.parametrize("method", ["hamilton", "webster", "weighted"])
+@pytest.mark.parametrize("budget", ["1e12", "1e15"])
+def test_any_budget_keeps_every_rule_without_a_milp(
+    tmp_path: Path, method: str, budget: str
+) -> None:
+    data = _instance(tmp_path, method, budget)
+    scenario = Scenario.from_data(data)
+    result = solve(scenario)
+    assert result.status == Status.OPTIMAL, result.message
+    assert result.solver.path == "crossing"
+    assert sum(a.units for a in result.allocations) == scenario.budget
+    ent, _, program = build_program(scenario)
+    units = {a.id: a.units for a in result.allocations}
+    x = np.array([units[i] for i in ent.ids], dtype=np.int64)  # the program's order
+    assert program.folded().violations(x) == []
+    # the verifier (its own arithmetic): bounds, every group, no improving single move
+    failures = [
+        f"{c.name}: {c.detail}" for c in verify(result.to_dict(), scenario) if c.ok is False
+    ]
+    assert failures == []
+
+
+def test_feasibility_is_the_flow_with_lower_bounds() -> None:
+    """Bands that leave the kind's minimum out of reach: infeasible, and said so."""
+    data = {
+        "name": "no room",
+        "budget": 10,
+        "recipients": [
+            {"id": "ax", "score": 1, "tags": {"region": "a", "kind": "x"}},
+            {"id": "ay", "score": 1, "tags": {"region": "a", "kind": "y"}},
+            {"id": "bx", "score": 1, "cap": 1, "tags": {"region": "b", "kind": "x"}},
+            {"id": "by", "score": 1, "tags": {"region": "b", "kind": "y"}},
+        ],
+        "rules": [
+            {"type": "group", "tag": "region", "value": "a", "max_units": 3},
+            {"type": "group", "tag": "kind", "value": "x", "min_units": 5},
+        ],
+    }
+    scenario = Scenario.from_data(data)
+    _, _, program = build_program(scenario)
+    program = program.folded()
+    cells = cells_of(program)
+    assert cells is not None and len(cells.members) == 4
+    assert not crossing_feasible(program, cells)
+    assert solve(scenario).status == Status.INFEASIBLE
+    data["rules"][1]["min_units"] = 4  # type: ignore[index]  # 3 in a (its max) and 1 in bx
+    assert solve(Scenario.from_data(data)).status == Status.OPTIMAL
