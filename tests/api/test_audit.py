@@ -5,8 +5,10 @@ adopted run frozen with its scenario version."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -303,3 +305,23 @@ def test_failed_requests_write_no_audit_entry(
     ]
     assert all(400 <= r.status_code < 500 for r in failing), [r.status_code for r in failing]
     assert _snapshot(database) == before
+
+
+def test_two_adoptions_at_once_one_wins(client: TestClient, auth: Auth, database: Database) -> None:
+    """Two committee members adopt the same run at the same moment with different notes:
+    exactly one adoption is stored and recorded, the other is a 409."""
+    run = _stored_run(client, auth)
+    barrier = threading.Barrier(2)
+
+    def adopt(note: str, role: str) -> int:
+        barrier.wait()
+        answer = client.post(f"/v1/runs/{run['id']}/adopt", json={"note": note}, headers=auth(role))
+        return answer.status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(adopt, ["first", "second"], ["committee", "admin"]))
+    assert statuses == [201, 409]
+    adopted = [e for e in _entries(database) if e[1] == "adopted"]
+    assert len(adopted) == 1
+    stored = client.get(f"/v1/runs/{run['id']}", headers=auth()).json()
+    assert stored["adopted_by"] == adopted[0][0]
