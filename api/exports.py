@@ -26,7 +26,7 @@ _FORMATS = {
 _WIDTHS = {"id": 14, "name": 22, "grade": 7, "binding": 28}
 
 
-def _cells(allocation: Mapping[str, Any]) -> list[Any]:
+def _cells(allocation: Mapping[str, Any], parts: Parts = ()) -> list[Any]:
     return [
         allocation.get("id"),
         allocation.get("name"),
@@ -37,6 +37,7 @@ def _cells(allocation: Mapping[str, Any]) -> list[Any]:
         allocation.get("amount"),
         allocation.get("share"),
         ";".join(allocation.get("binding") or ()),
+        *(split.get(str(allocation.get("id"))) for _, split in parts),
     ]
 
 
@@ -57,16 +58,24 @@ def exact_amount(units: Any, unit_value: Any) -> int | Decimal | None:
     return int(amount) if amount == amount.to_integral_value() else amount.normalize()
 
 
-def allocations_csv(allocations: Sequence[Mapping[str, Any]], *, unit_value: Any = None) -> str:
+Parts = Sequence[tuple[str, Mapping[str, int]]]
+"""A budget's components as extra columns: (``component.<name>``, units by recipient id)
+(:func:`optimizer.components.part_columns`)."""
+
+
+def allocations_csv(
+    allocations: Sequence[Mapping[str, Any]], *, unit_value: Any = None, parts: Parts = ()
+) -> str:
     """The allocations as CSV text, starting with a byte-order mark (Excel then reads the
-    UTF-8 Hangul names right); amounts exact when the unit's value is given."""
+    UTF-8 Hangul names right); amounts exact when the unit's value is given; a column per
+    budget component after the others."""
     buffer = io.StringIO(BOM)
     buffer.seek(len(BOM))
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow([*COLUMNS, *(name for name, _ in parts)])
     amount_at = COLUMNS.index("amount")
     for allocation in allocations:
-        cells = _cells(allocation)
+        cells = _cells(allocation, parts)
         exact = exact_amount(allocation.get("units"), unit_value)
         if exact is not None:
             cells[amount_at] = exact
@@ -75,10 +84,13 @@ def allocations_csv(allocations: Sequence[Mapping[str, Any]], *, unit_value: Any
 
 
 def allocations_xlsx(
-    allocations: Sequence[Mapping[str, Any]], *, summary: Sequence[tuple[str, Any]] = ()
+    allocations: Sequence[Mapping[str, Any]],
+    *,
+    summary: Sequence[tuple[str, Any]] = (),
+    parts: Parts = (),
 ) -> bytes:
-    """A workbook: sheet ``allocations`` (header row frozen, number formats) and ``run``
-    (what was run, the metrics)."""
+    """A workbook: sheet ``allocations`` (header row frozen, number formats; a column per
+    budget component after the others) and ``run`` (what was run, the metrics)."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -86,15 +98,16 @@ def allocations_xlsx(
     sheet = book.active
     assert sheet is not None
     sheet.title = "allocations"
-    sheet.append(list(COLUMNS))
+    columns = [*COLUMNS, *(name for name, _ in parts)]
+    sheet.append(columns)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for allocation in allocations:
-        sheet.append(_cells(allocation))
-    for index, column in enumerate(COLUMNS, start=1):
+        sheet.append(_cells(allocation, parts))
+    for index, column in enumerate(columns, start=1):
         letter = sheet.cell(row=1, column=index).column_letter
         sheet.column_dimensions[letter].width = _WIDTHS.get(column, 12)
-        number_format = _FORMATS.get(column)
+        number_format = _FORMATS.get("units" if column in dict(parts) else column)
         if number_format:
             for row in range(2, len(allocations) + 2):
                 sheet.cell(row=row, column=index).number_format = number_format

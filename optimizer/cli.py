@@ -511,11 +511,16 @@ def _console(file: TextIO, *, plain: bool = False) -> Console:
 
 
 def _csv_text(result: Result) -> str:
+    """The allocation table, then a column per budget component (``component.<name>``)."""
+    from optimizer.components import part_columns
+
+    parts = part_columns(result.certificate)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([*CSV_COLUMNS, *(name for name, _ in parts)])
     for a in result.allocations:
-        writer.writerow(map(_csv_cell, (getattr(a, name) for name in CSV_COLUMNS)))
+        cells = [getattr(a, name) for name in CSV_COLUMNS]
+        writer.writerow(map(_csv_cell, [*cells, *(split.get(a.id) for _, split in parts)]))
     return buffer.getvalue()
 
 

@@ -12,7 +12,7 @@ units, every component's to its units), for the result and the reader.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -25,6 +25,19 @@ from optimizer.result import Allocation, Result, Status
 from optimizer.scenario import Objective, Recipient, Scenario
 
 Engine = Callable[[Scenario], Result]
+
+
+def part_columns(certificate: Any) -> list[tuple[str, dict[str, int]]]:
+    """A components result's parts as table columns: (``component.<name>``, units by
+    recipient id), in the rule's order; none for other results. The allocation tables (CLI
+    CSV, the service's CSV and Excel, the web view's table) add them after their own."""
+    if not isinstance(certificate, Mapping) or certificate.get("kind") != "components":
+        return []
+    return [
+        (f"component.{part.get('name')}", dict(part.get("split") or {}))
+        for part in certificate.get("components") or ()
+        if isinstance(part, Mapping)
+    ]
 
 
 def component_units(rule: ComponentsRule, budget: int) -> list[int]:

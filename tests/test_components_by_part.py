@@ -7,11 +7,17 @@ without a method or rules keep their content hash."""
 from __future__ import annotations
 
 import copy
+import csv
+import io
+import json
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from optimizer import cli
 from optimizer.errors import InputError
 from optimizer.result import Status
 from optimizer.scenario import Scenario
@@ -157,3 +163,23 @@ def test_components_without_own_methods_keep_their_hash_and_joint_rounding() -> 
         Scenario.from_data(by_part()).content_hash
     )
     assert "rounded jointly" in solve(plain).message
+
+
+def test_the_cli_csv_has_a_column_per_component(tmp_path: Path) -> None:
+    path = tmp_path / "parts.json"
+    path.write_text(json.dumps(by_part(incentive={"method": "webster"})), encoding="utf-8")
+    outcome = CliRunner().invoke(cli.app, ["solve", str(path), "--format", "csv"])
+    assert outcome.exit_code == 0, outcome.output
+    rows = list(csv.DictReader(io.StringIO(outcome.stdout)))
+    header = list(rows[0])
+    assert header == [*cli.CSV_COLUMNS, "component.base", "component.incentive", "component.jobs"]
+    cert = solve(Scenario.from_data(by_part(incentive={"method": "webster"}))).certificate
+    assert cert is not None
+    for row in rows:
+        parts = [int(row[f"component.{c['name']}"]) for c in cert["components"]]
+        assert parts == [c["split"][row["id"]] for c in cert["components"]]
+        assert sum(parts) == int(row["units"])
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({**DATA, "rules": []}), encoding="utf-8")
+    outcome = CliRunner().invoke(cli.app, ["solve", str(plain), "--format", "csv"])
+    assert outcome.stdout.splitlines()[0] == ",".join(cli.CSV_COLUMNS)

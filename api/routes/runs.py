@@ -32,6 +32,7 @@ from api.schemas import (
     run_detail,
     run_public,
 )
+from optimizer.components import part_columns
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=ERROR_RESPONSES)
 
@@ -218,18 +219,21 @@ def get_allocations(
     with database.transaction() as session:
         run = store.get_run(session, run_id)
     allocations = _allocations(run)
+    parts = part_columns((run.result or {}).get("certificate"))
     name = f"allot-run-{run.id}"
     if format == "csv":
         return Response(
             allocations_csv(
-                allocations, unit_value=((run.result or {}).get("unit") or {}).get("value")
+                allocations,
+                unit_value=((run.result or {}).get("unit") or {}).get("value"),
+                parts=parts,
             ),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     if format == "xlsx":
         return Response(
-            allocations_xlsx(allocations, summary=_summary(run)),
+            allocations_xlsx(allocations, summary=_summary(run), parts=parts),
             media_type=XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
         )

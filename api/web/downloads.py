@@ -75,6 +75,11 @@ def run_sheet(view: RunView, t: Translator) -> Sheet:
         t.gettext("Share"),
         t.gettext("What held it"),
     ]
+    parts: dict[str, tuple[Any, ...]] = {}
+    if view.breakdown is not None and view.breakdown.kind == "components":
+        headers.extend(view.breakdown.columns[:-1])  # each component (the last is the units)
+        parts = {rid: values[:-1] for rid, _, values in view.breakdown.rows}
+    width = len(view.breakdown.columns) - 1 if parts and view.breakdown is not None else 0
     rows = tuple(
         (
             a.name,
@@ -89,6 +94,7 @@ def run_sheet(view: RunView, t: Translator) -> Sheet:
             a.amount,
             a.share,
             "; ".join(a.reasons),
+            *parts.get(a.id, (None,) * width),
         )
         for a in view.allocations
     )

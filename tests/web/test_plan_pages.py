@@ -4,6 +4,8 @@ units, and two variants compare. (The matrix view of a run is the web view's to 
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import re
 from fractions import Fraction
@@ -12,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
 from optimizer.loading import load_scenario
 from tests.web.conftest import Browser, post_runs
@@ -181,3 +184,30 @@ def test_a_run_without_a_matrix_has_no_matrix_page(browser: Browser, api: TestCl
     assert page.status_code == 409
     assert "has no matrix" in page.text
     assert client.get(f"/ui/runs/{run_id}/matrix.xlsx").status_code == 409
+
+
+def test_component_parts_are_columns_of_the_downloads(browser: Browser, api: TestClient) -> None:
+    """The service's CSV and Excel and the web view's table carry a column per component;
+    each row's parts add up to its units."""
+    run_id, _, result = _run(api, "base-and-incentive.yaml")
+    parts = [(f"component.{c['name']}", c["split"]) for c in result["certificate"]["components"]]
+    units = {a["id"]: a["units"] for a in result["allocations"]}
+    answer = api.get(f"/v1/runs/{run_id}/allocations?format=csv")
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert list(rows[0])[-len(parts) :] == [name for name, _ in parts]
+    for row in rows:
+        got = [int(row[name]) for name, _ in parts]
+        assert got == [split[row["id"]] for _, split in parts]
+        assert sum(got) == units[row["id"]] == int(row["units"])
+    book = load_workbook(io.BytesIO(api.get(f"/v1/runs/{run_id}/allocations?format=xlsx").content))
+    sheet = book["allocations"]
+    header = [c.value for c in sheet[1]]
+    assert header[-len(parts) :] == [name for name, _ in parts]
+    for line in sheet.iter_rows(min_row=2, values_only=True):
+        record = dict(zip(header, line, strict=True))
+        assert [record[name] for name, _ in parts] == [s[record["id"]] for _, s in parts]
+    table = browser("committee").get(f"/ui/runs/{run_id}/table.csv")
+    web = list(csv.reader(io.StringIO(table.content.decode("utf-8-sig"))))
+    width = len(parts)
+    for line in web[1:]:
+        assert sum(int(v) for v in line[-width:]) == units[line[1]]
