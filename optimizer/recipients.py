@@ -183,6 +183,31 @@ class RecipientTable(Sequence["Recipient"]):
         """Every recipient as a model, in order."""
         return tuple(self)
 
+    def dicts(self) -> list[dict[str, Any]]:
+        """Each recipient as ``Recipient.model_dump()`` gives it (keys in its field order,
+        ``criteria`` and ``hard`` only when given, no ``score`` where criteria give it),
+        built from the columns: what a stored scenario's body holds."""
+        rows = zip(
+            self.ids,
+            self.names,
+            self.score.tolist(),
+            self.weight.tolist(),
+            self.floor.tolist(),
+            self.cap,
+            self.previous,
+            map(dict, self.tags),
+            strict=True,
+        )
+        out = [dict(zip(_DUMPED, row, strict=True)) for row in rows]
+        for i, given in enumerate(self.criteria or ()):
+            if given is not None:
+                del out[i]["score"]
+                out[i]["criteria"] = dict(given)
+        for i, hard in enumerate(self.hard or ()):
+            if hard:
+                out[i]["hard"] = True
+        return out
+
     def with_scores(self, scores: Mapping[str, float]) -> RecipientTable:
         """A copy in which the recipients named in ``scores`` have that score, given directly
         (their criteria dropped); see ``Scenario.with_scores``."""
@@ -340,6 +365,7 @@ _CANONICAL_JSON = json.JSONEncoder(
 ).encode
 _TEXT = json.encoder.encode_basestring  # a JSON string, as ensure_ascii=False writes it
 _HARD_TEXT = '"hard":true,'
+_DUMPED = ("id", "name", "score", "weight", "floor", "cap", "previous", "tags")
 
 
 # --------------------------------------------------------------------------- validation

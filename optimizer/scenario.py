@@ -443,8 +443,8 @@ class Scenario(_Frozen):
 
     @field_serializer("recipients", mode="wrap")
     def _recipient_models(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
-        """A :class:`RecipientTable` is written as its recipients."""
-        return handler(value.rows() if isinstance(value, RecipientTable) else value)
+        """A :class:`RecipientTable` is written as its recipients' dicts, from its columns."""
+        return value.dicts() if isinstance(value, RecipientTable) else handler(value)
 
     @model_serializer(mode="wrap")
     def _without_empty_criteria(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

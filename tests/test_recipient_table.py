@@ -146,6 +146,20 @@ def test_the_scenario_holds_a_table_that_reads_like_its_recipients() -> None:
     assert scenario.model_dump(mode="json")["recipients"][0]["name"] == "Bee"
 
 
+def test_a_table_dumps_as_its_recipients_models_do() -> None:
+    table = RecipientTable.of(_scenario().recipients)
+    criteria = RecipientTable(**{**table._fields(), "criteria": (None, {"q": 2.0}, None)})
+    for each in (table, criteria):
+        models = each.rows()
+        for mode in ("python", "json"):
+            assert each.dicts() == [m.model_dump(mode=mode) for m in models]
+            assert [list(d) for d in each.dicts()] == [list(m.model_dump()) for m in models]
+    scenario = _scenario()
+    dumped = scenario.model_dump(mode="json")["recipients"]
+    dumped[0]["tags"]["k"] = "changed"  # a copy: the scenario's tags stay as they are
+    assert scenario.recipients[0].tags == {"k": "x"}
+
+
 def test_canonical_text_of_the_table_is_the_json_of_canonical() -> None:
     scenario = _scenario()
     as_models = scenario.model_copy(
