@@ -55,12 +55,15 @@ mutation-canaries: $(STAMP)
 # in the same run. `bench-quick` is CI's (a minute or two; exits 1 when a check fails or an
 # Allot / baseline ratio is over its gate); `bench` is the full table of README "Performance"
 # and the whole-process Parquet rows against their floor pipeline (benchmarks/columnar.py).
+# The columnar quick rows (about 30 s) report issue 17's gates and fail when the Parquet
+# and JSON runs allocate differently or an enforced gate fails.
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks run --quick --out $${TMPDIR:-/tmp}/allot-benchmarks-quick.json
+	$(BIN)/python -m benchmarks.columnar --quick --gate --out $${TMPDIR:-/tmp}/allot-columnar-quick.json
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks run --out docs/benchmarks.json --markdown docs/benchmarks.md --plot docs/performance.png
-	$(BIN)/python -m benchmarks.columnar --out docs/benchmarks-columnar.json
+	$(BIN)/python -m benchmarks.columnar --million --out docs/benchmarks-columnar.json
 
 # The service on http://127.0.0.1:8000 with the example scenarios loaded and a fresh local
 # admin token printed (database: ALLOT_DATABASE_URL, default ./allot.db).
