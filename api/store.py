@@ -216,54 +216,6 @@ def list_runs(
     return list(rows), total
 
 
-def start_run(session: Session, run_id: int) -> bool:
-    """``queued -> running``; False if the run was not queued (taken, or already final)."""
-    outcome = session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.status == RunStatus.QUEUED.value)
-        .values(status=RunStatus.RUNNING.value, started_at=utcnow())
-    )
-    return bool(getattr(outcome, "rowcount", 0))
-
-
-def finish_run(
-    session: Session, run_id: int, result: dict[str, Any], *, timings: dict[str, Any]
-) -> bool:
-    """``running -> done`` with the full result; False if the run was not running."""
-    solver = result.get("solver") or {}
-    outcome = session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
-        .values(
-            status=RunStatus.DONE.value,
-            outcome=result.get("status"),
-            result=result,
-            solver_backend=solver.get("backend"),
-            solver_version=solver.get("version"),
-            timings=timings,
-            finished_at=utcnow(),
-        )
-    )
-    return bool(getattr(outcome, "rowcount", 0))
-
-
-def fail_run(
-    session: Session,
-    run_id: int,
-    error: str,
-    *,
-    timings: dict[str, Any] | None = None,
-    states: Sequence[RunStatus] = (RunStatus.RUNNING,),
-) -> bool:
-    """``running`` (or another given state) ``-> failed`` with a reason."""
-    outcome = session.execute(
-        update(Run)
-        .where(Run.id == run_id, Run.status.in_([s.value for s in states]))
-        .values(status=RunStatus.FAILED.value, error=error, timings=timings, finished_at=utcnow())
-    )
-    return bool(getattr(outcome, "rowcount", 0))
-
-
 # --------------------------------------------------------------------------- sweeps
 
 
