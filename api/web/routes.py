@@ -58,12 +58,14 @@ from api.web.views import (
     CompareView,
     RunRow,
     Unallocated,
+    check_views,
     compare_view,
     run_letter,
     run_row,
     run_view,
     scenario_row,
     unallocated,
+    verdict_table,
 )
 from api.web.whatif import (
     DEFAULT_NOISE,
@@ -556,8 +558,16 @@ def compare_page(
     picked = [("run", r.id) for r in view.all_runs]
     if view.runs:
         picked.append(("baseline", view.runs[0].id))
+    with database.transaction() as session:
+        compared = store.get_runs(session, [r.id for r in view.runs], path="run")
+        verdicts = verdict_table([(r.result or {}).get("checks") for r in compared], _t(request))
     return render(
-        request, "compare.html", viewer=viewer, view=view, table_query="?" + urlencode(picked)
+        request,
+        "compare.html",
+        viewer=viewer,
+        view=view,
+        table_query="?" + urlencode(picked),
+        verdicts=verdicts,
     )
 
 
@@ -619,7 +629,9 @@ def sweep_page(
     with page_errors(viewer), database.transaction() as session:
         sweep, runs = store.get_sweep(session, sweep_id)
         view = sweep_view(sweep, runs, _t(request))
-    return render(request, "sweep.html", viewer=viewer, view=view)
+        verdicts = sweep_routes.sweep_verdicts(sweep_routes.sweep_axes(sweep), runs)
+    checks = check_views(verdicts, _t(request))
+    return render(request, "sweep.html", viewer=viewer, view=view, checks=checks)
 
 
 @router.get("/sweeps/{sweep_id}/table.{fmt}")

@@ -643,6 +643,36 @@ def _check_view(check: Mapping[str, Any], t: Translator) -> Mapping[str, Any]:
     }
 
 
+def check_views(checks: Any, t: Translator) -> tuple[Mapping[str, Any], ...]:
+    """Paradox checks (a result's ``checks``, a sweep's) as the pages show them."""
+    return tuple(_check_view(check, t) for check in _mappings(checks))
+
+
+def verdict_table(
+    checks_per_run: Sequence[Any], t: Translator
+) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """The compare page's verdicts: per check (in the reader's language), per run its
+    verdict text and key (``not computed`` for a run without checks).
+
+    >>> verdict_table([[{"check": "quota", "verdict": "holds"}], []], Translator("en"))
+    (('quota', (('holds', 'holds'), ('not computed', 'none'))),)
+    """
+    per_run = [{str(c.get("check")): c for c in _mappings(found)} for found in checks_per_run]
+    names = list(dict.fromkeys(name for found in per_run for name in found))
+    rows = []
+    for name in names:
+        cells = []
+        for found in per_run:
+            check = found.get(name)
+            if check is None:
+                cells.append((t.gettext(N_("not computed")), "none"))
+            else:
+                view = _check_view(check, t)
+                cells.append((str(view["verdict"]), str(view["key"])))
+        rows.append((t.gettext(CHECKS.get(name, name)), tuple(cells)))
+    return tuple(rows)
+
+
 CHECKS: dict[str, str] = {
     "quota": N_("quota"),
     "budget_monotonicity": N_("budget monotonicity (more budget, nobody loses)"),
