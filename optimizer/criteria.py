@@ -9,7 +9,10 @@ per criterion instead of one ``score``, and its ``score`` is the weighted averag
     recipients:
       - {id: busan-battery, criteria: {performance: 88, jobs: 75, investment: 90, innovation: 70}}
 
-The weights need not add up to 1 (they are normalised). The composite is rounded to
+The weights need not add up to 1 (they are normalised); a criterion of weight 0 is read and
+kept but not counted (a budget component may share its part by it: ``basis:
+criteria.<name>``, e.g. a need score from a recipient file's ``criteria.need`` column), as
+long as some criterion weighs more. The composite is rounded to
 ``COMPOSITE_DIGITS`` decimals, so that ``85`` computed as ``84.99999999999999`` still reaches
 a grade band that starts at 85. A recipient of a scenario with criteria may instead give a
 ``score`` directly (an override, e.g. ``recipients[busan].score=90`` after
@@ -45,7 +48,7 @@ __all__ = ["COMPOSITE_DIGITS", "composite", "with_composite_scores"]
 COMPOSITE_DIGITS = 9
 """Decimals the composite score is rounded to."""
 
-Weights = dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]]
+Weights = dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
 Scores = dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
 _WEIGHTS: TypeAdapter[Weights] = TypeAdapter(Weights)
 _SCORES: TypeAdapter[Scores] = TypeAdapter(Scores)
@@ -65,7 +68,7 @@ def with_composite_scores(data: Mapping[str, Any]) -> tuple[dict[str, Any], list
     """A copy of raw scenario data whose recipients with ``criteria`` have their composite as
     ``score``, and the problems found: a criterion the block does not name, a criterion a
     recipient does not score, criteria without a block, both a score and criteria. Type
-    problems (a weight <= 0, a score that is not a number) are left to the schema, which
+    problems (a weight < 0, a score that is not a number) are left to the schema, which
     reports them at their field paths."""
     out = dict(data)
     recipients = data.get("recipients")
@@ -78,6 +81,11 @@ def with_composite_scores(data: Mapping[str, Any]) -> tuple[dict[str, Any], list
     weights = _parsed(_WEIGHTS, block)
     if isinstance(block, Mapping) and not block:
         problems.append(Problem("criteria", "must name at least one criterion (name: weight)"))
+    usable = weights is not None and any(w > 0 for w in weights.values())
+    if weights is not None and block and not usable:
+        problems.append(
+            Problem("criteria", "some criterion must weigh more than 0 (the score's weights)")
+        )
     names = ", ".join(str(k) for k in block) if isinstance(block, Mapping) else ""
     fixed: list[Any] = []
     for index, rec in enumerate(recipients):
@@ -134,7 +142,13 @@ def with_composite_scores(data: Mapping[str, Any]) -> tuple[dict[str, Any], list
                 Problem(f"{where}.criteria.{k}", f"unknown criterion {k!r} (criteria: {names})")
                 for k in unknown
             )
-            if weights is not None and scores is not None and not missing and not unknown:
+            if (
+                usable
+                and weights is not None
+                and scores is not None
+                and not missing
+                and not unknown
+            ):
                 value = composite(scores, weights)
                 if value > 0:
                     score = value

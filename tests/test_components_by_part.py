@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from optimizer import cli
 from optimizer.errors import InputError
+from optimizer.loading import load_scenario
 from optimizer.result import Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
@@ -183,3 +184,33 @@ def test_the_cli_csv_has_a_column_per_component(tmp_path: Path) -> None:
     plain.write_text(json.dumps({**DATA, "rules": []}), encoding="utf-8")
     outcome = CliRunner().invoke(cli.app, ["solve", str(plain), "--format", "csv"])
     assert outcome.stdout.splitlines()[0] == ",".join(cli.CSV_COLUMNS)
+
+
+def test_a_parts_own_scores_come_from_a_recipient_file_column(tmp_path: Path) -> None:
+    """A need score in the recipients' CSV (``criteria.need``) with weight 0: read, kept
+    out of the evaluation score, and the base component shared by it."""
+    (tmp_path / "regions.csv").write_text(
+        "id,criteria.perf,criteria.need\nbusan,80,10\ndaegu,60,30\njeju,70,60\n", encoding="utf-8"
+    )
+    (tmp_path / "plan.yaml").write_text(
+        "name: need and performance\nbudget: 100\n"
+        "criteria: {perf: 1, need: 0}\n"
+        "recipients: {file: regions.csv}\n"
+        "rules:\n"
+        "  - type: components\n"
+        "    parts:\n"
+        "      - {name: base, units: 50, basis: criteria.need}\n"
+        "      - {name: incentive, units: 50, basis: entitlement}\n",
+        encoding="utf-8",
+    )
+    scenario = load_scenario(tmp_path / "plan.yaml")
+    assert [r.score for r in scenario.recipients] == [80, 60, 70]  # need not counted
+    result = solve(scenario)
+    assert result.status == Status.OPTIMAL
+    cert = result.certificate
+    assert cert is not None
+    splits = {c["name"]: c["split"] for c in cert["components"]}
+    need = {"busan": Fraction(10), "daegu": Fraction(30), "jeju": Fraction(60)}
+    assert sum(splits["base"].values()) == 50
+    for rid, share in quotas(50, need).items():  # 5, 15, 30: whole quotas
+        assert splits["base"][rid] == share

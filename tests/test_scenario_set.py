@@ -302,12 +302,13 @@ def test_a_recipient_may_give_a_score_directly_instead_of_criteria() -> None:
             lambda d: d["recipients"][1]["criteria"].pop("jobs"),
             ["recipients[1].criteria.jobs: missing score for criterion 'jobs'"],
         ),
-        (
+        (  # a weight of 0 keeps a criterion out of the score (a component's basis)
             lambda d: d["criteria"].update(jobs=0, future=-1),
-            [
-                "criteria.future: must be greater than 0 (got -1)",
-                "criteria.jobs: must be greater than 0 (got 0)",
-            ],
+            ["criteria.future: must be greater than or equal to 0 (got -1)"],
+        ),
+        (
+            lambda d: d["criteria"].update({k: 0 for k in d["criteria"]}),
+            ["criteria: some criterion must weigh more than 0 (the score's weights)"],
         ),
         (
             lambda d: d["criteria"].clear(),
@@ -357,6 +358,7 @@ def test_a_recipient_may_give_a_score_directly_instead_of_criteria() -> None:
         "unknown",
         "missing",
         "weights",
+        "all-zero",
         "empty",
         "both",
         "neither",
