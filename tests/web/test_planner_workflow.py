@@ -9,13 +9,17 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from api.db import Database
 from optimizer.loading import load_scenario
-from tests.api.conftest import SCENARIOS, counts, scenario_data
+from optimizer.solve import solve
+from tests.api.conftest import SCENARIOS, counts, scenario_data, wait_for_run
+from tests.api.test_uploads import EXAMPLES, _named
 from tests.web.conftest import Browser, csrf_of
 
 Files = list[tuple[str, tuple[str, bytes, str]]]
@@ -52,6 +56,30 @@ def test_a_variant_with_its_baseline_and_spreadsheet_uploads_in_one_form(
     assert stored["name"] == expected.name
     page = client.get(location).text
     assert f'data-scenario="{scenario_id}" class="just-stored"' in page
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_uploads_in_the_form_and_runs_as_solve_does(
+    browser: Browser, api: TestClient, path: Path
+) -> None:
+    client = browser("planner")
+    files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in _named(path)]
+    status, location = _upload(client, files)
+    assert status == 303, location
+    scenario_id = int(location.rsplit("=", 1)[1])
+    expected = load_scenario(path)
+    assert api.get(f"/v1/scenarios/{scenario_id}").json()["content_hash"] == expected.content_hash
+    csrf = csrf_of(client, "/ui/scenarios")
+    started = client.post(f"/ui/scenarios/{scenario_id}/run", data={"csrf": csrf})
+    assert started.status_code == 303, started.text
+    run = wait_for_run(api, int(started.headers["location"].rsplit("/", 1)[1]), {}, timeout=120)
+    direct = solve(expected).to_dict()
+    assert run["outcome"] == direct["status"]
+    assert _units(run["result"]) == _units(direct)
+
+
+def _units(result: dict[str, Any]) -> dict[str, int]:
+    return {a["id"]: a["units"] for a in result["allocations"]}
 
 
 def test_a_spreadsheet_alone_takes_its_name_and_budget_from_the_form(
