@@ -653,11 +653,11 @@ def start_sweep(
     database: DatabaseDep,
     pool: JobsDep,
     settings: SettingsDep,
-    set: Annotated[str, Form(max_length=1000)] = "",
+    set: Annotated[list[str] | None, Form()] = None,
     csrf: CsrfField = "",
 ) -> Response:
-    """Sweep a parameter of a run's stored scenario (with its overrides), as
-    ``POST /v1/sweeps``; planners only."""
+    """Sweep a parameter of a run's stored scenario (with its overrides), or two as a grid
+    (``set`` twice), as ``POST /v1/sweeps``; planners only."""
     check_form(viewer, csrf)
     with page_errors(viewer), database.transaction() as session:
         run = store.get_run(session, run_id)
@@ -669,11 +669,14 @@ def start_sweep(
             [N_("This run's scenario was sent inline, not stored; store it to sweep it.")],
             viewer=viewer,
         )
-    spec = set.strip()
-    kept = [o for o in overrides if _path(o) != _path(spec)]
+    specs = [spec.strip() for spec in set or () if spec.strip()] or [""]
+    swept = {_path(spec) for spec in specs}
+    kept = [o for o in overrides if _path(o) not in swept]
     with page_errors(viewer):
         try:
-            body = SweepCreate(scenario_id=scenario_id, overrides=kept, set=spec)
+            body = SweepCreate(
+                scenario_id=scenario_id, overrides=kept, set=specs if len(specs) > 1 else specs[0]
+            )
         except ValidationError as exc:
             raise InputError(
                 [Problem("set", str(e.get("msg", "invalid"))) for e in exc.errors()]

@@ -212,3 +212,32 @@ def test_the_comparison_page_links_its_csv_and_excel(browser: Browser, api: Test
     assert values[0][0] == "배분 대상"
     units = {a["id"]: a["units"] for a in runs[3]["result"]["allocations"]}
     assert {row[1]: row[3] for row in values[1:]} == units
+
+
+def test_a_planner_starts_a_grid_sweep_from_a_runs_page(browser: Browser, api: TestClient) -> None:
+    stored = api.post("/v1/scenarios", json=scenario_data()).json()
+    run = api.post("/v1/runs", json={"scenario_id": stored["id"], "overrides": ["budget=1250"]})
+    page = f"/ui/runs/{run.json()['id']}"
+    planner = browser("planner", lang="ko")
+    html = planner.get(page).text
+    assert 'id="sweep-set-2" name="set"' in html and "두 번째 매개변수" in html
+    sets = ["budget=1100,1300", "recipients[jeju].floor=30,50"]
+    answer = planner.post(f"{page}/sweep", data={"set": sets, "csrf": csrf_of(planner, page)})
+    assert answer.status_code == 303, answer.text
+    sweep = api.get(answer.headers["location"].replace("/ui/", "/v1/")).json()
+    assert sweep["parameters"] == ["budget", "recipients[jeju].floor"]
+    assert sweep["overrides"] == []  # the run's budget=1250 gives way to the swept budget
+    assert sweep["values"] == [[1100, 30], [1100, 50], [1300, 30], [1300, 50]]
+    one = planner.post(
+        f"{page}/sweep",
+        data={"set": ["recipients[jeju].floor=30,40", ""], "csrf": csrf_of(planner, page)},
+    )
+    single = api.get(one.headers["location"].replace("/ui/", "/v1/")).json()
+    assert single["parameters"] == ["recipients[jeju].floor"] and single["overrides"] == [
+        "budget=1250"
+    ]
+    bad = planner.post(
+        f"{page}/sweep",
+        data={"set": ["budget=1100", "budget=1200"], "csrf": csrf_of(planner, page)},
+    )
+    assert bad.status_code == 422 and "already swept" in bad.text
