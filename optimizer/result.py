@@ -144,7 +144,7 @@ class Result:
     """Paradox checks with verdicts, when the caller asked for them (:mod:`optimizer.paradox`)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The result contract of DESIGN.md as plain JSON values."""
+        """The result contract (docs/contract.md) as plain JSON values."""
         with cyclic_gc_paused():
             return self._to_dict()
 

@@ -1,4 +1,4 @@
-"""The validated, immutable scenario (the contract of DESIGN.md) and its content hash.
+"""The validated, immutable scenario (the contract of docs/contract.md) and its content hash.
 
 ``Scenario.from_data`` turns already-parsed data (dicts and lists, after ``extends`` and
 recipient files were resolved by :mod:`optimizer.loading`) into a frozen model, reporting
