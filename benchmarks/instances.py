@@ -207,7 +207,7 @@ def generate(spec: InstanceSpec) -> dict[str, Any]:
                 }
             )
         else:
-            # the plan's band for future industries (DESIGN.md's example rule)
+            # the plan's band for future industries (the group rule example of docs/contract.md)
             rules.append(
                 {
                     "type": "group",
