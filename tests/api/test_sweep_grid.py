@@ -14,8 +14,9 @@ from typing import Any
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
-from api.db import Database
+from api.db import Database, Sweep
 from optimizer.loading import validate_data
 from optimizer.overrides import apply_overrides
 from optimizer.solve import solve
@@ -139,3 +140,19 @@ def test_a_bad_grid_is_refused_with_its_path(
     problems = answer.json()["detail"]
     assert any(p["path"].endswith(path) and words in p["message"] for p in problems), problems
     assert counts(database) == before
+
+
+def test_a_sweep_stored_before_grids_reads_as_one_parameter(
+    client: TestClient, auth: Auth, database: Database
+) -> None:
+    sweep = _grid_sweep(client, auth, ["budget=1100,1200"])
+    with database.transaction() as session:  # as migration 0006 leaves an older sweep
+        session.execute(update(Sweep).where(Sweep.id == sweep["id"]).values(axes=None))
+    again = client.get(f"/v1/sweeps/{sweep['id']}", headers=auth()).json()
+    assert again["parameters"] == ["budget"]
+    assert again["axes"] == [
+        {"parameter": "budget", "set": "budget=1100,1200", "values": [1100, 1200]}
+    ]
+    assert [row["values"] for row in again["summary"]["rows"]] == [[1100], [1200]]
+    answer = client.get(f"/v1/sweeps/{sweep['id']}?format=csv", headers=auth())
+    assert answer.content.decode("utf-8-sig").splitlines()[0].startswith("budget,run,status")
