@@ -91,3 +91,24 @@ def test_sweep_and_compare_take_the_plan_rules() -> None:
     assert compared.exit_code == 0, compared.output
     runs = json.loads(compared.stdout)["runs"]
     assert [r["status"] for r in runs] == ["optimal", "optimal"]
+
+
+def test_components_and_grades_by_rank_compare_through_the_cli() -> None:
+    """The components and the grade-quota variants side by side: each run's units as it
+    solves alone, its message (how it was allocated) kept."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from optimizer import cli
+
+    names = ("base-and-incentive.yaml", "at-most-two-s.yaml")
+    compared = CliRunner().invoke(
+        cli.app, ["compare", *(str(FAMILY / n) for n in names), "-f", "json"]
+    )
+    assert compared.exit_code == 0, compared.output
+    out = json.loads(compared.stdout)
+    assert [r["status"] for r in out["runs"]] == ["optimal", "optimal"]
+    for k, name in enumerate(names):
+        alone = {a.id: a.units for a in solve(load_scenario(FAMILY / name)).allocations}
+        assert {r["id"]: r["units"][k] for r in out["recipients"]} == alone

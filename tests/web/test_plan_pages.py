@@ -47,13 +47,24 @@ def test_the_run_page_of_each_variant_shows_its_units(
     assert bars == units
 
 
-def test_two_variants_compare(browser: Browser, api: TestClient) -> None:
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("region-kind-matrix.yaml", "two-stage.yaml"),
+        ("base-and-incentive.yaml", "at-most-two-s.yaml"),
+    ],
+    ids=["matrix-stages", "components-quota"],
+)
+def test_variants_compare(browser: Browser, api: TestClient, names: tuple[str, ...]) -> None:
+    """A matrix and two stages (programmes); components and grades by rank (the 14
+    regions) side by side: the API's comparison and the compare page give the same units."""
     ids = [
         post_runs(api, load_scenario(FAMILY / name).model_dump(mode="json"), [])[0]
-        for name in ("region-kind-matrix.yaml", "two-stage.yaml")
+        for name in names
     ]
     compared = api.post("/v1/compare", json={"run_ids": ids}).json()
-    page = browser("committee").get(f"/ui/compare?run={ids[0]}&run={ids[1]}")
+    assert [r["status"] for r in compared["runs"]] == ["optimal"] * len(ids)
+    page = browser("committee").get("/ui/compare?" + "&".join(f"run={i}" for i in ids))
     assert page.status_code == 200
     bars = RECT.findall(page.text)
     for recipient in compared["recipients"]:
