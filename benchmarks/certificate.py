@@ -132,6 +132,7 @@ def optimality(problem: Problem, x: IntArray) -> Certified:
     constraint (:meth:`Problem.violations`). Group rules whose members overlap an earlier
     rule's are dropped first: an allowed ``x`` optimal without them is optimal with them
     (the relaxation argument), and where it is not, nothing is concluded."""
+    problem = _folded(problem)
     groups = list(problem.groups)
     if _parts(problem) is not None:
         proof = _exchange_optimal(problem, x)
@@ -160,6 +161,36 @@ def optimality(problem: Problem, x: IntArray) -> Certified:
         + " or without ".join(f"({t})" for t in tried)
         + " is another",
     )
+
+
+def _folded(problem: Problem) -> Problem:
+    """The same problem with each group rule over one recipient made that recipient's floor
+    and cap (the same allowed allocations): a band per region where each region is one
+    recipient then no longer overlaps a rule over several regions."""
+    single = [row for row in problem.groups if len(set(row[1].tolist())) == 1]
+    if not single:
+        return problem
+    lo, hi = problem.lo.copy(), problem.hi.copy()
+    for _, members, least, most in single:
+        i = int(members[0])
+        lo[i] = lo[i] if least is None else max(int(lo[i]), least)
+        hi[i] = hi[i] if most is None else min(int(hi[i]), most)
+    kept = [(row, label) for row, label in zip(problem.groups, _labels(problem), strict=True)]
+    kept = [(row, label) for row, label in kept if len(set(row[1].tolist())) != 1]
+    return replace(
+        problem,
+        lo=lo,
+        hi=hi,
+        groups=[row for row, _ in kept],
+        group_labels=tuple(label for _, label in kept),
+    )
+
+
+def _labels(problem: Problem) -> tuple[str, ...]:
+    """The group labels, one per group (the names when none were recorded)."""
+    if len(problem.group_labels) == len(problem.groups):
+        return problem.group_labels
+    return tuple(row[0] for row in problem.groups)
 
 
 def _exchange_optimal(problem: Problem, x: IntArray) -> Certified:

@@ -632,6 +632,10 @@ def certificate_line(certificate: dict[str, Any] | None) -> str | None:
     >>> print(certificate_line({"kind": "milp", "rule": "objective = bound",
     ...     "stages": [{"objective": 3.0, "bound": 3.0}, {"objective": 1.0, "bound": 1.0}]}))
     certificate (milp): objective = bound; 2 stages, objective = bound in 2
+    >>> print(certificate_line({"kind": "threshold_search", "rule": "leaves cover",
+    ...     "nodes": [{"node": 1, "split": {}}, {"node": 2, "leaf": "bound"},
+    ...               {"node": 3, "leaf": "accepted"}]}))
+    certificate (threshold_search): leaves cover; 3 nodes: 1 split, 1 bound, 1 accepted
     """
     if not certificate:
         return None
@@ -649,6 +653,11 @@ def certificate_line(certificate: dict[str, Any] | None) -> str | None:
             for s in stages
         )
         line += f"; {len(stages)} stages, objective = bound in {proven}"
+    nodes = certificate.get("nodes")
+    if isinstance(nodes, list) and nodes:
+        kinds = [n.get("leaf") or "split" for n in nodes if isinstance(n, dict)]
+        counts = ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
+        line += f"; {len(nodes)} nodes: {counts}"
     return line
 
 

@@ -768,15 +768,18 @@ def test_a_hamilton_certificate_states_an_exact_tie() -> None:
     assert "tie.given" in result.certificate["rule"]
 
 
-def test_overlapping_groups_that_hold_without_them_are_certified() -> None:
-    """The 14 regions with every rule at 10^9 units: its overlapping group rules (a second
-    tag) hold at the optimum without them, which is certified; tamper with it and no
-    certificate is claimed (nor a refutation: the better allocation may break them)."""
+def test_bands_over_one_recipient_are_bounds_for_the_certificate() -> None:
+    """The 14 regions with every rule at 10^9 units: a band per region is a group rule over
+    one recipient, which the checker folds into that region's floor and cap, so the
+    metropolitan cap over five regions no longer overlaps anything and the exchange
+    certificate applies outright; tamper with the answer and it is no longer certified
+    (nor refuted: under grade_order the cheaper exchange may break the rule)."""
     data = generate(InstanceSpec(14, "hamilton", "all", budget=10**9))
     result = solve(Scenario.from_data(data))
     assert result.status == Status.OPTIMAL
     problem = Problem.of(data)
+    assert sum(1 for g in problem.groups if len(g[1]) > 1) == 1  # the metropolitan cap
     x = _units(problem, {a.id: a.units for a in result.allocations})
     proof = optimality(problem, x)
-    assert proof.ok and "held without them" in proof.detail, proof
+    assert proof.ok and "grade_order holds at that optimum" in proof.detail, proof
     assert optimality(problem, _worse_but_feasible(problem, x)).ok is not True

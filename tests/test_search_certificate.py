@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from benchmarks.certificate import search_tree
 from benchmarks.check import Problem, compare
 from benchmarks.instances import InstanceSpec, generate
+from optimizer.cli import certificate_line
 from optimizer.result import Result, Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
@@ -257,3 +258,6 @@ def test_the_840_programme_rows_with_every_rule_carry_a_checked_tree(objective: 
     splits = sum(1 for row in result.certificate["nodes"] if "split" in row)
     assert splits >= 1  # grade_order binds: the root was split
     assert search_tree(problem, x, result.certificate) == []
+    line = certificate_line(result.certificate)  # what `allot solve` prints
+    assert line is not None and f"{len(result.certificate['nodes'])} nodes: " in line
+    assert f"{splits} split" in line and "1 accepted" in line
