@@ -208,7 +208,7 @@ def solve_by_part(scenario: Scenario, rule: ComponentsRule, engine: Engine) -> R
     status = Status.OPTIMAL
     first: Result | None = None
     for k, (part, total) in enumerate(zip(rule.parts, units, strict=True)):
-        method = part.method or scenario.objective.method or "hamilton"
+        method = _part_method(scenario, part)
         rules = len(part.rules or ())
         described.append(
             f"{part.name} {total:,} by {part.basis} ({method}"
@@ -266,7 +266,7 @@ def solve_by_part(scenario: Scenario, rule: ComponentsRule, engine: Engine) -> R
                     "name": p.name,
                     "basis": p.basis,
                     "units": u,
-                    "method": p.method or scenario.objective.method,
+                    "method": _part_method(scenario, p),
                     "split": per[p.name],
                 }
                 for p, u in zip(rule.parts, units, strict=True)
@@ -276,6 +276,11 @@ def solve_by_part(scenario: Scenario, rule: ComponentsRule, engine: Engine) -> R
         ties=tuple(tie for found in ties for tie in found),
         **common,
     )
+
+
+def _part_method(scenario: Scenario, part: Component) -> str:
+    """How a part rounded on its own is rounded: its method, else the objective's."""
+    return str(part.method or scenario.objective.resolved_method or scenario.objective.kind)
 
 
 def _part_failed(result: Result, part: str, common: dict[str, Any]) -> Result:

@@ -72,10 +72,13 @@ def matrix_table(result: Result, scenario: Scenario) -> Table | Text | None:
 
 
 def _components_table(result: Result, cert: dict[str, Any]) -> Table:
-    """Each allocation split into its components (largest remainders of its quotas)."""
+    """Each allocation split into its components (rounded jointly, then split back; or each
+    part rounded on its own, by its method)."""
     parts = cert["components"]
+    by_part = any("method" in part for part in parts)
+    how = "each rounded on its own" if by_part else "rounded jointly, then split"
     table = Table(
-        title=Text("units by component (rounded jointly, then split)", style="bold"),
+        title=Text(f"units by component ({how})", style="bold"),
         box=box.SIMPLE_HEAVY,
         title_justify="left",
         show_footer=True,
@@ -83,8 +86,9 @@ def _components_table(result: Result, cert: dict[str, Any]) -> Table:
     )
     table.add_column("recipient", footer="total")
     for part in parts:
+        method = f", {part['method']}" if by_part and part.get("method") else ""
         table.add_column(
-            f"{part['name']}\n{part['basis']}",
+            f"{part['name']}\n{part['basis']}{method}",
             justify="right",
             no_wrap=True,
             footer=f"{sum(part['split'].values()):,}",

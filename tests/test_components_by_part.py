@@ -214,3 +214,17 @@ def test_a_parts_own_scores_come_from_a_recipient_file_column(tmp_path: Path) ->
     assert sum(splits["base"].values()) == 50
     for rid, share in quotas(50, need).items():  # 5, 15, 30: whole quotas
         assert splits["base"][rid] == share
+
+
+def test_the_cli_table_says_each_part_is_rounded_on_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "parts.json"
+    path.write_text(json.dumps(by_part(base={"method": "webster"})), encoding="utf-8")
+    outcome = CliRunner().invoke(cli.app, ["solve", str(path)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "units by component (each rounded on its own)" in outcome.stdout
+    assert "weight, webster" in outcome.stdout and "entitlement, hamilton" in outcome.stdout
+    joint = tmp_path / "joint.json"
+    joint.write_text(json.dumps(by_part()), encoding="utf-8")
+    assert (
+        "rounded jointly, then split" in CliRunner().invoke(cli.app, ["solve", str(joint)]).stdout
+    )

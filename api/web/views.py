@@ -331,6 +331,8 @@ def breakdown(
         for part in parts:
             basis = str(part.get("basis") or "")
             how = t.gettext(BASES[basis]) if basis in BASES else basis
+            if part.get("method"):  # rounded on its own, by this method
+                how = f"{how}, {part.get('method')}" if how else str(part.get("method"))
             columns.append(f"{part.get('name')} ({how})" if how else str(part.get("name")))
         table = tuple(
             (

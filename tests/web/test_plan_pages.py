@@ -222,3 +222,13 @@ def test_component_parts_are_columns_of_the_downloads(browser: Browser, api: Tes
     width = len(parts)
     for line in web[1:]:
         assert sum(int(v) for v in line[-width:]) == units[line[1]]
+
+
+def test_the_run_page_names_each_parts_own_method(browser: Browser, api: TestClient) -> None:
+    data = load_scenario(FAMILY / "base-and-incentive.yaml").model_dump(mode="json")
+    data["rules"][0]["parts"][0]["method"] = "hamilton"
+    data["rules"][0]["parts"][1]["method"] = "webster"
+    (run_id,) = post_runs(api, data, [])
+    page = browser("committee").get(f"/ui/runs/{run_id}")
+    assert "base (by weight, hamilton)" in page.text
+    assert "incentive (by evaluation, webster)" in page.text
