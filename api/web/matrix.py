@@ -27,6 +27,7 @@ MAX_COLUMNS = 200
 NO_MATRIX = N_(
     "Run %(run)s has no matrix: its scenario has neither a biproportional nor a two_stage rule."
 )
+NO_ALLOCATION = N_("Run %(run)s has no allocation (see its diagnosis), so no matrix.")
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from api.web.downloads import (
 from api.web.downloads import (
     download as table_download,
 )
-from api.web.matrix import NO_MATRIX, MatrixView, matrix_view
+from api.web.matrix import NO_ALLOCATION, NO_MATRIX, MatrixView, matrix_view
 from api.web.publication import certificate_tables, publication_html
 from api.web.queries import list_sweeps
 from api.web.rendering import page_locale, render
@@ -708,7 +708,9 @@ def _matrix(
     run = _finished_run(viewer, database, run_id)
     view = matrix_view(run.scenario_body or {}, run.result or {}, _t(request), columns=columns)
     if view is None:
-        raise PageError(409, _TITLES[409], [NO_MATRIX], viewer=viewer, values={"run": run_id})
+        found = (run.result or {}).get("allocations")
+        why = NO_MATRIX if found else NO_ALLOCATION
+        raise PageError(409, _TITLES[409], [why], viewer=viewer, values={"run": run_id})
     return run, view
 
 

@@ -232,3 +232,18 @@ def test_the_run_page_names_each_parts_own_method(browser: Browser, api: TestCli
     page = browser("committee").get(f"/ui/runs/{run_id}")
     assert "base (by weight, hamilton)" in page.text
     assert "incentive (by evaluation, webster)" in page.text
+
+
+def test_an_infeasible_matrix_run_says_it_has_no_allocation(
+    browser: Browser, api: TestClient
+) -> None:
+    data = load_scenario(FAMILY / "region-kind-matrix.yaml").model_dump(mode="json")
+    data["rules"][0]["column_totals"] = {"main": 2000, "future": 900}  # 36 over the budget
+    (run_id,) = post_runs(api, data, [])
+    assert api.get(f"/v1/runs/{run_id}").json()["result"]["status"] == "infeasible"
+    client = browser("committee")
+    assert f"/ui/runs/{run_id}/matrix" not in client.get(f"/ui/runs/{run_id}").text
+    page = client.get(f"/ui/runs/{run_id}/matrix")
+    assert page.status_code == 409 and "has no allocation (see its diagnosis)" in page.text
+    korean = browser("committee", "ko").get(f"/ui/runs/{run_id}/matrix")
+    assert korean.status_code == 409 and "배분 결과가 없으므로" in korean.text
