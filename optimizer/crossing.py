@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,8 @@ class Cells:
     col: tuple[int, ...]
     row_bounds: tuple[tuple[int, int], ...]
     col_bounds: tuple[tuple[int, int], ...]
+    row_names: tuple[str, ...] = ()
+    col_names: tuple[str, ...] = ()
 
 
 def cells_of(program: IntegerProgram) -> Cells | None:
@@ -87,14 +90,20 @@ def cells_of(program: IntegerProgram) -> Cells | None:
     if not families[1]:
         return None
     parts = [partition_of(tuple(f), program.size) for f in families]
-    owners, bounds = [], []
-    for part in parts:
+    owners, bounds, names = [], [], []
+    for side, family, part in zip(("first", "second"), families, parts, strict=True):
         if part is None or not part.empty_ok:
             return None
         owner = np.full(program.size, len(part.members), dtype=np.int64)
         for g, members in enumerate(part.members):
             owner[members] = g
         owners.append(owner)
+        labels: list[list[str]] = [[] for _ in range(len(part.members) + 1)]
+        for row in family:
+            if len(row.index):
+                labels[int(owner[row.index[0]])].append(row.label)
+        labels[-1].append(f"in no group of the {side} family")
+        names.append(tuple(" + ".join(found) for found in labels))
         groups = [
             (int(lo), int(min(hi, _INF))) for lo, hi in zip(part.lower, part.upper, strict=True)
         ]
@@ -110,6 +119,8 @@ def cells_of(program: IntegerProgram) -> Cells | None:
         col=tuple(int(k) % width for k in keys),
         row_bounds=bounds[0],
         col_bounds=bounds[1],
+        row_names=names[0],
+        col_names=names[1],
     )
 
 
@@ -121,6 +132,15 @@ def solve_crossing(program: IntegerProgram, cells: Cells | None = None) -> IntAr
     if cells is None:
         raise ValueError("not a program of two crossing group families")
     return _Flow(program, cells).solve()
+
+
+def solve_with_certificate(
+    program: IntegerProgram, cells: Cells
+) -> tuple[IntArray | None, dict[str, Any] | None]:
+    """:func:`solve_crossing` and the optimum's certificate (prices on the groups)."""
+    flow = _Flow(program, cells)
+    x = flow.solve()
+    return x, (flow.certificate() if x is not None else None)
 
 
 def crossing_feasible(program: IntegerProgram, cells: Cells | None = None) -> bool:
@@ -342,9 +362,64 @@ class _Flow:
             x[members] = self.split(c, self.cell_arc[c].flow)
         return x
 
-    def _cancel(self, delta: int, *, exact: bool) -> bool:
-        """Find a negative cycle of moves of ``delta`` units in the residual graph and
-        apply it; False when there is none (the flow is optimal at this scale)."""
+    def certificate(self) -> dict[str, Any]:
+        """Prices on the groups that prove the flow optimal (shortest distances in the
+        residual graph, which has no negative cycle), with each cell's last and next unit."""
+        edges = self._edges(1, exact=True)
+        dist: list[Cost] = [(0, 0, 0)] * self.nodes
+        for _ in range(self.nodes):
+            for u, v, cost, _, _ in edges:
+                candidate = (dist[u][0] + cost[0], dist[u][1] + cost[1], dist[u][2] + cost[2])
+                if candidate < dist[v]:
+                    dist[v] = candidate
+        cells, rows = self.cells, len(self.cells.row_bounds)
+        out_cells = []
+        for c in range(len(cells.members)):
+            total = self.cell_arc[c].flow
+            last, following = self.unit(c, total, up=False), self.unit(c, total, up=True)
+            out_cells.append(
+                {
+                    "first": cells.row_names[cells.row[c]],
+                    "second": cells.col_names[cells.col[c]],
+                    "units": total,
+                    "last_unit_cost": _shown(_negated(last)) if last is not None else None,
+                    "next_unit_cost": _shown(following) if following is not None else None,
+                }
+            )
+        prices: list[dict[str, Any]] = [{"group": "budget in", "price": _shown(dist[self.source])}]
+        prices.append({"group": "budget out", "price": _shown(dist[self.sink])})
+        for a in self.arcs:
+            if a.cell >= 0:
+                continue
+            node = a.head if a.tail == self.source else a.tail
+            side = node - 2 if node < 2 + rows else node - 2 - rows
+            names = cells.row_names if node < 2 + rows else cells.col_names
+            prices.append(
+                {
+                    "group": names[side],
+                    "total": a.flow,
+                    "lower": a.lower,
+                    "upper": a.upper if a.upper < _INF else None,
+                    "price": _shown(dist[node]),
+                }
+            )
+        return {
+            "kind": "flow",
+            "objective": self.cost.rule,
+            "rule": "the budget flows through the groups of the first family, the cells "
+            "(recipients sharing a group of each family) and the groups of the second; "
+            "each cell's units are split by the method's own order, and with the prices "
+            "below every cell's last unit costs at most price(second) - price(first) and "
+            "its next unit at least that, a group strictly inside its bounds is priced as "
+            "the budget's side it hangs on: so no exchange among the cells lowers the cost "
+            "(reduced-cost optimality of a convex-cost flow). Costs are (primary, least "
+            "squares, rank) per unit, compared in that order",
+            "cells": out_cells,
+            "prices": prices,
+        }
+
+    def _edges(self, delta: int, *, exact: bool) -> list[tuple[int, int, Cost, _Arc, int]]:
+        """The residual moves of ``delta`` units with their costs."""
         edges: list[tuple[int, int, Cost, _Arc, int]] = []
         for a in self.arcs:
             for sign in (1, -1):
@@ -361,6 +436,12 @@ class _Flow:
                     continue
                 u, v = (a.tail, a.head) if sign > 0 else (a.head, a.tail)
                 edges.append((u, v, cost, a, sign))
+        return edges
+
+    def _cancel(self, delta: int, *, exact: bool) -> bool:
+        """Find a negative cycle of moves of ``delta`` units in the residual graph and
+        apply it; False when there is none (the flow is optimal at this scale)."""
+        edges = self._edges(delta, exact=exact)
         cycle = _negative_cycle(self.nodes, edges)
         if cycle is None:
             return False
@@ -369,6 +450,17 @@ class _Flow:
         for _, _, _, arc, sign in cycle:
             arc.flow += sign * delta
         return True
+
+
+def _negated(cost: Cost | None) -> Cost | None:
+    return None if cost is None else (-cost[0], -cost[1], -cost[2])
+
+
+def _shown(cost: Cost | None) -> str | None:
+    """A cost as text: ``primary; least squares; rank``, fractions in lowest terms."""
+    if cost is None:
+        return None
+    return "; ".join(str(Fraction(part)) for part in cost)
 
 
 def _sum(costs: object) -> Cost:

@@ -38,7 +38,7 @@ from optimizer.compile import build_program
 from optimizer.components import solve_components
 from optimizer.crossing import RULES as CROSSING_RULES
 from optimizer.crossing import Unsettled as CrossingUnsettled
-from optimizer.crossing import cells_of, crossing_feasible, solve_crossing
+from optimizer.crossing import cells_of, crossing_feasible, solve_with_certificate
 from optimizer.diagnosis import diagnose
 from optimizer.entitlement import Entitlements, IntArray
 from optimizer.errors import InputError, Problem
@@ -222,7 +222,7 @@ def _solve(
         if requested == "auto" and name != "greedy":
             solved = _by_relaxation(program, ent.quota, maxmin=maxmin)
             if solved is None and not program.orders:
-                solved = _by_crossing(program, ent.quota, maxmin=maxmin)
+                solved = _by_crossing(program, ent.quota, maxmin=maxmin, proofs=proofs)
             if solved is None and program.orders:
                 solved = _by_search(
                     program, ent, maxmin=maxmin, memory_mb=memory_mb, proof=proofs.append
@@ -278,7 +278,7 @@ def _solve(
             )
         elif path == "milp" and status == Status.OPTIMAL and milp_stages:
             proof = milp_proof(name, milp_stages)
-        elif path == "search" and proofs:
+        elif path in ("search", "crossing") and proofs:
             proof = proofs[-1]
     return Result(
         status=status,
@@ -364,7 +364,7 @@ def _by_relaxation(
 
 
 def _by_crossing(
-    program: IntegerProgram, quota: np.ndarray, *, maxmin: bool
+    program: IntegerProgram, quota: np.ndarray, *, maxmin: bool, proofs: list[dict[str, Any]]
 ) -> tuple[str, IntegerProgram, IntArray | None, str] | None:
     """Solve group rules of two crossing families (a band per region and a share per kind)
     as a convex-cost flow over the cells (:mod:`optimizer.crossing`); None when the rules
@@ -378,9 +378,11 @@ def _by_crossing(
     try:
         if maxmin:
             program = _raise_floors(program, quota, lambda trial: crossing_feasible(trial, cells))
-        x = solve_crossing(program, cells)
+        x, proof = solve_with_certificate(program, cells)
     except CrossingUnsettled:
         return None
+    if proof is not None:
+        proofs.append(proof)
     note = (
         f"group rules of two crossing families as a flow over {len(cells.members):,} "
         "cells, exact at any budget: no MILP was needed"

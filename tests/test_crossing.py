@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,33 @@ def test_feasibility_is_the_flow_with_lower_bounds() -> None:
     assert solve(scenario).status == Status.INFEASIBLE
     data["rules"][1]["min_units"] = 4  # type: ignore[index]  # 3 in a (its max) and 1 in bx
     assert solve(Scenario.from_data(data)).status == Status.OPTIMAL
+
+
+def _cost(text: str | None) -> tuple[Fraction, ...] | None:
+    return None if text is None else tuple(Fraction(part) for part in text.split("; "))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crossing_scenarios())
+def test_the_certificate_prices_prove_the_cells(data: dict[str, Any]) -> None:
+    """Each cell's last unit costs at most price(second) - price(first), its next unit at
+    least that; a group strictly inside its bounds is priced as the budget's side; the cells'
+    units add up to the allocation's group totals."""
+    result = solve(Scenario.from_data(data))
+    if result.solver.path != "crossing" or result.status != Status.OPTIMAL:
+        return
+    proof = result.certificate
+    assert proof is not None and proof["kind"] == "flow"
+    price = {p["group"]: _cost(p["price"]) for p in proof["prices"]}
+    for cell in proof["cells"]:
+        first, second = price[cell["first"]], price[cell["second"]]
+        assert first is not None and second is not None
+        gap = tuple(b - a for a, b in zip(first, second, strict=True))
+        last, following = _cost(cell["last_unit_cost"]), _cost(cell["next_unit_cost"])
+        assert last is None or last <= gap
+        assert following is None or gap <= following
+    inside = [p for p in proof["prices"][2:] if p["lower"] < p["total"] < (p["upper"] or 10**30)]
+    sides = {price["budget in"], price["budget out"]}
+    for group in inside:
+        assert _cost(group["price"]) in sides
+    assert sum(c["units"] for c in proof["cells"]) == result.budget
