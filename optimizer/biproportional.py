@@ -23,7 +23,7 @@ signposts and divisors, so that the divisors stay rational.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -41,9 +41,29 @@ FIRST_UNIT_FREE = ("adams", "huntington-hill", "dean")
 _SCREEN = 1e-9
 """Relative distance within which floats cannot decide and exact values are compared."""
 
+_LONG = 1024
+"""Divisors whose numerator or denominator grow past this many bits in a transfer phase are
+moved to a short decimal before the next (exact arithmetic costs grow with the digits)."""
+
+_MARGIN = 64 * 2.0**-52
+"""A relative margin far above the error of a float bound of a cell (a few roundings)."""
+
+_SECANT_STEPS = 6
+"""Secant steps of a float line fit before bisection takes the lines still off."""
+
 _SCALING_ROUNDS = 12
 """At most this many float alternating-scaling rounds (a fit of every column, then of every
 row) before the exact transfers; fewer when the rows stop coming nearer their totals."""
+
+_PROGRESS = 0.8
+"""On a large matrix alternating scaling stops at the first round that leaves the rows'
+excess above this share of the best so far (past that, a round costs more than the
+transfers it saves); on a small one it goes on while rounds still improve on the best."""
+
+_SCALING_WORK = 500_000
+"""Cells times rounds of alternating scaling a small matrix may take (a matrix is small when
+:data:`_SCALING_ROUNDS` rounds of it are within this): its rows may start millions of units
+off their totals at a budget in won, and each round takes a share of them away."""
 
 
 def power_of(method: str) -> int:
@@ -163,6 +183,8 @@ class Apportionment:
     shortfall: Shortfall | None
     transfers: int
     lo: IntArray
+    phases: int = 0
+    """The searches the transfers took (each moves units along paths sharing no cell)."""
 
 
 def effective_bounds(m: Matrix, method: str) -> tuple[IntArray, IntArray]:
@@ -252,6 +274,7 @@ def biproportional(m: Matrix, method: str, scale: int = 1) -> Apportionment:
         None,
         state.transfers,
         lo,
+        state.phases,
     )
 
 
@@ -270,9 +293,12 @@ class _State:
         self.cf = np.ones(m.columns)
         self.x = lo.copy()
         self.transfers = 0
+        self.phases = 0
         self.by_row = _lines(m.row, m.rows)
         self.by_col = _lines(m.column, m.columns)
         self.live = np.flatnonzero(hi > lo)  # cells that may move
+        pairs = m.row * m.columns + m.column
+        self.shared = len(np.unique(pairs)) < len(pairs)  # recipients sharing a cell
 
     # -- exact cell arithmetic -------------------------------------------------------------
 
@@ -299,6 +325,12 @@ class _State:
         with np.errstate(divide="ignore"):
             return np.where(s > 0, self.ef[cells] / np.where(s > 0, s, 1.0), np.inf)
 
+    def up_f_all(self) -> FloatArray:
+        return self.up_f(np.arange(len(self.m.weight)))
+
+    def down_f_all(self) -> FloatArray:
+        return self.down_f(np.arange(len(self.m.weight)))
+
     def down_f(self, cells: IntArray) -> FloatArray:
         s = signposts(self.method, self.x[cells].astype(np.float64) - 1.0)
         with np.errstate(divide="ignore"):
@@ -317,19 +349,21 @@ class _State:
         rf = np.ones(m.rows)
         cf: FloatArray | None = None
         best, best_r, stale = math.inf, rf.copy(), 0
-        for _ in range(_SCALING_ROUNDS):
+        cells = max(len(m.weight), 1)
+        patient = cells * _SCALING_ROUNDS <= _SCALING_WORK  # rounds cost little here
+        for _ in range(max(_SCALING_ROUNDS, _SCALING_WORK // cells)):
             cf = _fit_float(self.method, ef / rf[m.row], m.column, m.columns, ct, lo, hi, cf)
             x = np.clip(rounded(self.method, ef / (rf[m.row] * cf[m.column])), lo, hi)
             excess = int(np.abs(np.bincount(m.row, weights=x, minlength=m.rows) - rt).sum())
+            progress = excess < best * _PROGRESS
+            stale = 0 if excess < best else stale + 1
             if excess < best:
-                best, best_r, stale = excess, rf.copy(), 0
-            else:
-                stale += 1
-            if excess == 0 or stale >= 2:
+                best, best_r = excess, rf.copy()
+            if excess == 0 or stale >= 2 or not (patient or progress):
                 break
             rf = _fit_float(self.method, ef / cf[m.column], m.row, m.rows, rt, lo, hi, rf)
         scale = float(np.exp(np.mean(np.log(best_r))))
-        self.r = [Fraction(float(v / scale)).limit_denominator(1 << 20) for v in best_r]
+        self.r = [Fraction(float(v / scale)) for v in best_r]
         self.rf = np.array([float(v) for v in self.r])
 
     # -- exact column fit ------------------------------------------------------------------
@@ -407,52 +441,60 @@ class _State:
     # -- tie-and-transfer ------------------------------------------------------------------
 
     def transfer(self) -> Shortfall | None:
-        """Move units from rows over their totals to rows under, along tied cells, scaling
-        divisors to create ties; a Shortfall when a set of rows cannot shed its excess."""
+        """Move units from rows over their totals to rows under, by phases: a shortest-path
+        search over the lines from every row over its total (:class:`_Phase`) scales the
+        divisors until every line it can reach is joined to one of those rows by tied
+        cells, then units move along as many of those paths as share no cell (one unit a
+        path: a tied cell carries one unit before it leaves its tie). A Shortfall when the
+        rows over their totals reach no row under its total."""
         m = self.m
         rt = np.array(m.row_totals, dtype=np.int64)
         while True:
             rowsum = np.bincount(m.row, weights=self.x, minlength=m.rows).astype(np.int64)
-            over = rowsum > rt
-            if not over.any():
+            excess = rowsum - rt
+            if not (excess > 0).any():
                 return None
-            under = rowsum < rt
-            path = self._search(over, under)
-            if isinstance(path, Shortfall):
-                return path
-            for cell, delta in path:
-                self.x[cell] += delta
-            self.transfers += 1
+            phase = _Phase(self, excess)
+            phase.grow()
+            if not phase.lab_r[excess < 0].any():
+                return self._cut(phase.lab_r, phase.lab_c)
+            phase.settle()
+            self.transfers += phase.augment(excess.tolist())
+            self.phases += 1
+            self.loosen(reversed(phase.order))
 
-    def _search(self, over: BoolArray, under: BoolArray) -> list[tuple[int, int]] | Shortfall:
-        """A path of tied cells from a row over its total to one under, as (cell, +1/-1)
-        steps; on the way the labelled rows' divisors are multiplied (the labelled columns'
-        divided) by the smallest factor at which a further cell ties (Dijkstra on the
-        logarithms of the divisors: each cell's factor is kept as a key, so a step costs
-        one minimum over the cells, not a scan of them)."""
-        m = self.m
-        search = _Search(self, over)
-        while True:
-            cells = search.nearest()
-            if cells is None:
-                lab_r, lab_c = search.lab_r.copy(), search.lab_c.copy()
-                search.settle()
-                return self._cut(lab_r, lab_c)
-            alpha = min(a for _, a in cells)
-            if alpha != 1:
-                search.scale(alpha)
-            for cell, a in cells:
-                if a != alpha:
-                    continue
-                search.key[cell] = np.inf
-                i, j = int(m.row[cell]), int(m.column[cell])
-                if search.lab_r[i] and not search.lab_c[j]:
-                    search.label_column(j, cell)
-                elif search.lab_c[j] and not search.lab_r[i]:
-                    search.label_row(i, cell)
-                    if under[i]:
-                        search.settle()
-                        return self._path(i, search.via_r, search.via_c)
+    def loosen(self, lines: Iterable[tuple[int, int]]) -> None:
+        """Move each of ``lines`` (0 row / 1 column, index) whose divisor has grown long
+        (numerator or denominator past :data:`_LONG` bits) to the shortest decimal strictly
+        inside the interval the other side leaves it; the allocation stays, the ties the
+        search made are let go, and exact arithmetic stays short. The interval is taken in
+        floats with a margin far above their error (a few units in the last place), so
+        that no exact comparison is needed; a line whose interval is too narrow for that
+        (or held at a point by a tie) stays as it is. Given in reverse order of labelling,
+        a line comes after the lines it labelled, so its ties to them are already gone."""
+        m, x = self.m, self.x
+        for side, k in lines:
+            own, own_f = (self.r, self.rf) if side == 0 else (self.c, self.cf)
+            v = own[k]
+            if v.numerator.bit_length() <= _LONG and v.denominator.bit_length() <= _LONG:
+                continue
+            cells = self.by_row[k] if side == 0 else self.by_col[k]
+            other = m.column[cells] if side == 0 else m.row[cells]
+            other_f = (self.cf if side == 0 else self.rf)[other]
+            ups = x[cells] < self.hi[cells]
+            downs = x[cells] > self.lo[cells]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                up = self.up_f(cells[ups]) / other_f[ups]
+                down = self.down_f(cells[downs]) / other_f[downs]
+            above = float(up.max(initial=0.0)) * (1 + _MARGIN)
+            below = float(down.min(initial=np.inf)) * (1 - _MARGIN)
+            if not (math.isfinite(above) and above < below):
+                continue
+            chosen = shortest_decimal(
+                Fraction(above), Fraction(below) if math.isfinite(below) else None
+            )
+            own[k] = chosen
+            own_f[k] = float(chosen)
 
     def _tied(self, cells: IntArray, *, down: bool) -> list[int]:
         """The cells (of those given) sitting exactly at the divisor product where they
@@ -468,21 +510,6 @@ class _State:
             if edge_exact == self.product(cell):
                 out.append(cell)
         return out
-
-    def _path(self, end: int, via_r: IntArray, via_c: IntArray) -> list[tuple[int, int]]:
-        """The transfer path ending at row ``end``: +1 on the cells that labelled rows, -1 on
-        those that labelled columns, back to a row over its total."""
-        m = self.m
-        steps = []
-        i = end
-        while via_r[i] >= 0:
-            cell = int(via_r[i])
-            steps.append((cell, 1))
-            j = int(m.column[cell])
-            back = int(via_c[j])
-            steps.append((back, -1))
-            i = int(m.row[back])
-        return steps
 
     def _cut(self, lab_r: BoolArray, lab_c: BoolArray) -> Shortfall:
         """The rows that cannot shed their excess: the columns labelled need their totals,
@@ -521,14 +548,17 @@ class _State:
             self._readable_side(column=True, unit=unit)
             self._readable_side(column=False, unit=Fraction(1))
 
-    def _readable_side(self, *, column: bool, unit: Fraction) -> None:
+    def _readable_side(
+        self, *, column: bool, unit: Fraction, only: Sequence[int] | None = None
+    ) -> None:
         m, x = self.m, self.x
         lines, own, own_f = (
             (self.by_col, self.c, self.cf) if column else (self.by_row, self.r, self.rf)
         )
         other_index = m.row if column else m.column
         other, other_f = (self.r, self.rf) if column else (self.c, self.cf)
-        for k, cells in enumerate(lines):
+        for k in range(len(lines)) if only is None else only:
+            cells = lines[k]
             ups = cells[x[cells] < self.hi[cells]]
             downs = cells[x[cells] > self.lo[cells]]
             low = self._bound(ups, other, other_f[other_index[ups]], other_index, up=True)
@@ -600,100 +630,190 @@ class _State:
         )
 
 
-class _Search:
-    """The labelled rows and columns of one transfer search and, per cell between a
-    labelled and an unlabelled line, the logarithm of the factor at which it ties (offset
-    by the scaling so far, so that scaling never touches the keys)."""
+class _Phase:
+    """One search of tie-and-transfer, Dijkstra over the rows and columns: every row over
+    its total starts at factor 1; a labelled row's divisor grows with the factor (a
+    labelled column's shrinks), and a line joins at the smallest factor at which one of
+    its cells ties with a labelled line (a cell of a labelled row that would lose a unit
+    to an unlabelled column; a cell of a labelled column that would gain one from an
+    unlabelled row). The search runs until no cell can tie any more: every line it
+    reaches is labelled, at an exact factor, with the cell that reached it.
 
-    def __init__(self, state: _State, over: BoolArray) -> None:
-        m = state.m
-        self.state = state
+    Floats order the lines (the logarithm of each cell's slack is computed once a phase,
+    for all cells at once); the lines whose factor floats cannot tell from the smallest
+    (within a bound on the float error of the path) are compared exactly, on fractions."""
+
+    def __init__(self, state: _State, excess: IntArray) -> None:
+        s, m = state, state.m
+        self.state = s
+        # the logarithm of the factor by which r c may grow before the cell loses a unit
+        # (row -> column) or shrink before it gains one (column -> row); inf: it cannot
+        prod = s.product_f(np.arange(len(m.weight)))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            lose = np.log(s.down_f_all() / prod)
+            gain = np.log(prod / s.up_f_all())
+        lose[np.isnan(lose) | (s.x <= s.lo)] = np.inf
+        gain[np.isnan(gain) | (s.x >= s.hi)] = np.inf
+        self.lose = np.maximum(lose, 0.0)
+        self.gain = np.maximum(gain, 0.0)
+        self.wanted = 0  # units the rows over their totals hold too many
+        self.offered = 0  # units the labelled rows under their totals lack
+        self.excess = excess
         self.lab_r = np.zeros(m.rows, dtype=bool)
         self.lab_c = np.zeros(m.columns, dtype=bool)
-        self.via_r = np.full(m.rows, -1, dtype=np.int64)  # the cell that labelled the row
-        self.via_c = np.full(m.columns, -1, dtype=np.int64)
-        self.key = np.full(len(m.weight), np.inf)
-        self.offset = 0.0  # log of the product of the factors applied so far
-        self.total = Fraction(1)  # the product of the factors applied so far
-        self.since: dict[tuple[int, int], Fraction] = {}  # (0 row / 1 column, k) -> total
-        for i in np.flatnonzero(over).tolist():
-            self.label_row(i, -1)
+        self.lt_r = np.full(m.rows, np.inf)  # log of the factor each line joined at
+        self.lt_c = np.full(m.columns, np.inf)
+        self.best_r = np.full(m.rows, np.inf)  # the smallest factor seen (log), unlabelled
+        self.best_c = np.full(m.columns, np.inf)
+        self.pred_r = np.full(m.rows, -1, dtype=np.int64)  # the cell that labelled the line
+        self.pred_c = np.full(m.columns, -1, dtype=np.int64)
+        self.tau_r: dict[int, Fraction] = {}
+        self.tau_c: dict[int, Fraction] = {}
+        self.labelled = 0
+        self.order: list[tuple[int, int]] = []  # the lines in the order they joined
+        for i in np.flatnonzero(excess > 0).tolist():
+            self.wanted += int(excess[i])
+            self._label(0, i, Fraction(1), 0.0, -1)
 
-    def label_row(self, i: int, cell: int) -> None:
-        """Row ``i`` joins: its cells to unlabelled columns may lose a unit as its divisor
-        grows; its cells in labelled columns are no longer candidates."""
+    def _eps(self) -> float:
+        """A bound on the float error of a factor's logarithm: a few units in the last
+        place per cell of the longest path (the path has at most one cell per line)."""
+        return 4e-15 * (self.labelled + 8)
+
+    def grow(self) -> None:
+        """Label the lines the rows over their totals reach, in order of factor, until the
+        rows under their totals labelled lack as many units as the rows over hold too many
+        (or every line they reach is labelled)."""
+        while self.offered < self.wanted:
+            low = min(
+                float(self.best_r.min(initial=np.inf)), float(self.best_c.min(initial=np.inf))
+            )
+            if not math.isfinite(low):
+                return
+            edge = low + self._eps() * max(1.0, abs(low))
+            found: list[tuple[Fraction, int, int, int]] = []
+            for i in np.flatnonzero(self.best_r <= edge).tolist():
+                found.append((*self._exact(0, i, edge), 0, i))
+            for j in np.flatnonzero(self.best_c <= edge).tolist():
+                found.append((*self._exact(1, j, edge), 1, j))
+            first = min(f[0] for f in found)
+            for tau, cell, side, k in found:  # all lines at the smallest factor join
+                if tau != first:
+                    continue
+                lt = self.lt_c if side == 0 else self.lt_r
+                index = self.state.m.column if side == 0 else self.state.m.row
+                key = self.gain if side == 0 else self.lose
+                self._label(side, k, tau, float(lt[index[cell]] + key[cell]), cell)
+
+    def _exact(self, side: int, k: int, edge: float) -> tuple[Fraction, int]:
+        """The exact factor at which line ``k`` (0 row, 1 column) joins, from the cells
+        that reach it within ``edge`` in floats, and the cell."""
         s, m = self.state, self.state.m
-        self.lab_r[i] = True
-        self.via_r[i] = cell
-        self.since[0, i] = self.total
-        cells = s.by_row[i]
-        inside = self.lab_c[m.column[cells]]
-        self.key[cells[inside]] = np.inf
-        out = cells[~inside & (s.x[cells] > s.lo[cells])]
-        if len(out):
-            ratio = s.down_f(out) / s.product_f(out)
-            self.key[out] = np.log(ratio) + self.offset
+        if side == 0:  # a row: gained by a cell of a labelled column
+            cells = s.by_row[k]
+            other = m.column[cells]
+            ok = self.lab_c[other]
+            near = cells[ok][self.lt_c[other[ok]] + self.gain[cells[ok]] <= edge]
+            return min(
+                (
+                    (
+                        self.tau_c[int(m.column[c])] * s.product(c) / s.up_at(c),
+                        c,
+                    )
+                    for c in near.tolist()
+                ),
+                key=lambda t: t[0],
+            )
+        cells = s.by_col[k]
+        other = m.row[cells]
+        ok = self.lab_r[other]
+        near = cells[ok][self.lt_r[other[ok]] + self.lose[cells[ok]] <= edge]
+        return min(
+            ((self.tau_r[int(m.row[c])] * s.down_at(c) / s.product(c), c) for c in near.tolist()),
+            key=lambda t: t[0],
+        )
 
-    def label_column(self, j: int, cell: int) -> None:
-        """Column ``j`` joins: its cells in unlabelled rows may gain a unit as its divisor
-        shrinks."""
+    def _label(self, side: int, k: int, tau: Fraction, lt: float, cell: int) -> None:
+        """Line ``k`` joins at factor ``tau`` (log ``lt``) through ``cell``; the factors
+        at which its cells reach unlabelled lines are offered to those lines."""
         s, m = self.state, self.state.m
-        self.lab_c[j] = True
-        self.via_c[j] = cell
-        self.since[1, j] = self.total
-        cells = s.by_col[j]
-        inside = self.lab_r[m.row[cells]]
-        self.key[cells[inside]] = np.inf
-        into = cells[~inside & (s.x[cells] < s.hi[cells])]
-        if len(into):
-            ratio = s.product_f(into) / s.up_f(into)
-            self.key[into] = np.log(ratio) + self.offset
-
-    def nearest(self) -> list[tuple[int, Fraction]] | None:
-        """The cells whose factor is within float error of the smallest, each with its exact
-        factor; None when no cell can ever tie (the labelled rows are cut off)."""
-        s, m = self.state, self.state.m
-        best = float(self.key.min())
-        if not math.isfinite(best):
-            return None
-        near = np.flatnonzero(self.key <= best + _SCREEN)
-        out = []
-        for cell in near.tolist():
-            i, j = int(m.row[cell]), int(m.column[cell])
-            product = self.row_divisor(i) * self.column_divisor(j)
-            if self.lab_r[i]:
-                out.append((cell, s.down_at(cell) / product))
-            else:
-                out.append((cell, product / s.up_at(cell)))
-        return out
-
-    def row_divisor(self, i: int) -> Fraction:
-        """Row ``i``'s divisor now (a labelled row's grows with every factor since)."""
-        r = self.state.r[i]
-        return r * self.total / self.since[0, i] if self.lab_r[i] else r
-
-    def column_divisor(self, j: int) -> Fraction:
-        c = self.state.c[j]
-        return c * self.since[1, j] / self.total if self.lab_c[j] else c
-
-    def scale(self, alpha: Fraction) -> None:
-        """Multiply the labelled rows' divisors by ``alpha``, divide the labelled columns'
-        (kept as one running factor: a step costs nothing per line)."""
-        self.total *= alpha
-        self.offset += math.log(alpha.numerator) - math.log(alpha.denominator)
+        self.labelled += 1
+        self.order.append((side, k))
+        if side == 0:
+            self.lab_r[k], self.lt_r[k], self.pred_r[k] = True, lt, cell
+            self.best_r[k] = np.inf
+            self.tau_r[k] = tau
+            self.offered += max(-int(self.excess[k]), 0)
+            cells = s.by_row[k]
+            targets = m.column[cells]
+            keys = lt + self.lose[cells]
+            keep = ~self.lab_c[targets] & (keys < self.best_c[targets])
+            _offer(self.best_c, self.pred_c, targets[keep], keys[keep], cells[keep], s.shared)
+        else:
+            self.lab_c[k], self.lt_c[k], self.pred_c[k] = True, lt, cell
+            self.best_c[k] = np.inf
+            self.tau_c[k] = tau
+            cells = s.by_col[k]
+            targets = m.row[cells]
+            keys = lt + self.gain[cells]
+            keep = ~self.lab_r[targets] & (keys < self.best_r[targets])
+            _offer(self.best_r, self.pred_r, targets[keep], keys[keep], cells[keep], s.shared)
 
     def settle(self) -> None:
-        """Write the divisors of the labelled lines back, exact and as floats."""
+        """Write the divisors back: a labelled row's grows by the factors since it joined,
+        a labelled column's shrinks by them; every cell that labelled a line now ties."""
         s = self.state
-        for i in np.flatnonzero(self.lab_r).tolist():
-            s.r[i] = self.row_divisor(i)
+        top = max([*self.tau_r.values(), *self.tau_c.values()])
+        for i, tau in self.tau_r.items():
+            s.r[i] = s.r[i] * top / tau
             s.rf[i] = float(s.r[i])
-        for j in np.flatnonzero(self.lab_c).tolist():
-            s.c[j] = self.column_divisor(j)
+        for j, tau in self.tau_c.items():
+            s.c[j] = s.c[j] * tau / top
             s.cf[j] = float(s.c[j])
-        self.since.clear()
-        self.lab_r[:] = False
-        self.lab_c[:] = False
+
+    def augment(self, excess: list[int]) -> int:
+        """Move one unit along the path to each labelled row under its total (nearest
+        first) whose cells no earlier path used, while its row over its total has units
+        to give; the number of units moved."""
+        s, m = self.state, self.state.m
+        used: set[int] = set()
+        moved = 0
+        unders = [i for i in np.flatnonzero(self.lab_r).tolist() if excess[i] < 0]
+        unders.sort(key=lambda i: self.tau_r[i])
+        for end in unders:
+            path: list[int] = []
+            i = end
+            while self.pred_r[i] >= 0:
+                gains = int(self.pred_r[i])
+                loses = int(self.pred_c[int(m.column[gains])])
+                path += [gains, loses]
+                i = int(m.row[loses])
+            if excess[i] <= 0 or used.intersection(path):
+                continue
+            used.update(path)
+            for step, cell in enumerate(path):
+                s.x[cell] += 1 if step % 2 == 0 else -1
+            excess[i] -= 1
+            excess[end] += 1
+            moved += 1
+        return moved
+
+
+def _offer(
+    best: FloatArray,
+    pred: IntArray,
+    targets: IntArray,
+    keys: FloatArray,
+    cells: IntArray,
+    shared: bool,
+) -> None:
+    """Lower ``best[t]`` to the smallest key offered to ``t`` (with its cell); ``shared``:
+    several cells of one line may reach the same line (recipients sharing a cell)."""
+    if shared:
+        order = np.argsort(-keys, kind="stable")  # the smallest written last
+        targets, keys, cells = targets[order], keys[order], cells[order]
+    best[targets] = keys
+    pred[targets] = cells
 
 
 def shortest_decimal(low: Fraction, high: Fraction | None) -> Fraction:
@@ -732,29 +852,48 @@ def _fit_float(
     start: FloatArray | None = None,
 ) -> FloatArray:
     """Per line, a divisor at which the line's rounded, clipped cells sum to its total (as
-    near as floats and ties allow: a warm start, not a decision), by bisection on its
-    logarithm, all lines at once, from the divisors of the previous fit when given."""
+    near as floats and ties allow: a warm start, not a decision), all lines at once, from
+    the divisors of the previous fit when given: a few secant steps on the unrounded sum of
+    the cells within their bounds, then bisection on the logarithm for the lines still off,
+    over their cells only."""
+    low_f, high_f = lo.astype(np.float64), hi.astype(np.float64)
     if start is None:
         sums = np.bincount(line, weights=weight, minlength=size)
         guess = np.where(totals > 0, sums / np.maximum(totals, 1.0), 1.0)
-        width = 0.7
     else:
-        guess, width = start, 0.05
-    guess = np.where(guess > 0, guess, 1.0)
-    low = np.log(guess) - width
-    high = np.log(guess) + width
-
-    low_f, high_f = lo.astype(np.float64), hi.astype(np.float64)
+        guess = start.copy()
+    d = np.where(np.isfinite(guess) & (guess > 0), guess, 1.0)
+    miss = np.zeros(size)
+    for _ in range(_SECANT_STEPS):
+        quotient = weight / d[line]
+        x = rounded_float(method, quotient)
+        np.clip(x, low_f, high_f, out=x)
+        miss = np.bincount(line, weights=x, minlength=size) - totals
+        if not miss.any():
+            return d
+        free = np.bincount(
+            line, weights=np.where((x > low_f) & (x < high_f), quotient, 0.0), minlength=size
+        )
+        want = free - miss
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where((free > 0) & (want > 0), free / want, np.where(miss > 0, 2.0, 0.5))
+        d = d * np.where(miss == 0, 1.0, np.clip(ratio, 1 / 16, 16.0))
+    off = miss != 0
+    cells = np.flatnonzero(off[line])
+    sub_line, sub_weight = line[cells], weight[cells]
+    sub_lo, sub_hi = low_f[cells], high_f[cells]
 
     def count(log_d: FloatArray) -> FloatArray:
-        x = rounded_float(method, weight * np.exp(-log_d)[line])
-        np.maximum(x, low_f, out=x)
-        np.minimum(x, high_f, out=x)
-        return np.bincount(line, weights=x, minlength=size).astype(np.float64)
+        x = rounded_float(method, sub_weight * np.exp(-log_d)[sub_line])
+        np.clip(x, sub_lo, sub_hi, out=x)
+        return np.bincount(sub_line, weights=x, minlength=size).astype(np.float64)
 
+    width = 0.05
+    low = np.log(d) - width
+    high = np.log(d) + width
     for _ in range(8):  # widen until the bracket holds the total
-        too_few = count(low) < totals
-        too_many = count(high) > totals
+        too_few = off & (count(low) < totals)
+        too_many = off & (count(high) > totals)
         if not too_few.any() and not too_many.any():
             break
         low = np.where(too_few, low - 4.0, low)
@@ -763,10 +902,14 @@ def _fit_float(
     precision = max(min(1e-7, 0.1 / max(float(totals.max(initial=1.0)), 1.0)), 1e-15)
     for _ in range(max(int(math.log2(2 * width / precision)) + 1, 1)):
         mid = (low + high) / 2
-        many = count(mid) > totals  # divisor too small
+        counted = count(mid)
+        if not (off & (counted != totals)).any():
+            high = mid
+            break
+        many = counted > totals  # divisor too small
         low = np.where(many, mid, low)
         high = np.where(many, high, mid)
-    return np.exp(high)
+    return np.where(off, np.exp(high), d)
 
 
 def _components(size: int, edges: Sequence[tuple[int, int]]) -> list[int]:
