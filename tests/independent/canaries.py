@@ -113,6 +113,13 @@ CANARIES = (
         "        return k * k + k + 1, 1\n",
         (OPTIMALITY, "-k", "house"),
     ),
+    Canary(
+        "Dean's harmonic mean shifted",
+        "optimizer/exact.py",
+        "        return 2 * k * (k + 1), 2 * k + 1\n",
+        "        return 2 * k * (k + 1) + 1, 2 * k + 1\n",
+        (OPTIMALITY, "-k", "house"),
+    ),
 )
 
 
