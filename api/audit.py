@@ -125,8 +125,10 @@ def entries(
     action: Action | None = None,
     limit: int = 50,
     offset: int = 0,
+    before: int | None = None,
 ) -> tuple[list[AuditEntry], int]:
-    """Entries newest first, filtered by subject, actor (exactly) and action; and how many."""
+    """Entries newest first, filtered by subject, actor (exactly) and action, and how many
+    match; ``before``: only ids below it (cursor paging; the count ignores it)."""
     query = select(AuditEntry)
     if kind is not None:
         query = query.where(AuditEntry.subject_kind == kind.value)
@@ -137,6 +139,8 @@ def entries(
     if action is not None:
         query = query.where(AuditEntry.action == action.value)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
     rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
     return list(rows), total
 

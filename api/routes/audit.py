@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from api import audit
+from api import audit, paging
 from api.db import AuditEntry, Role
 from api.deps import Admin, Committee, DatabaseDep
 from api.errors import ERROR_RESPONSES, Forbidden
-from api.routes.params import Limit, Offset, RunId
+from api.routes.params import Cursor, Limit, Offset, RunId
 from api.schemas import (
     MAX_ID,
     AdoptCreate,
@@ -71,10 +71,13 @@ def list_audit(
     action: audit.Action | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> AuditList:
     """The audit log, newest first: who created, ran, cancelled, archived, restored or
     adopted which scenario, run or sweep, and when; filter by subject (kind and id), actor
-    (the token's name, exactly) and action."""
+    (the token's name, exactly) and action. Pages by ``offset`` or by ``cursor`` (each
+    page's ``next_cursor``), as the other lists."""
+    before = paging.start("audit", cursor, offset)
     with database.transaction() as session:
         rows, total = audit.entries(
             session,
@@ -82,11 +85,13 @@ def list_audit(
             subject_id=subject_id,
             actor=actor,
             action=action,
-            limit=limit,
+            limit=limit + 1,
             offset=offset,
+            before=before,
         )
-        items = [entry_public(row) for row in rows]
-    return AuditList(items=items, total=total, limit=limit, offset=offset)
+        page, next_cursor = paging.cut("audit", rows, limit)
+        items = [entry_public(row) for row in page]
+    return AuditList(items=items, total=total, limit=limit, offset=offset, next_cursor=next_cursor)
 
 
 def entry_public(row: AuditEntry) -> AuditEntryPublic:

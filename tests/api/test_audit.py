@@ -111,6 +111,13 @@ def test_every_action_is_recorded_with_who_and_what(
         sweep_runs[0],
         run["id"],
     ]
+    first = client.get("/v1/audit?limit=3", headers=auth("admin")).json()
+    rest = client.get(f"/v1/audit?cursor={first['next_cursor']}", headers=auth("admin")).json()
+    ids = [i["id"] for i in first["items"] + rest["items"]]
+    assert ids == [i["id"] for i in listed["items"]] and rest["next_cursor"] is None
+    assert first["total"] == rest["total"] == 8
+    mixed = client.get(f"/v1/audit?cursor={first['next_cursor']}&offset=1", headers=auth("admin"))
+    assert mixed.status_code == 422 and mixed.json()["detail"][0]["path"] == "cursor"
     of_sweep = client.get(
         f"/v1/audit?subject_kind=sweep&subject_id={sweep['id']}", headers=auth("admin")
     ).json()
