@@ -22,6 +22,7 @@ from optimizer.collector import cyclic_gc_paused
 from optimizer.errors import InputError, Problem
 from optimizer.loading import (
     CRITERIA_PREFIX,
+    TAG_PREFIX,
     cell_number,
     cell_text,
     recipient_columns,
@@ -30,6 +31,7 @@ from optimizer.loading import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from optimizer.recipients import RecipientColumns
     from optimizer.result import Result
 
 __all__ = [
@@ -57,6 +59,30 @@ _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
 def columnar_recipients(raw: bytes, shown: str, suffix: str) -> list[dict[str, Any]]:
     """Recipients (plain dicts, as the CSV reader gives them) from a Parquet or Arrow file's
     bytes; every problem raised as one :class:`InputError`."""
+    return _recipient_dicts(*_cells(raw, shown, suffix))
+
+
+def columnar_columns(
+    raw: bytes, shown: str, suffix: str
+) -> RecipientColumns | list[dict[str, Any]]:
+    """The same recipients as :func:`columnar_recipients`, as columns not yet validated
+    (no dict per recipient); as dicts when the file has ``criteria.<name>`` or ``hard``
+    columns (their scores and flags are worked out row by row)."""
+    from optimizer.recipients import RecipientColumns
+
+    values, keep = _cells(raw, shown, suffix)
+    if any(name == "hard" or name.startswith(CRITERIA_PREFIX) for name, _ in values):
+        return _recipient_dicts(values, keep)
+    if len(keep) != len(values[0][1]):
+        values = [(name, [cells[i] for i in keep]) for name, cells in values]
+    tag_columns = [(name[len(TAG_PREFIX) :], cells) for name, cells in values if "." in name]
+    cells = {name: column for name, column in values if "." not in name}
+    tags = _dicts(tag_columns, len(keep)) if tag_columns else [{} for _ in keep]
+    return RecipientColumns(cells, tags)
+
+
+def _cells(raw: bytes, shown: str, suffix: str) -> tuple[list[tuple[str, list[Any]]], list[int]]:
+    """Each recipient column's cells (None where blank) and the rows that are not blank."""
     table = _read_table(raw, shown, suffix)
     kept = [j for j, name in enumerate(table.column_names) if not _PANDAS_INDEX.fullmatch(name)]
     if not kept:
@@ -95,7 +121,7 @@ def columnar_recipients(raw: bytes, shown: str, suffix: str) -> list[dict[str, A
         values.append((name, cells))
     if found:
         raise InputError([problem for _, _, problem in sorted(found, key=lambda f: f[:2])])
-    return _recipient_dicts(values, keep)
+    return values, keep
 
 
 def allocations_parquet(result: Result, columns: Sequence[str]) -> bytes:

@@ -24,6 +24,7 @@ unless a ``base_dir`` is given, in which case they must stay inside it.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import io
 import json
@@ -83,8 +84,20 @@ _INT_TEXT = re.compile(r"[-+]?[0-9]{1,30}")
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:
-    """Read, resolve and validate a scenario file (``.yaml``, ``.yml`` or ``.json``)."""
-    return validate_data(load_data(path))
+    """Read, resolve and validate a scenario file (``.yaml``, ``.yml`` or ``.json``).
+
+    A Parquet or Arrow recipient file goes to validation as columns (no dict per
+    recipient: :class:`~optimizer.recipients.RecipientColumns`); the data nobody else sees."""
+    token = _AS_COLUMNS.set(True)
+    try:
+        data = load_data(path)
+    finally:
+        _AS_COLUMNS.reset(token)
+    return validate_data(data)
+
+
+_AS_COLUMNS: contextvars.ContextVar[bool] = contextvars.ContextVar("as_columns", default=False)
+"""Whether columnar recipient files are read as columns (inside :func:`load_scenario`)."""
 
 
 def parse_scenario_text(
@@ -602,8 +615,8 @@ def _load_parent(
 
 def _merge_scenarios(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
     """Deep merge, child wins, lists replaced -- except ``recipients``, merged by ``id``."""
-    out = dict(parent)
-    for key, value in child.items():
+    out = _as_rows(parent)
+    for key, value in _as_rows(child).items():
         old = out.get(key)
         if key == "recipients" and isinstance(old, list) and isinstance(value, list):
             out[key] = _merge_recipients(old, value)
@@ -611,6 +624,16 @@ def _merge_scenarios(parent: Mapping[str, Any], child: Mapping[str, Any]) -> dic
             out[key] = _deep_merge(old, value)
         else:
             out[key] = value
+    return out
+
+
+def _as_rows(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with recipients read as columns turned into rows (``extends`` merges rows)."""
+    from optimizer.recipients import RecipientColumns
+
+    out = dict(data)
+    if isinstance(out.get("recipients"), RecipientColumns):
+        out["recipients"] = out["recipients"].dicts()
     return out
 
 
@@ -709,8 +732,10 @@ def _recipient_file(
     if suffix in (".csv", ".xlsx"):
         rows = _xlsx_rows(raw, shown, sheet) if suffix == ".xlsx" else _csv_rows(raw, shown)
         return _rows_to_recipients(rows, shown)
-    from optimizer.columnar import columnar_recipients  # pyarrow is imported on use
+    from optimizer.columnar import columnar_columns, columnar_recipients  # pyarrow: on use
 
+    if _AS_COLUMNS.get():
+        return columnar_columns(raw, shown, suffix)  # type: ignore[return-value]
     return columnar_recipients(raw, shown, suffix)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import operator
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, overload
@@ -379,6 +379,8 @@ def recipient_table(rows: Sequence[Any]) -> tuple[RecipientTable | None, list[Pr
     time: those the column checks did not take, the only ones that may hold a non-finite
     number or a container worth searching."""
     n = len(rows)
+    if not n:
+        return None, [], []
     if set(map(type, rows)) == {dict}:
         plain = np.ones(n, dtype=bool)
     else:
@@ -390,26 +392,48 @@ def recipient_table(rows: Sequence[Any]) -> tuple[RecipientTable | None, list[Pr
         else [r if ok else {} for r, ok in zip(rows, plain.tolist(), strict=True)]
     )
     slow |= _unusual_keys(dicts)
-    ids: list[Any] = _column(dicts, "id", None)
+    columns = {name: _column(dicts, name, missing) for name, missing in _MISSING.items()}
+    return _table_of_columns(columns, slow, rows.__getitem__)
+
+
+_MISSING = {
+    "id": None,
+    "name": None,
+    "score": _ABSENT,
+    "weight": _ABSENT,
+    "floor": _ABSENT,
+    "cap": None,
+    "previous": None,
+    "tags": _ABSENT,
+}
+"""Each column field and what stands in a column where a row does not give it."""
+
+
+def _table_of_columns(
+    columns: Mapping[str, list[Any]], slow: Mask, row: Callable[[int], Any]
+) -> tuple[RecipientTable | None, list[Problem], list[int]]:
+    """:func:`recipient_table` from the columns (each as :data:`_MISSING` fills it);
+    ``slow``: rows already given to the model; ``row(i)``: row ``i`` as the model reads it."""
+    n = len(slow)
+    ids: list[Any] = list(columns["id"])
     slow |= _bad_text(ids, most=_MAX_ID, optional=False)
-    names: list[Any] = _column(dicts, "name", None)
+    names: list[Any] = list(columns["name"])
     slow |= _bad_text(names, most=_MAX_NAME, optional=True)
-    score, given, bad = _numbers(_column(dicts, "score", _ABSENT), absent=False)
+    score, given, bad = _numbers(columns["score"], absent=False)
     slow |= bad | ~given | ~(score > 0) | (score > _MAX_MAGNITUDE)
-    weight, given, bad = _numbers(_column(dicts, "weight", _ABSENT), absent=True)
+    weight, given, bad = _numbers(columns["weight"], absent=True)
     slow |= bad | (weight > _MAX_MAGNITUDE)
     weight[~given] = 1.0
-    floor, given, bad = _numbers(_column(dicts, "floor", _ABSENT), absent=True, whole=True)
+    floor, given, bad = _numbers(columns["floor"], absent=True, whole=True)
     slow |= bad | (floor > MAX_BUDGET)
-    cap, has_cap, bad = _numbers(_column(dicts, "cap", None), absent=True, none=True, whole=True)
+    cap, has_cap, bad = _numbers(columns["cap"], absent=True, none=True, whole=True)
     slow |= bad | (cap > MAX_BUDGET) | (has_cap & (cap < floor))
-    given_previous = _column(dicts, "previous", None)
-    previous, has_previous, bad = _numbers(given_previous, absent=True, none=True)
+    previous, has_previous, bad = _numbers(columns["previous"], absent=True, none=True)
     slow |= bad | (previous > MAX_BUDGET)
-    tags: list[Any] = _column(dicts, "tags", _ABSENT)
+    tags: list[Any] = list(columns["tags"])
     slow |= _bad_tags(tags)
     slow_rows: list[int] = np.flatnonzero(slow).tolist()
-    models, problems = _by_model(rows, slow_rows)
+    models, problems = _by_model(row, slow_rows)
     if problems:
         return None, problems, slow_rows
     cap_list: list[int | None] = [
@@ -449,6 +473,54 @@ def recipient_table(rows: Sequence[Any]) -> tuple[RecipientTable | None, list[Pr
 
 
 Mask = npt.NDArray[np.bool_]
+
+
+class RecipientColumns:
+    """A recipient file's columns as read, not yet validated: ``cells`` maps each column
+    field (:data:`_MISSING`) to its cells, None where blank, ``tags`` one dict per row (empty
+    where none). What ``Scenario.from_data`` validates into a :class:`RecipientTable`
+    without a dict per recipient; :meth:`row` and :meth:`dicts` give the rows as the CSV
+    reader would (blank cells left out), for a message about one or for ``extends``."""
+
+    def __init__(self, cells: Mapping[str, list[Any]], tags: list[dict[str, str]]) -> None:
+        self.cells = dict(cells)
+        self.tags = tags
+        self.size = len(tags)
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def ids(self) -> list[Any]:
+        return self.cells.get("id") or [None] * self.size
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as a dict, blank cells left out."""
+        out = {name: cells[i] for name, cells in self.cells.items() if cells[i] is not None}
+        if self.tags[i]:
+            out["tags"] = self.tags[i]
+        return out
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """Every row as a dict (:meth:`row`)."""
+        return [self.row(i) for i in range(self.size)]
+
+    def validated(self) -> tuple[RecipientTable | None, list[Problem], list[int]]:
+        """As :func:`recipient_table` of :meth:`dicts`, from the columns."""
+        columns: dict[str, list[Any]] = {}
+        for name, missing in _MISSING.items():
+            if name == "tags":
+                columns[name] = [t if t else _ABSENT for t in self.tags]
+                continue
+            cells = self.cells.get(name)
+            if cells is None:
+                columns[name] = [missing] * self.size
+            elif missing is None:
+                columns[name] = cells
+            else:
+                columns[name] = [missing if c is None else c for c in cells]
+        slow = np.zeros(self.size, dtype=bool)
+        return _table_of_columns(columns, slow, self.row)
 
 
 def _column(rows: list[dict[str, Any]], name: str, missing: Any) -> list[Any]:
@@ -573,7 +645,7 @@ def _bad_tag_set(tags: Any) -> bool:
 
 
 def _by_model(
-    rows: Sequence[Any], slow_rows: list[int]
+    row: Callable[[int], Any], slow_rows: list[int]
 ) -> tuple[dict[int, Recipient], list[Problem]]:
     """The given rows validated by the model: each valid one, and the problems of the rest."""
     from pydantic import ValidationError
@@ -584,7 +656,7 @@ def _by_model(
     problems: list[Problem] = []
     for i in slow_rows:
         try:
-            models[i] = Recipient.model_validate(rows[i])
+            models[i] = Recipient.model_validate(row(i))
         except ValidationError as exc:
             problems.extend(pydantic_problems(exc, ("recipients", i)))
     return models, problems

@@ -43,7 +43,7 @@ from optimizer.plan_rules import (
     TwoStageRule,
     plan_problems,
 )
-from optimizer.recipients import RecipientTable, recipient_table
+from optimizer.recipients import RecipientColumns, RecipientTable, recipient_table
 
 METHOD_ALIASES: Mapping[str, str] = {
     "hamilton": "hamilton",
@@ -413,6 +413,9 @@ class Scenario(_Frozen):
 
     @classmethod
     def _from_mapping(cls, data: dict[str, Any]) -> Scenario:
+        given = data.get("recipients")
+        if isinstance(given, RecipientColumns) and data.get("criteria") is not None:
+            data = {**data, "recipients": given.dicts()}  # scores from criteria: row by row
         raw = data
         data, criteria_problems = with_composite_scores(data)
         rows = data.get("recipients")
@@ -422,6 +425,10 @@ class Scenario(_Frozen):
         if type(rows) is list and rows:  # validated as columns (optimizer.recipients)
             table, row_problems, slow_rows = recipient_table(rows)
             data = {**data, "recipients": ()}
+        elif isinstance(rows, RecipientColumns):  # a columnar file's, read as columns
+            table, row_problems, slow_rows = rows.validated()
+            data = {**data, "recipients": ()}
+
         problems = _raw_problems(raw, slow_rows)
         problems.extend(criteria_problems)
         try:
@@ -605,6 +612,11 @@ def _raw_problems(data: Mapping[str, Any], searched: list[int] | None = None) ->
     ``searched``: the only recipients that may hold a non-finite number (the column checks
     of :func:`~optimizer.recipients.recipient_table` cleared the others)."""
     recipients = data.get("recipients")
+    if isinstance(recipients, RecipientColumns):  # a columnar file's (its reader refuses inf)
+        problems = list(_non_finite({k: v for k, v in data.items() if k != "recipients"}, ()))
+        rows = {i: recipients.row(i) for i in searched or ()}
+        problems.extend(_non_finite_in_recipients(rows, list(rows)))  # type: ignore[arg-type]
+        return problems + _duplicate_ids(recipients.ids)
     if isinstance(recipients, list):
         problems = list(_non_finite({k: v for k, v in data.items() if k != "recipients"}, ()))
         problems.extend(_non_finite_in_recipients(recipients, searched))
@@ -616,30 +628,37 @@ def _raw_problems(data: Mapping[str, Any], searched: list[int] | None = None) ->
         ids = [
             r.get("id") if type(r) is dict or isinstance(r, Mapping) else None for r in recipients
         ]
-        try:
-            if len(set(ids)) == len(ids):
-                return problems  # every id distinct (no count per id needed)
-        except TypeError:  # an unhashable id (a list): counted below among the text ids
-            pass
-        counts = Counter(i for i in ids if isinstance(i, str))
-        if len(counts) == sum(counts.values()):
-            return problems  # no duplicate ids
-        first: dict[str, int] = {}
-        for index, rid in enumerate(ids):
-            if isinstance(rid, str) and counts[rid] > 1:
-                if rid in first:
-                    problems.append(
-                        Problem(
-                            f"recipients[{index}].id",
-                            f"duplicate id {rid!r} (also recipients[{first[rid]}])",
-                        )
-                    )
-                else:
-                    first[rid] = index
+        problems.extend(_duplicate_ids(ids))
     elif recipients is not None and not isinstance(recipients, tuple):
         problems.append(
             Problem("recipients", "must be a list of recipients or {file: path.csv|path.xlsx}")
         )
+    return problems
+
+
+def _duplicate_ids(ids: list[Any]) -> list[Problem]:
+    """Each repeated text id after its first, with the row that first has it."""
+    problems: list[Problem] = []
+    try:
+        if len(set(ids)) == len(ids):
+            return problems  # every id distinct (no count per id needed)
+    except TypeError:  # an unhashable id (a list): counted below among the text ids
+        pass
+    counts = Counter(i for i in ids if isinstance(i, str))
+    if len(counts) == sum(counts.values()):
+        return problems  # no duplicate ids
+    first: dict[str, int] = {}
+    for index, rid in enumerate(ids):
+        if isinstance(rid, str) and counts[rid] > 1:
+            if rid in first:
+                problems.append(
+                    Problem(
+                        f"recipients[{index}].id",
+                        f"duplicate id {rid!r} (also recipients[{first[rid]}])",
+                    )
+                )
+            else:
+                first[rid] = index
     return problems
 
 

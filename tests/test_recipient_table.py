@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from optimizer import scenario as scenario_module
 from optimizer.errors import InputError
+from optimizer.loading import load_data, load_scenario
 from optimizer.recipients import RecipientTable, recipient_table
 from optimizer.result import Allocation
 from optimizer.result_json import allocation_rows, result_json
@@ -251,3 +253,94 @@ def test_a_file_of_bad_rows_lists_the_first_problems_in_order_and_counts_the_res
         str(problems[-1])
         == f"... and {450 - scenario_module.MAX_PROBLEMS} more problems like these"
     )
+
+
+def _parquet_scenario(folder: Path, columns: dict[str, list[Any]], **head: Any) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(columns), folder / "firms.parquet")
+    scenario = {"name": "p", "budget": 60, **head, "recipients": {"file": "firms.parquet"}}
+    path = folder / "firms.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    return path
+
+
+def _by_rows(path: Path) -> Scenario:
+    """The scenario as the dict path reads it (load_data: every recipient a dict)."""
+    return Scenario.from_data(load_data(path))
+
+
+def test_a_columnar_file_read_as_columns_is_the_scenario_read_as_rows(tmp_path: Path) -> None:
+    path = _parquet_scenario(
+        tmp_path,
+        {
+            "id": ["a", "b", "c", "d"],
+            "name": ["Ay", None, "Cy", None],
+            "score": [1.5, 2.0, 3.0, 4.0],
+            "weight": [None, 2.0, 1.0, None],
+            "floor": [1, None, 2, 0],
+            "cap": [9, None, None, 30],
+            "previous": [3.0, None, 4.0, None],
+            "tags.region": ["x", "y", None, "x"],
+        },
+        rules=[{"type": "group", "tag": "region", "value": "x", "max_units": 40}],
+    )
+    scenario = load_scenario(path)
+    assert isinstance(scenario.recipients, RecipientTable)
+    assert scenario == _by_rows(path)
+    assert scenario.content_hash == _by_rows(path).content_hash
+    assert scenario.recipients[2].tags == {} and scenario.recipients[0].tags == {"region": "x"}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"cap": [9, 1, None]}, "recipients[1].cap: must be >= floor (5)"),
+        ({"score": [1.0, -2.0, 3.0]}, "recipients[1].score: must be greater than 0 (got -2.0)"),
+        ({"id": ["a", "a", "c"]}, "recipients[1].id: duplicate id 'a' (also recipients[0])"),
+        ({"id": ["a", None, "c"]}, "recipients[1].id: required field is missing"),
+        ({"id": ["a", " b", "c"]}, "recipients[1].id: must not be empty or start/end with spaces"),
+    ],
+)
+def test_a_columnar_file_read_as_columns_words_problems_as_rows_do(
+    tmp_path: Path, change: dict[str, list[Any]], problem: str
+) -> None:
+    columns: dict[str, list[Any]] = {
+        "id": ["a", "b", "c"],
+        "score": [1.0, 2.0, 3.0],
+        "floor": [0, 5, 0],
+        **change,
+    }
+    path = _parquet_scenario(tmp_path, columns, budget=-1)
+    with pytest.raises(InputError) as as_columns:
+        load_scenario(path)
+    with pytest.raises(InputError) as as_rows:
+        _by_rows(path)
+    assert as_columns.value.problems == as_rows.value.problems
+    assert problem in [str(p) for p in as_columns.value.problems]
+    assert "budget: must be greater than 0 (got -1)" in [str(p) for p in as_rows.value.problems]
+
+
+def test_a_columnar_file_with_a_criteria_block_is_read_row_by_row(tmp_path: Path) -> None:
+    path = _parquet_scenario(
+        tmp_path, {"id": ["a", "b"], "score": [1.0, None]}, criteria={"growth": 1.0}
+    )
+    with pytest.raises(InputError) as as_columns:
+        load_scenario(path)
+    with pytest.raises(InputError) as as_rows:
+        _by_rows(path)
+    assert as_columns.value.problems == as_rows.value.problems
+    assert any("criteria" in p.path for p in as_columns.value.problems)
+
+
+def test_extends_merges_the_rows_of_a_columnar_parent(tmp_path: Path) -> None:
+    parent = _parquet_scenario(tmp_path, {"id": ["a", "b"], "score": [1.0, 2.0]})
+    child = tmp_path / "child.json"
+    child.write_text(
+        json.dumps({"extends": parent.name, "recipients": [{"id": "b", "score": 5.0}]}),
+        encoding="utf-8",
+    )
+    scenario = load_scenario(child)
+    assert [r.score for r in scenario.recipients] == [1.0, 5.0]
+    assert scenario == _by_rows(child)
