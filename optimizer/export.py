@@ -129,7 +129,8 @@ _SCORE = "0.0##"
 
 def comparison_xlsx(out: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> bytes:
     """A workbook: ``comparison`` (the recipient table), ``metrics`` (metrics and rules per
-    run), then one sheet per run with its allocation. Header rows are styled and frozen;
+    run), ``checks`` (each run's paradox verdicts, when any run has them), then one sheet
+    per run with its allocation. Header rows are styled and frozen;
     numbers are numbers with number formats (differences in % as fractions: 2.5% is 0.025)."""
     from openpyxl import Workbook
 
@@ -171,6 +172,15 @@ def comparison_xlsx(out: Mapping[str, Any], results: Sequence[Mapping[str, Any]]
             _style_header(row[0])
 
     names = {"comparison", "metrics"}
+    verdicts = [
+        [run["label"], c.get("check"), c.get("verdict"), c.get("detail")]
+        for run in out["runs"]
+        for c in run.get("checks") or ()
+    ]
+    if verdicts:
+        names.add("checks")
+        checks = book.create_sheet("checks")
+        _fill(checks, ["run", "check", "verdict", "detail"], verdicts, [None] * 4, freeze="A2")
     for label, result in zip(labels, results, strict=True):
         run_sheet = book.create_sheet(_sheet_name(label, names))
         alloc_rows = [

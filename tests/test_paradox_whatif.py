@@ -205,3 +205,24 @@ def test_the_cli_prints_the_certificate_in_one_line(tmp_path: Path) -> None:
     line = next(x for x in answer.stdout.splitlines() if x.startswith("certificate"))
     assert line.startswith("certificate (divisor): units = clip(round(entitlement / D)")
     assert "divisor: low 1.2, high 1.2" in line
+
+
+def test_the_compare_workbook_has_the_verdicts(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    hamilton = tmp_path / "hamilton.yaml"
+    hamilton.write_text(yaml.safe_dump(alabama()), encoding="utf-8")
+    jefferson = tmp_path / "jefferson.yaml"
+    jefferson.write_text(yaml.safe_dump(alabama("jefferson")), encoding="utf-8")
+    out = tmp_path / "c.xlsx"
+    answer = CliRunner().invoke(
+        app, ["compare", str(hamilton), str(jefferson), "-o", str(out), "-f", "xlsx"]
+    )
+    assert answer.exit_code == 0, answer.output
+    book = load_workbook(out)
+    assert book.sheetnames[:3] == ["comparison", "metrics", "checks"]
+    rows = list(book["checks"].iter_rows(values_only=True))
+    assert rows[0] == ("run", "check", "verdict", "detail")
+    verdicts = {(r[0], r[1]): r[2] for r in rows[1:]}
+    assert verdicts[("hamilton", "budget_monotonicity")] == "fails"
+    assert verdicts[("jefferson", "budget_monotonicity")] == "holds"

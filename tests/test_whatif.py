@@ -150,6 +150,7 @@ def test_compare_xlsx_is_a_workbook_holding_the_json_numbers(tmp_path: Path) -> 
     assert book.sheetnames == [
         "comparison",
         "metrics",
+        "checks",
         "regions-2025",
         "regions-2025-cut",
         "regions-2025-metro-cap",
