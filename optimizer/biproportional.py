@@ -7,14 +7,21 @@ divides, rounds and finds the allocation. The allocation is the optimum of
 ``sum_ij sum_{k <= x_ij} log(s(k-1) / e_ij)`` under both margins, so every allocation that
 fits some divisors is optimal, and all optimal ones fit the same divisors.
 
-The algorithm is tie-and-transfer on exact rationals: columns are apportioned first (each
-column a bounded divisor method with the row divisors at 1), then, while some row holds
-more than its total, the divisors of the rows that hold too much (and of the columns and
-rows reachable from them through tied cells) are scaled until a new tie appears, and one
-unit moves along a path of tied cells to a row that holds too little. Column sums never
-change; each transfer lowers the rows' excess by one. A float alternating scaling first
-brings the rows near their totals, so the exact transfers are few. Floats only screen:
-every tie, every comparison that decides a unit, is taken on exact integers and fractions.
+The algorithm is the hybrid of Maier, Zachariassen & Zachariasen (2010): a float
+alternating scaling (fit every column, then every row) brings the rows near their totals;
+every column is then apportioned exactly with those row divisors; and tie-and-transfer
+(Balinski & Demange) on exact rationals moves the rest. Tie-and-transfer runs by phases:
+one shortest-path search (Dijkstra over the rows and columns, on the logarithms of the
+factors at which cells tie) from every row over its total at once, until the rows under
+their totals it has reached lack as many units as the rows over hold too many; the divisors
+are scaled so that every cell that labelled a line ties, and one unit moves along each path
+of the search's tree that shares no cell with another (a tied cell carries one unit before
+it leaves its tie). Column sums never change; each unit moved lowers the rows' excess by
+one; a phase moves many. The divisors the phase left long (products of exact ties) are
+moved to short decimals inside their intervals before the next, children of the search
+tree first, so that exact arithmetic stays short. Floats only screen: every tie, every
+comparison that decides a unit, is taken on exact integers and fractions, where the floats
+are within a bound on their error of each other.
 
 For Huntington-Hill (signposts ``sqrt(k (k+1))``) everything is squared: entitlements,
 signposts and divisors, so that the divisors stay rational.
@@ -51,9 +58,15 @@ _MARGIN = 64 * 2.0**-52
 _SECANT_STEPS = 6
 """Secant steps of a float line fit before bisection takes the lines still off."""
 
-_SCALING_ROUNDS = 12
+_SCALING_ROUNDS = 200
 """At most this many float alternating-scaling rounds (a fit of every column, then of every
-row) before the exact transfers; fewer when the rows stop coming nearer their totals."""
+row) before the exact transfers on a large matrix, while each takes a fifth off the rows'
+excess (at a budget in won a slowly converging matrix needs dozens); a small matrix may
+take up to :data:`_SCALING_WORK` cells times rounds."""
+
+_SMALL = 40_000
+"""A matrix of at most this many cells is small: its rounds cost little, so alternating
+scaling goes on while rounds improve at all, not only while they take a fifth off."""
 
 _PROGRESS = 0.8
 """On a large matrix alternating scaling stops at the first round that leaves the rows'
@@ -61,9 +74,8 @@ excess above this share of the best so far (past that, a round costs more than t
 transfers it saves); on a small one it goes on while rounds still improve on the best."""
 
 _SCALING_WORK = 500_000
-"""Cells times rounds of alternating scaling a small matrix may take (a matrix is small when
-:data:`_SCALING_ROUNDS` rounds of it are within this): its rows may start millions of units
-off their totals at a budget in won, and each round takes a share of them away."""
+"""Cells times rounds of alternating scaling a small matrix may take: its rows may start
+millions of units off their totals at a budget in won, each round taking a share away."""
 
 
 def power_of(method: str) -> int:
@@ -350,7 +362,7 @@ class _State:
         cf: FloatArray | None = None
         best, best_r, stale = math.inf, rf.copy(), 0
         cells = max(len(m.weight), 1)
-        patient = cells * _SCALING_ROUNDS <= _SCALING_WORK  # rounds cost little here
+        patient = cells <= _SMALL
         for _ in range(max(_SCALING_ROUNDS, _SCALING_WORK // cells)):
             cf = _fit_float(self.method, ef / rf[m.row], m.column, m.columns, ct, lo, hi, cf)
             x = np.clip(rounded(self.method, ef / (rf[m.row] * cf[m.column])), lo, hi)
