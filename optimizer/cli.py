@@ -48,7 +48,7 @@ import optimizer
 from optimizer import solvers
 from optimizer.compile import build_program
 from optimizer.errors import AllotError, InputError, Problem
-from optimizer.loading import MAX_FILE_BYTES, load_data, load_scenario
+from optimizer.loading import MAX_FILE_BYTES, load_data, load_scenario, validate_data
 from optimizer.matrix_view import matrix_note, matrix_table
 from optimizer.paradox import paradox_checks
 from optimizer.result import Result, Status, Tie
@@ -184,6 +184,10 @@ def verify_command(
     with _errors_as_exit():
         scenario = load_scenario(scenario_file) if scenario_file is not None else None
         data = _read_result(result_file)
+        if scenario is None and _is_report(result_file):
+            scenario = _embedded_scenario(result_file)
+            if scenario is not None:
+                typer.echo(f"--   scenario: the one embedded in {result_file}")
     checks = verify(data, scenario)
     for check in checks:
         mark = {True: "ok", False: "FAIL", None: "--"}[check.ok]
@@ -242,8 +246,39 @@ def report_command(
     _note(f"wrote the report to {out}")
 
 
+def _is_report(path: Path) -> bool:
+    """A publication report (``allot report``) rather than a result JSON file?"""
+    return path.suffix.lower() in (".html", ".htm")
+
+
+def _report_block(path: Path, block: str) -> str | None:
+    """The text of a report's JSON element ``block`` (None when the report has none)."""
+    from optimizer.report_blocks import json_blocks
+
+    try:
+        return json_blocks(path.read_bytes().decode("utf-8")).get(block)
+    except UnicodeDecodeError:
+        raise InputError([Problem("result", f"{path} is not UTF-8 text")]) from None
+
+
+def _embedded_scenario(path: Path) -> Scenario | None:
+    """The scenario a publication report embeds, validated (None if it has none)."""
+    from optimizer.report_blocks import SCENARIO_ID
+
+    text = _report_block(path, SCENARIO_ID)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError([Problem(SCENARIO_ID, f"{path}: not JSON: {exc}")]) from None
+    return validate_data(data)
+
+
 def _read_result(path: Path) -> Any:
-    """A result JSON file, or InputError naming the file and the problem."""
+    """A result JSON file (or the result a publication report embeds), or InputError naming
+    the file and the problem."""
+    from optimizer.report_blocks import RESULT_ID
     from optimizer.verify import result_problems
 
     shown = str(path)
@@ -251,7 +286,14 @@ def _read_result(path: Path) -> Any:
         if path.stat().st_size > MAX_FILE_BYTES:
             too_big = f"{shown} is larger than {MAX_FILE_BYTES:,} bytes"
             raise InputError([Problem("result", too_big)])
-        data = json.loads(path.read_bytes())
+        if _is_report(path):
+            text = _report_block(path, RESULT_ID)
+            if text is None:
+                missing = f"{shown} is not an Allot report (no {RESULT_ID} element)"
+                raise InputError([Problem("result", missing)])
+            data = json.loads(text)
+        else:
+            data = json.loads(path.read_bytes())
     except OSError as exc:
         raise InputError([Problem("result", f"cannot read {shown}: {exc.strerror}")]) from None
     except ValueError as exc:

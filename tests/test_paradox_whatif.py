@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from optimizer import cli, paradox
+from optimizer import cli, paradox, report_blocks
 from optimizer import sweep as sweep_module
 from optimizer.cli import app
 from optimizer.loading import load_data, load_scenario, validate_data
@@ -191,7 +191,7 @@ def test_compare_keeps_a_saved_results_own_checks(tmp_path: Path, flag: str) -> 
     assert runs[0]["checks"] == runs[1]["checks"] == own
 
 
-@pytest.mark.parametrize("module", [paradox, sweep_module, cli])
+@pytest.mark.parametrize("module", [paradox, sweep_module, cli, report_blocks])
 def test_the_examples_in_the_docstrings_hold(module: Any) -> None:
     failed, tried = doctest.testmod(module)
     assert tried > 0 and failed == 0

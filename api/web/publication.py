@@ -22,10 +22,7 @@ from api.web.charts import BarItem, Chart, bar_chart
 from api.web.formatting import metric, number, percent, score
 from api.web.rendering import environment
 from api.web.translations import Language, Translator
-
-RESULT_ID = "allot-result"
-SCENARIO_ID = "allot-scenario"
-"""The ids of the two JSON blocks (what the verification instructions extract)."""
+from optimizer.report_blocks import RESULT_ID, SCENARIO_ID
 
 
 @dataclass(frozen=True)

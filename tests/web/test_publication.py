@@ -233,3 +233,34 @@ def test_the_run_page_shows_the_certificate(browser: Browser, api: TestClient) -
         page = browser("committee", lang).get(f"/ui/runs/{run_id}").text
         assert 'id="certificate"' in page and threshold["low"] in page
         assert result["certificate"]["remainder_order"][0] in page
+
+
+def test_allot_verify_reads_a_report_itself(tmp_path: Path) -> None:
+    runner = CliRunner()
+    scenario = SCENARIOS / "regions-2025.yaml"
+    result = _solve(runner, tmp_path, scenario)
+    out = tmp_path / "report.html"
+    assert runner.invoke(app, ["report", str(result), str(scenario), "-o", str(out)]).exit_code == 0
+    verified = runner.invoke(app, ["verify", str(out)])
+    assert verified.exit_code == 0, verified.output
+    assert "the one embedded in" in verified.stdout and "ok   hash" in verified.stdout
+    # one unit moved in the published result: the report no longer verifies
+    page = out.read_text(encoding="utf-8")
+    data = json.loads(blocks(page)[0][RESULT_ID])
+    data["allocations"][0]["units"] += 1
+    data["allocations"][1]["units"] -= 1
+    tampered = tmp_path / "tampered.html"
+    tampered.write_text(
+        page.replace(blocks(page)[0][RESULT_ID], embedded_json(data)), encoding="utf-8"
+    )
+    refused = runner.invoke(app, ["verify", str(tampered)])
+    assert refused.exit_code == 1 and "FAIL" in refused.stdout
+    # without its scenario, only what the result shows is checked
+    alone = tmp_path / "alone.html"
+    assert runner.invoke(app, ["report", str(result), "-o", str(alone)]).exit_code == 0
+    partial = runner.invoke(app, ["verify", str(alone)])
+    assert partial.exit_code == 0 and "no scenario given" in partial.stdout
+    other = tmp_path / "other.html"
+    other.write_text("<html><body>not a report</body></html>", encoding="utf-8")
+    wrong = runner.invoke(app, ["verify", str(other)])
+    assert wrong.exit_code == 2 and "not an Allot report" in wrong.stderr
