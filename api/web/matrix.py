@@ -24,6 +24,9 @@ HEAT_LEVELS = 5
 MAX_COLUMNS = 200
 """A tag with more values than this is not offered as the columns of a two-stage matrix."""
 
+MAX_DRAWN = 20_000
+"""Matrices of more cells are not drawn as a page table (the CSV and Excel hold them)."""
+
 NO_MATRIX = N_(
     "Run %(run)s has no matrix: its scenario has neither a biproportional nor a two_stage rule."
 )
@@ -75,6 +78,11 @@ class MatrixView:
     """The certificate's ties, in the engine's words (English)."""
     column_choices: tuple[str, ...] = ()
     """Two stages: the tags the columns may be (the page offers them)."""
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the page draws the table (not for a matrix of more than MAX_DRAWN cells)."""
+        return len(self.rows) * len(self.columns) <= MAX_DRAWN
 
     @property
     def apportioned(self) -> bool:
@@ -160,11 +168,11 @@ def _two_stage(
     by = str(cert.get("by") or "")
     first = cert.get("first") or {}
     within = cert.get("within") or {}
-    values: dict[str, list[str]] = {}
+    values: dict[str, dict[str, None]] = {}  # each tag's values, in order of appearance
     for rec in recipients:
         for tag, value in (rec.get("tags") or {}).items():
-            if tag != by and str(value) not in values.setdefault(tag, []):
-                values[tag].append(str(value))
+            if tag != by:
+                values.setdefault(tag, {})[str(value)] = None
     choices = tuple(tag for tag, found in values.items() if 1 < len(found) <= MAX_COLUMNS)
     if columns not in choices:
         columns = min(choices, key=lambda tag: len(values[tag])) if choices else None
@@ -172,19 +180,13 @@ def _two_stage(
         Line(str(group), region_label(str(group), t), int(given), _range(within.get(group)))
         for group, given in (first.get("units") or {}).items()
     )
-    names = values.get(columns, []) if columns else []
-    column_lines = tuple(
-        Line(
-            name,
-            name,
-            sum(
-                units.get(str(r.get("id")), 0)
-                for r in recipients
-                if str((r.get("tags") or {}).get(columns)) == name
-            ),
-        )
-        for name in names
-    )
+    names = list(values.get(columns, {})) if columns else []
+    totals = dict.fromkeys(names, 0)  # one pass over the recipients, whatever the columns
+    for rec in recipients:
+        found = str((rec.get("tags") or {}).get(columns))
+        if found in totals:
+            totals[found] += units.get(str(rec.get("id")), 0)
+    column_lines = tuple(Line(name, name, totals[name]) for name in names)
     if not column_lines:  # no second tag: one column of every recipient
         columns = ""
         column_lines = (Line("", t.gettext("all"), sum(units.values())),)

@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from api.web import matrix as matrix_module
 from optimizer.loading import load_scenario
 from tests.web.conftest import Browser, post_runs
 from tests.web.test_language import _latin_words
@@ -247,3 +248,19 @@ def test_an_infeasible_matrix_run_says_it_has_no_allocation(
     assert page.status_code == 409 and "has no allocation (see its diagnosis)" in page.text
     korean = browser("committee", "ko").get(f"/ui/runs/{run_id}/matrix")
     assert korean.status_code == 409 and "배분 결과가 없으므로" in korean.text
+
+
+def test_a_matrix_too_large_to_draw_is_offered_as_a_download(
+    browser: Browser, api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id, data, _ = _run(api, "region-kind-matrix.yaml")
+    monkeypatch.setattr(matrix_module, "MAX_DRAWN", 27)  # 14 x 2 = 28 cells
+    client = browser("committee")
+    page = client.get(f"/ui/runs/{run_id}/matrix")
+    assert page.status_code == 200
+    assert "14 rows and 2 columns are too many cells to draw here" in page.text
+    assert 'id="matrix"' not in page.text
+    table = client.get(f"/ui/runs/{run_id}/matrix.csv")
+    lines = list(csv.reader(io.StringIO(table.content.decode("utf-8-sig"))))
+    cells = {(line[0], k): int(line[k]) for line in lines[1:15] for k in (1, 2)}
+    assert sum(cells.values()) == data["budget"]
