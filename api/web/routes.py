@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
@@ -746,6 +746,35 @@ def matrix_table(
     return table_download(matrix_sheet(view, _t(request)), f"allot-run-{run_id}-matrix", fmt)
 
 
+@dataclass(frozen=True)
+class Noise:
+    """The robustness analysis's query: the noise on scores (points), samples and seed."""
+
+    noise: float
+    samples: int
+    seed: int
+
+
+def noise_query(
+    noise: Annotated[float, Query(ge=0, le=50)] = DEFAULT_NOISE,
+    samples: Annotated[int, Query(ge=1, le=MAX_SAMPLES)] = DEFAULT_SAMPLES,
+    seed: Annotated[int, Query(ge=0, le=2**31)] = DEFAULT_SEED,
+) -> Noise:
+    """The robustness page's and table's query parameters, read and bounded once."""
+    return Noise(noise, samples, seed)
+
+
+NoiseDep = Annotated[Noise, Depends(noise_query)]
+_V = TypeVar("_V")
+
+
+def _analysed(viewer: Viewer, view: _V | str) -> _V:
+    """A what-if analysis, or the 409 page with the sentence saying why there is none."""
+    if isinstance(view, str):
+        raise PageError(409, _TITLES[409], viewer=viewer, details=[view])
+    return view
+
+
 @router.get("/runs/{run_id}/sensitivity")
 def sensitivity_page(
     request: Request, run_id: RunId, viewer: ViewerDep, database: DatabaseDep
@@ -768,10 +797,7 @@ def sensitivity_table(
     request: Request, run_id: RunId, fmt: Format, viewer: ViewerDep, database: DatabaseDep
 ) -> Response:
     t = _t(request)
-    run = _finished_run(viewer, database, run_id)
-    view = sensitivity_view(run, t)
-    if isinstance(view, str):
-        raise PageError(409, _TITLES[409], viewer=viewer, details=[view])
+    view = _analysed(viewer, sensitivity_view(_finished_run(viewer, database, run_id), t))
     return table_download(sensitivity_sheet(view, t), f"allot-run-{run_id}-sensitivity", fmt)
 
 
@@ -782,15 +808,12 @@ def robustness_table(
     fmt: Format,
     viewer: ViewerDep,
     database: DatabaseDep,
-    noise: Annotated[float, Query(ge=0, le=50)] = DEFAULT_NOISE,
-    samples: Annotated[int, Query(ge=1, le=MAX_SAMPLES)] = DEFAULT_SAMPLES,
-    seed: Annotated[int, Query(ge=0, le=2**31)] = DEFAULT_SEED,
+    noise: NoiseDep,
 ) -> Response:
     t = _t(request)
     run = _finished_run(viewer, database, run_id)
-    view = robustness_view(run, t, noise=noise, samples=samples, seed=seed)
-    if isinstance(view, str):
-        raise PageError(409, _TITLES[409], viewer=viewer, details=[view])
+    view = robustness_view(run, t, noise=noise.noise, samples=noise.samples, seed=noise.seed)
+    view = _analysed(viewer, view)
     return table_download(robustness_sheet(view, t), f"allot-run-{run_id}-robustness", fmt)
 
 
@@ -800,23 +823,23 @@ def robustness_page(
     run_id: RunId,
     viewer: ViewerDep,
     database: DatabaseDep,
-    noise: Annotated[float, Query(ge=0, le=50)] = DEFAULT_NOISE,
-    samples: Annotated[int, Query(ge=1, le=MAX_SAMPLES)] = DEFAULT_SAMPLES,
-    seed: Annotated[int, Query(ge=0, le=2**31)] = DEFAULT_SEED,
+    noise: NoiseDep,
 ) -> Response:
     """Each recipient's range of units when every score gets normal noise."""
     run = _finished_run(viewer, database, run_id)
     with page_errors(viewer):
-        view = robustness_view(run, _t(request), noise=noise, samples=samples, seed=seed)
+        view = robustness_view(
+            run, _t(request), noise=noise.noise, samples=noise.samples, seed=noise.seed
+        )
     return render(
         request,
         "robustness.html",
         viewer=viewer,
         run=run_row(run, {}),
         view=view,
-        noise=noise,
-        samples=samples,
-        seed=seed,
+        noise=noise.noise,
+        samples=noise.samples,
+        seed=noise.seed,
         max_samples=MAX_SAMPLES,
     )
 
