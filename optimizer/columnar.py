@@ -272,12 +272,31 @@ def _text_values(array: pa.Array, blank: NDArray[np.bool_]) -> list[Any]:
     import pyarrow.compute as pc
 
     if _is_text(array.type):
-        cells: list[Any] = array.to_pylist()
+        cells: list[Any] = _shared_text(array)
     elif pa.types.is_integer(array.type):
         cells = pc.cast(array, pa.string()).to_pylist()
     else:
         cells = [None if c is None else cell_text(c) for c in array.to_pylist()]
     return _unless_blank(cells, blank)
+
+
+def _shared_text(array: pa.Array) -> list[Any]:
+    """A text column's cells, each distinct text one string object shared by its cells
+    where the column repeats a few values (tags: a million cells, a few dozen values)."""
+    import pyarrow.compute as pc
+
+    if len(array) < 1000:
+        return list(array.to_pylist())
+    encoded = pc.dictionary_encode(array)
+    words: list[Any] = encoded.dictionary.to_pylist()
+    if 2 * len(words) > len(array):
+        return list(array.to_pylist())
+    indices = encoded.indices
+    at = np.frombuffer(indices.buffers()[1], dtype=np.int32)[indices.offset :][: len(indices)]
+    if indices.null_count:  # a null's slot holds any number: the blank mask says None there
+        at = np.where(_bools(pc.is_valid(indices)), at, 0)
+    words.append(None)  # (a column of nulls only has no words)
+    return list(map(words.__getitem__, at.tolist()))
 
 
 def _number_values(

@@ -264,7 +264,19 @@ class RecipientTable(Sequence["Recipient"]):
         as the JSON encoder writes them, strings by the encoder's own escaping, each distinct
         tag set once), then each recipient's object is put together in sorted key order
         (cap, criteria, floor, hard, id, name, previous, score, tags, weight)."""
+        return "".join(self.canonical_parts())
+
+    def canonical_parts(self, rows: int = 65_536) -> Iterator[str]:
+        """:meth:`canonical_rows` in pieces of ``rows`` recipients (each after the first
+        starting with its comma): the hash reads them one at a time, so a million recipients
+        never stand as one text."""
         order = self.order().tolist()
+        for start in range(0, len(order), rows):
+            part = self._canonical_part(order[start : start + rows])
+            yield part if start == 0 else "," + part
+
+    def _canonical_part(self, order: list[int]) -> str:
+        """The canonical text of the recipients at positions ``order``."""
         text = _TEXT
 
         def pick(column: Sequence[Any]) -> list[Any]:  # in id order, by a C function
@@ -288,8 +300,8 @@ class RecipientTable(Sequence["Recipient"]):
                     )
                 ]
             )
-        criteria = self.criteria or (None,) * len(self)
-        hard = self.hard or (False,) * len(self)
+        criteria = self.criteria or (None,) * len(self.ids)
+        hard = self.hard or (False,) * len(self.ids)
         out = []
         for k, i in enumerate(order):
             given = criteria[i]

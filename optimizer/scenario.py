@@ -502,19 +502,27 @@ class Scenario(_Frozen):
         The same text as ``json.dumps(self.canonical(), sort_keys=True, ...)`` (the tests
         check it), with each recipient written straight from its fields: no dict per
         recipient, no sorting of their keys (a third of a 100,000-recipient solve)."""
+        before, after = self._canonical_frame()
+        return before + RecipientTable.of(self.recipients).canonical_rows() + after
+
+    def _canonical_frame(self) -> tuple[str, str]:
+        """:meth:`canonical_text` before and after the recipients' objects."""
         data = self.model_dump(mode="json", exclude={"recipients", *self._unset_optional()})
         data["recipients"] = []
-        head = _CANONICAL_JSON(data)
-        body = RecipientTable.of(self.recipients).canonical_rows()
-        before, after = head.split('"recipients":[]', 1)
-        return f'{before}"recipients":[{body}]{after}'
+        before, after = _CANONICAL_JSON(data).split('"recipients":[]', 1)
+        return before + '"recipients":[', "]" + after
 
     @property
     def content_hash(self) -> str:
-        """sha256 of the canonical JSON form: formatting, key order and recipient order do
-        not change it; any change of content does."""
-        text = self.canonical_text()
-        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+        """sha256 of the canonical JSON form (:meth:`canonical_text`, read in pieces):
+        formatting, key order and recipient order do not change it; any change of content
+        does."""
+        before, after = self._canonical_frame()
+        digest = hashlib.sha256(before.encode("utf-8"))
+        for part in RecipientTable.of(self.recipients).canonical_parts():
+            digest.update(part.encode("utf-8"))
+        digest.update(after.encode("utf-8"))
+        return "sha256:" + digest.hexdigest()
 
     def grade_of(self, recipient: Recipient) -> Grade | None:
         """The first (best) grade whose ``min_score`` the recipient reaches."""

@@ -3,6 +3,7 @@ pydantic model accepts, give the same recipients, and word problems as the model
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import pickle
@@ -239,6 +240,11 @@ def test_canonical_text_of_many_recipients_with_repeated_numbers(zero: float) ->
         scenario.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     assert scenario.canonical_text() == expected
+    table = RecipientTable.of(scenario.recipients)
+    for size in (1, 7, 1000, 5000):  # read in pieces, the text is the same
+        assert "".join(table.canonical_parts(size)) == table.canonical_rows()
+    digest = hashlib.sha256(expected.encode("utf-8")).hexdigest()
+    assert scenario.content_hash == f"sha256:{digest}"
 
 
 def test_a_file_of_bad_rows_lists_the_first_problems_in_order_and_counts_the_rest() -> None:
@@ -344,3 +350,20 @@ def test_extends_merges_the_rows_of_a_columnar_parent(tmp_path: Path) -> None:
     scenario = load_scenario(child)
     assert [r.score for r in scenario.recipients] == [1.0, 5.0]
     assert scenario == _by_rows(child)
+
+
+def test_a_long_text_column_of_few_values_reads_cell_for_cell(tmp_path: Path) -> None:
+    """Past 1,000 rows a repeating text column is read through its distinct values: the
+    cells are still each row's own (blank and null cells not given)."""
+    regions = [None if i % 11 == 0 else " " if i % 13 == 0 else "abc"[i % 3] for i in range(1500)]
+    path = _parquet_scenario(
+        tmp_path,
+        {
+            "id": [f"f{i:04d}" for i in range(1500)],
+            "score": [1.0] * 1500,
+            "tags.region": regions,
+        },
+    )
+    expected = [{} if r is None or not r.strip() else {"region": r} for r in regions]
+    assert [r.tags for r in load_scenario(path).recipients] == expected
+    assert [r.get("tags", {}) for r in load_data(path)["recipients"]] == expected
