@@ -561,6 +561,12 @@ MATRIX_COMPANIONS = ("change_limit",)
 recipient (a cell's programme, a group's recipient) on its own, so it becomes that
 recipient's floor and cap, exactly."""
 
+CELL_COMPANIONS = (*MATRIX_COMPANIONS, "eligibility", "grade_quota")
+"""A biproportional rule also takes the grading rules that only change entitlements:
+``eligibility`` (an excluded programme's cell entitlement is 0, its floor lapses) and
+``grade_quota`` (grades by rank set the multipliers), applied before the matrix is
+rounded. Grade increments are not: they take units off the budget the totals add up to."""
+
 
 def _beside_matrix(kind: str, at: str) -> str:
     """Why a rule of ``kind`` cannot sit beside the biproportional rule at ``at``."""
@@ -575,9 +581,15 @@ def _beside_matrix(kind: str, at: str) -> str:
             f"grade_order cannot be combined with the biproportional rule ({at}): each cell's "
             "units follow from its row and column divisors alone"
         )
+    if kind == "grade_increments":
+        return (
+            f"grade_increments cannot be combined with the biproportional rule ({at}): the "
+            "increments would come off the budget that the row and column totals add up to"
+        )
     return (
         f"cannot be combined with the biproportional rule ({at}): the matrix's totals are its "
-        "rules; give cells floors and caps (a change_limit is allowed)"
+        "rules; give cells floors and caps (change_limit, eligibility and grade_quota are "
+        "allowed)"
     )
 
 
@@ -589,7 +601,7 @@ def _matrix_problems(scenario: Scenario) -> list[Problem]:
     at = f"rules[{index}]"
     problems: list[Problem] = []
     for other, extra in enumerate(scenario.rules):
-        if other != index and extra.type not in MATRIX_COMPANIONS:
+        if other != index and extra.type not in CELL_COMPANIONS:
             problems.append(Problem(f"rules[{other}].type", _beside_matrix(extra.type, at)))
     if scenario.objective.kind != "proportional":
         problems.append(

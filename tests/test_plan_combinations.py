@@ -97,6 +97,39 @@ def test_a_group_left_without_units_cannot_keep_its_change_limit() -> None:
     assert "jeju gets no units" in result.message and "need 10" in result.message
 
 
+def test_eligibility_beside_a_matrix_empties_the_excluded_cells() -> None:
+    """daegu-future (score 30) below 35: its cell gets nothing, and the matrix is the one
+    whose cell has no entitlement and no room (written by hand as weight 0, cap 0)."""
+    data = regions_kinds()
+    data["rules"].append({"type": "eligibility", "min_score": 35})
+    result = solve(Scenario.from_data(data))
+    assert result.status == Status.OPTIMAL, result.message
+    got = {a.id: a.units for a in result.allocations}
+    by_hand = regions_kinds()
+    by_hand["recipients"][3].update(weight=0, cap=0)
+    assert got == units(by_hand) and got["daegu-future"] == 0
+    held = {a.id: a.binding for a in result.allocations}
+    assert held["daegu-future"] == ("excluded: score 30 < 35",)
+    assert "1 excluded below 35 (daegu-future)" in result.message
+
+
+def test_grades_by_rank_beside_a_matrix_set_the_multipliers() -> None:
+    """At most one S: busan-main (80) keeps it, gwangju-future (70) falls to A; the matrix is
+    the one with S starting above 70 (written by hand)."""
+    grades = [
+        {"grade": "S", "min_score": 65, "multiplier": 1.5},
+        {"grade": "A", "min_score": 0, "multiplier": 1.0},
+    ]
+    data = {**regions_kinds(), "grades": grades}
+    data["rules"].append({"type": "grade_quota", "grade": "S", "max_count": 1})
+    result = solve(Scenario.from_data(data))
+    assert result.status == Status.OPTIMAL, result.message
+    assert [a.id for a in result.allocations if a.grade == "S"] == ["busan-main"]
+    by_hand = {**regions_kinds(), "grades": [{**grades[0], "min_score": 75}, grades[1]]}
+    assert {a.id: a.units for a in result.allocations} == units(by_hand)
+    assert units(by_hand) != units({**regions_kinds(), "grades": grades})  # it mattered
+
+
 @pytest.mark.parametrize(
     ("make", "rule", "path", "words"),
     [
@@ -113,10 +146,16 @@ def test_a_group_left_without_units_cannot_keep_its_change_limit() -> None:
             "each cell's units follow from its row and column divisors alone",
         ),
         (
-            regions_kinds,
+            lambda: {**regions_kinds(), "grades": [{"grade": "S", "min_score": 0}]},
+            {"type": "grade_increments", "units": {"S": 1}},
+            "rules[1].type",
+            "the increments would come off the budget that the row and column totals add up to",
+        ),
+        (
+            two_stage,
             {"type": "eligibility", "min_score": 10},
             "rules[1].type",
-            "cannot be combined with the biproportional rule (rules[0])",
+            "cannot be combined with the two_stage rule (rules[0])",
         ),
         (
             two_stage,
