@@ -15,16 +15,19 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from typer.testing import CliRunner
 
 from api.db import Database, Sweep
+from optimizer.cli import app as cli_app
 from optimizer.loading import validate_data
 from optimizer.overrides import apply_overrides
 from optimizer.solve import solve
 from optimizer.sweep import grid, parse_axis
-from tests.api.conftest import counts, scenario_data, wait_for_run
+from tests.api.conftest import SCENARIOS, counts, scenario_data, wait_for_run
 
 Auth = Callable[..., dict[str, str]]
 BOM = "\ufeff"
+runner = CliRunner()
 SETS = ["budget=1100,1300", "recipients[jeju].floor=30:50:20"]
 
 
@@ -70,6 +73,29 @@ def test_a_grid_sweep_runs_every_point_as_the_cli_grid(client: TestClient, auth:
     assert [row["units"][jeju] >= row["values"][1] for row in table["rows"]] == [True] * 4
     listed = client.get("/v1/sweeps", headers=auth("committee")).json()["items"]
     assert listed[0]["parameters"] == sweep["parameters"]
+
+
+def test_the_api_grid_is_the_cli_grid(client: TestClient, auth: Auth) -> None:
+    """``allot sweep --set ... --set ... -f json`` on the file and the API's sweep of the same
+    stored scenario: the same points in the same order, the same units and scenario hashes."""
+    answer = runner.invoke(
+        cli_app,
+        [
+            "sweep",
+            str(SCENARIOS / "regions-2025.yaml"),
+            *(f"--set={s}" for s in SETS),
+            "-f",
+            "json",
+        ],
+    )
+    assert answer.exit_code == 0, answer.output
+    cli = json.loads(answer.stdout)
+    sweep = _grid_sweep(client, auth, SETS)
+    assert cli["parameters"] == sweep["parameters"]
+    assert [list(v["values"].values()) for v in cli["variants"]] == sweep["values"]
+    for variant, run in zip(cli["variants"], sweep["runs"], strict=True):
+        assert variant["units"] == {a["id"]: a["units"] for a in run["result"]["allocations"]}
+        assert variant["scenario"]["hash"] == run["scenario_hash"]
 
 
 def test_a_grid_sweep_downloads_with_a_column_per_parameter(client: TestClient, auth: Auth) -> None:
