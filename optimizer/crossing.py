@@ -37,7 +37,7 @@ from optimizer.model import IntegerProgram, SubsetSum
 from optimizer.objectives import MarginalCost
 from optimizer.partition import partition_of
 
-RULES = ("hamilton", "weighted", "jefferson", "webster", "adams")
+RULES = ("hamilton", "weighted", "jefferson", "webster", "adams", "dean")
 """The costs this path can sum exactly (Huntington-Hill's are irrational)."""
 MAX_UNIT_MOVES = 2_000
 """Single-unit moves the exact phase may make before it leaves the program to the MILP

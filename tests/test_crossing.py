@@ -24,7 +24,7 @@ from optimizer.solve import solve
 from optimizer.verify import verify
 from tests.independent import enumeration
 
-KINDS = ("hamilton", "webster", "jefferson", "adams", "weighted", "maxmin")
+KINDS = ("hamilton", "webster", "jefferson", "adams", "dean", "weighted", "maxmin")
 
 
 def _objective(kind: str) -> dict[str, str]:
@@ -102,7 +102,10 @@ def test_the_flow_equals_highs(data: dict[str, Any]) -> None:
 
 def _instance(tmp_path: Path, method: str, budget: str) -> dict[str, Any]:
     """The benchmark's 840 programmes (14 regional bands, a share for the future kind,
-    change limits) without their grade order."""
+    change limits) without their grade order (Dean: Webster's instance, rounded by Dean)."""
+    if method == "dean":
+        data = _instance(tmp_path, "webster", budget)
+        return {**data, "objective": {**data["objective"], "method": "dean"}}
     out = tmp_path / f"{method}-{budget}.json"
     subprocess.run(
         [
@@ -136,7 +139,7 @@ def test_840_programmes_the_flow_equals_highs(tmp_path: Path) -> None:
     assert [a.units for a in auto.allocations] == [a.units for a in milp.allocations]
 
 
-@pytest.mark.parametrize("method", ["hamilton", "webster", "weighted"])
+@pytest.mark.parametrize("method", ["hamilton", "webster", "dean", "weighted"])
 @pytest.mark.parametrize("budget", ["1e12", "1e15"])
 def test_any_budget_keeps_every_rule_without_a_milp(
     tmp_path: Path, method: str, budget: str
