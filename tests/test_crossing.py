@@ -104,8 +104,8 @@ def _instance(tmp_path: Path, method: str, budget: str) -> dict[str, Any]:
     """The benchmark's 840 programmes (14 regional bands, a share for the future kind,
     change limits) without their grade order (Dean: Webster's instance, rounded by Dean)."""
     if method == "dean":
-        data = _instance(tmp_path, "webster", budget)
-        return {**data, "objective": {**data["objective"], "method": "dean"}}
+        webster = _instance(tmp_path, "webster", budget)
+        return {**webster, "objective": {**webster["objective"], "method": "dean"}}
     out = tmp_path / f"{method}-{budget}.json"
     subprocess.run(
         [
