@@ -45,6 +45,10 @@ DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams", "dean")
 FIRST_UNIT_FREE = ("adams", "huntington-hill", "dean")
 """Methods whose signpost ``s(0)`` is 0: every cell with a positive entitlement gets a unit."""
 
+_WHOLE = float(2**62)
+"""Float quotients are held within this before they become int64 (a warm start's divisors
+may run off to 0 or infinity on a matrix alternating scaling fits badly)."""
+
 _SCREEN = 1e-9
 """Relative distance within which floats cannot decide and exact values are compared."""
 
@@ -61,8 +65,14 @@ _SECANT_STEPS = 6
 _SCALING_ROUNDS = 200
 """At most this many float alternating-scaling rounds (a fit of every column, then of every
 row) before the exact transfers on a large matrix, while each takes a fifth off the rows'
-excess (at a budget in won a slowly converging matrix needs dozens); a small matrix may
-take up to :data:`_SCALING_WORK` cells times rounds."""
+excess (at a budget in won the rows may start 10^12 units off, and a slowly converging
+matrix needs dozens of rounds); a small one may take up to :data:`_SCALING_WORK` cells
+times rounds while they improve."""
+
+_SCALING_WORK = 500_000
+"""Cells times rounds of alternating scaling a small matrix may take: on a sparse one with
+caps, alternating scaling may converge slowly and every unit it leaves is a phase of
+tie-and-transfer, so rounds (a fraction of a millisecond each there) are the cheaper."""
 
 _SMALL = 40_000
 """A matrix of at most this many cells is small: its rounds cost little, so alternating
@@ -72,10 +82,6 @@ _PROGRESS = 0.8
 """On a large matrix alternating scaling stops at the first round that leaves the rows'
 excess above this share of the best so far (past that, a round costs more than the
 transfers it saves); on a small one it goes on while rounds still improve on the best."""
-
-_SCALING_WORK = 500_000
-"""Cells times rounds of alternating scaling a small matrix may take: its rows may start
-millions of units off their totals at a budget in won, each round taking a share away."""
 
 
 def power_of(method: str) -> int:
@@ -115,8 +121,12 @@ def signposts(method: str, k: FloatArray) -> FloatArray:
 
 
 def rounded(method: str, quotient: FloatArray) -> IntArray:
-    """Each quotient (in the method's power) rounded by the method, in floats."""
-    return rounded_float(method, quotient).astype(np.int64)
+    """Each quotient (in the method's power) rounded by the method, in floats (a quotient
+    that is not a number counts 0; one past the integers the largest, for a caller that
+    clips to the cells' bounds)."""
+    whole = rounded_float(method, quotient)
+    whole = np.clip(np.nan_to_num(whole, nan=0.0), -_WHOLE, _WHOLE)
+    return whole.astype(np.int64)
 
 
 def rounded_float(method: str, quotient: FloatArray) -> FloatArray:
@@ -353,17 +363,25 @@ class _State:
     def warm_start(self) -> None:
         """Alternating scaling in floats: fit the columns, then the rows, until the rows'
         excess is small; leaves the row divisors (read as exact fractions)."""
-        m = self.m
-        lo, hi = self.lo, self.hi
-        ef = self.ef
+        cells = max(len(self.m.weight), 1)
+        with np.errstate(all="ignore"):  # a warm start: what floats cannot hold is clipped
+            rounds = max(_SCALING_ROUNDS, _SCALING_WORK // cells)
+            best_r = self._scale(cells <= _SMALL, rounds)
+        best_r = np.where(np.isfinite(best_r) & (best_r > 0), best_r, 1.0)
+        scale = float(np.exp(np.mean(np.log(best_r))))
+        self.r = [Fraction(float(v / scale)) for v in best_r]
+        self.rf = np.array([float(v) for v in self.r])
+
+    def _scale(self, patient: bool, rounds: int) -> FloatArray:
+        """The rounds of :meth:`warm_start`; the row divisors of the round that left the
+        rows nearest their totals."""
+        m, lo, hi, ef = self.m, self.lo, self.hi, self.ef
         rt = np.array(m.row_totals, dtype=np.float64)
         ct = np.array(m.column_totals, dtype=np.float64)
         rf = np.ones(m.rows)
         cf: FloatArray | None = None
         best, best_r, stale = math.inf, rf.copy(), 0
-        cells = max(len(m.weight), 1)
-        patient = cells <= _SMALL
-        for _ in range(max(_SCALING_ROUNDS, _SCALING_WORK // cells)):
+        for _ in range(rounds):
             cf = _fit_float(self.method, ef / rf[m.row], m.column, m.columns, ct, lo, hi, cf)
             x = np.clip(rounded(self.method, ef / (rf[m.row] * cf[m.column])), lo, hi)
             excess = int(np.abs(np.bincount(m.row, weights=x, minlength=m.rows) - rt).sum())
@@ -374,9 +392,7 @@ class _State:
             if excess == 0 or stale >= 2 or not (patient or progress):
                 break
             rf = _fit_float(self.method, ef / cf[m.column], m.row, m.rows, rt, lo, hi, rf)
-        scale = float(np.exp(np.mean(np.log(best_r))))
-        self.r = [Fraction(float(v / scale)) for v in best_r]
-        self.rf = np.array([float(v) for v in self.r])
+        return best_r
 
     # -- exact column fit ------------------------------------------------------------------
 
