@@ -361,7 +361,7 @@ def search_tree(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> l
 
     So no allocation keeping the rules costs less than ``x`` (which must keep them)."""
     kind = problem.kind
-    if kind not in ("hamilton", "weighted") or certificate.get("objective") != kind:
+    if kind == "maxmin" or certificate.get("objective") != kind:
         return [f"a search certificate for {certificate.get('objective')!r}, objective {kind!r}"]
     if not problem.grade_order:
         return ["a search certificate for a scenario without grade_order"]
@@ -393,6 +393,9 @@ def search_tree(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> l
         elif leaf == "bound":
             if box is None:
                 continue  # nothing there: any bound holds
+            if kind not in ("hamilton", "weighted"):
+                out.append(f"node {node}: no Lagrangian bound is checked for {kind}")
+                continue
             try:
                 bound = space.lagrangian(box, row["prices"])
             except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
@@ -499,7 +502,7 @@ class _Space:
                 hi[i] = min(hi[i], most) if most is not None else hi[i]
         floors = sum(lo)
         hi = [min(h, problem.budget - floors + f) for h, f in zip(hi, lo, strict=True)]
-        for _, members, _, most in self.kept:
+        for _, members, _, most in problem.groups:  # any rule's maximum caps its members
             if most is not None:
                 index = members.tolist()
                 others = sum(lo[i] for i in index)

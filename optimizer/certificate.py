@@ -247,8 +247,9 @@ def search_certificate(
     pair_grades: tuple[tuple[str, str], ...],
 ) -> dict[str, Any]:
     """The threshold search's tree as a proof a reader can check from the data
-    (``hamilton`` and ``weighted`` costs; ``sums``: the group rules each node kept, over
-    disjoint member sets).
+    (``sums``: the group rules each node kept, over disjoint member sets). Open leaves need
+    a bound, which ``hamilton`` and ``weighted`` costs have; a divisor method's tree is
+    stated only when it has none (the root kept every rule, or the rest were empty).
 
     Every allocation that keeps ``grade_order`` lies in a leaf: a split on the grades
     (better, worse) at ``ratio`` has a child where every member of the better grade has at
@@ -260,7 +261,7 @@ def search_certificate(
     + mu_g(i)) k) + lambda B + sum_g mu_g bound_g`` no allocation of the leaf can beat (weak
     duality) and which equals the leaf's optimum (strong duality holds for these separable
     convex costs over a partition); empty leaves hold no allocation."""
-    cost = _unit_cost(rule, exact)
+    cost = _unit_cost(rule, exact) if tree.open else None
     groups = _merged(sums, len(exact.numer))
     nodes: list[dict[str, Any]] = []
     for split in tree.splits:
@@ -280,6 +281,7 @@ def search_certificate(
     nodes.append({"node": tree.accepted, "leaf": "accepted"})
     nodes.extend({"node": node, "leaf": "empty"} for node in tree.empty)
     for leaf in tree.open:
+        assert cost is not None
         nodes.append(
             {
                 "node": leaf.node,

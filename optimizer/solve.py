@@ -439,8 +439,8 @@ def _by_search(
         and not maxmin
         and tree is not None
         and isinstance(cost, MarginalCost)
-        and cost.rule in ("hamilton", "weighted")
-    ):
+        and (cost.rule in ("hamilton", "weighted") or not tree.open)
+    ):  # divisor methods: only a tree without open leaves (those would need a bound)
         grade = ent.grade
         names = tuple(
             (str(grade[int(better[0])]), str(grade[int(worse[0])]))

@@ -261,3 +261,26 @@ def test_the_840_programme_rows_with_every_rule_carry_a_checked_tree(objective: 
     line = certificate_line(result.certificate)  # what `allot solve` prints
     assert line is not None and f"{len(result.certificate['nodes'])} nodes: " in line
     assert f"{splits} split" in line and "1 accepted" in line
+
+
+def test_a_divisor_method_settled_at_the_root_carries_a_tree_without_bounds() -> None:
+    """10,000 firms with every rule at 10^9 units under Webster: the search settles it at
+    its first node (bounds the grade order implies, no split), so the tree is one accepted
+    leaf, which needs no Lagrangian bound (none is checked for a divisor method); the
+    checker accepts it, and refuses a bound leaf put in its place."""
+    data = generate(InstanceSpec(10_000, "webster", "all", budget=10**9))
+    problem, x, result = _solved(data)
+    assert result.solver.path == "search"
+    assert result.certificate is not None
+    assert result.certificate["nodes"] == [{"node": 1, "leaf": "accepted"}]
+    assert search_tree(problem, x, result.certificate) == []
+    assert compare(problem, x, "optimal", None, "not run", result.certificate).relation == (
+        "certified"
+    )
+    bounded = copy.deepcopy(result.certificate)
+    bounded["nodes"] = [
+        {"node": 1, "split": {"better": "S", "worse": "A", "ratio": "0", "up": 2, "down": 3}},
+        {"node": 2, "leaf": "bound", "prices": {"budget": "0", "groups": []}},
+        {"node": 3, "leaf": "accepted"},
+    ]
+    assert any("no Lagrangian bound" in line for line in search_tree(problem, x, bounded))
