@@ -25,8 +25,9 @@ from typer.testing import CliRunner
 from api import inputs, lease, store
 from api.db import Database, RunStatus
 from api.web import publication
-from api.web.publication import RESULT_ID, SCENARIO_ID, embedded_json
+from api.web.publication import embedded_json
 from optimizer.cli import app
+from optimizer.report_blocks import RESULT_ID, SCENARIO_ID
 from tests.api.conftest import SCENARIOS, scenario_data
 from tests.web.conftest import Browser, post_runs
 
