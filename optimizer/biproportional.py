@@ -885,9 +885,11 @@ def _fit_float(
     the cells within their bounds, then bisection on the logarithm for the lines still off,
     over their cells only."""
     low_f, high_f = lo.astype(np.float64), hi.astype(np.float64)
+    power = power_of(method)  # units grow as the quotient's power-th root
     if start is None:
-        sums = np.bincount(line, weights=weight, minlength=size)
-        guess = np.where(totals > 0, sums / np.maximum(totals, 1.0), 1.0)
+        root = weight if power == 1 else np.sqrt(weight)
+        sums = np.bincount(line, weights=root, minlength=size)
+        guess = np.where(totals > 0, sums / np.maximum(totals, 1.0), 1.0) ** power
     else:
         guess = start.copy()
     d = np.where(np.isfinite(guess) & (guess > 0), guess, 1.0)
@@ -899,13 +901,14 @@ def _fit_float(
         miss = np.bincount(line, weights=x, minlength=size) - totals
         if not miss.any():
             return d
+        units = quotient if power == 1 else np.sqrt(quotient)  # unrounded units
         free = np.bincount(
-            line, weights=np.where((x > low_f) & (x < high_f), quotient, 0.0), minlength=size
+            line, weights=np.where((x > low_f) & (x < high_f), units, 0.0), minlength=size
         )
         want = free - miss
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where((free > 0) & (want > 0), free / want, np.where(miss > 0, 2.0, 0.5))
-        d = d * np.where(miss == 0, 1.0, np.clip(ratio, 1 / 16, 16.0))
+        d = d * np.where(miss == 0, 1.0, np.clip(ratio, 1 / 16, 16.0) ** power)
     off = miss != 0
     cells = np.flatnonzero(off[line])
     sub_line, sub_weight = line[cells], weight[cells]
@@ -919,7 +922,7 @@ def _fit_float(
     width = 0.05
     low = np.log(d) - width
     high = np.log(d) + width
-    for _ in range(8):  # widen until the bracket holds the total
+    for _ in range(16):  # widen until the bracket holds the total
         too_few = off & (count(low) < totals)
         too_many = off & (count(high) > totals)
         if not too_few.any() and not too_many.any():
