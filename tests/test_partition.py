@@ -664,3 +664,34 @@ def test_single_member_group_rules_fold_into_bounds(data: st.DataObject) -> None
     if auto.status == Status.OPTIMAL:
         assert auto.solver.path in ("greedy", "partition")  # greedy: a one-member metro group
         assert [a.units for a in auto.allocations] == [a.units for a in milp.allocations]
+
+
+def test_a_group_rule_compiles_the_same_with_or_without_a_shared_tag_index() -> None:
+    """``rules.group.subset_sum`` builds its own tag index when none is shared; a value
+    nobody holds has no members (an empty int64 index)."""
+    from optimizer.entitlement import entitlements
+    from optimizer.rules.group import TagIndex, subset_sum
+
+    scenario = Scenario.from_data(
+        {
+            "name": "tags",
+            "budget": 40,
+            "recipients": [
+                {"id": "c", "score": 30, "tags": {"region": "x"}},
+                {"id": "a", "score": 10, "tags": {"region": "x"}},
+                {"id": "b", "score": 20, "tags": {"region": "y"}},
+            ],
+            "rules": [
+                {"type": "group", "tag": "region", "value": "x", "min_share": 0.5, "max_units": 30}
+            ],
+        }
+    )
+    ent = entitlements(scenario)
+    rule = scenario.rules[0]
+    alone = subset_sum(rule, scenario, ent)  # type: ignore[arg-type]
+    shared = subset_sum(rule, scenario, ent, tags=TagIndex(scenario, ent))  # type: ignore[arg-type]
+    assert [ent.ids[i] for i in alone.index.tolist()] == ["a", "c"]  # entitlement (id) order
+    assert alone.index.tolist() == shared.index.tolist()
+    assert (alone.lower, alone.upper) == (shared.lower, shared.upper) == (20, 30)
+    nobody = TagIndex(scenario, ent).members("region", "z")
+    assert nobody.tolist() == [] and nobody.dtype == np.int64
