@@ -361,7 +361,7 @@ def search_tree(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> l
 
     So no allocation keeping the rules costs less than ``x`` (which must keep them)."""
     kind = problem.kind
-    if kind == "maxmin" or certificate.get("objective") != kind:
+    if certificate.get("objective") != kind:
         return [f"a search certificate for {certificate.get('objective')!r}, objective {kind!r}"]
     if not problem.grade_order:
         return ["a search certificate for a scenario without grade_order"]
@@ -372,13 +372,18 @@ def search_tree(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> l
         leaves = _leaves(problem, certificate.get("nodes") or [])
     except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
         return [f"not a search tree: {exc}"]
-    if sum(1 for _, row, _ in leaves if row.get("leaf") == "accepted") != 1:
-        return ["the tree needs exactly one accepted leaf"]
     space = _Space.of(problem)
-    cost = space.cost(x)
+    floors = None
+    if kind == "maxmin":  # a tree of the floors one step above x's smallest ratio
+        if any(row.get("leaf") != "empty" for _, row, _ in leaves):
+            return ["a maxmin tree must have empty leaves only"]
+        floors = space.above_smallest_ratio(x)
+    elif sum(1 for _, row, _ in leaves if row.get("leaf") == "accepted") != 1:
+        return ["the tree needs exactly one accepted leaf"]
+    cost = space.cost(x) if kind != "maxmin" else Fraction(0)
     out: list[str] = []
     for node, row, path in leaves:
-        box = space.box(path)
+        box = space.box(path, floors)
         leaf = row.get("leaf")
         if leaf == "accepted":
             if box is None or np.any(x < box[0]) or np.any(x > box[1]):
@@ -489,19 +494,29 @@ class _Space:
         d = self.denom
         return Fraction(sum(abs(u * d - q) for u, q in zip(units, self.numer, strict=True)), d)
 
-    def box(self, path: _Path) -> tuple[IntArray, IntArray] | None:
-        """The bounds of a leaf: the floors and caps (a group rule over one recipient among
-        them), caps no allocation can reach lowered, the path's ratios, then what the
-        grade order implies, to a fixed point (None: the bounds cross)."""
+    def above_smallest_ratio(self, x: IntArray) -> list[int]:
+        """``maxmin``: the floors under which every recipient with a quota has more units
+        per quota than ``x``'s smallest (``floor(m q) + 1``)."""
+        units, numer, d = x.tolist(), self.numer, self.denom
+        m = min(Fraction(units[i] * d, q) for i, q in enumerate(numer) if q > 0)
+        return [(m.numerator * q) // (m.denominator * d) + 1 if q > 0 else 0 for q in numer]
+
+    def box(self, path: _Path, floors: list[int] | None = None) -> tuple[IntArray, IntArray] | None:
+        """The bounds of a leaf: the floors (raised to ``floors``, if given) and caps (a
+        group rule over one recipient among them), caps no allocation can reach lowered,
+        the path's ratios, then what the grade order implies, to a fixed point (None: the
+        bounds cross)."""
         problem = self.problem
         lo, hi = problem.lo.tolist(), problem.hi.tolist()
+        if floors is not None:
+            lo = [max(a, b) for a, b in zip(lo, floors, strict=True)]
         for _, members, least, most in problem.groups:
             if len(members) == 1:
                 i = int(members[0])
                 lo[i] = max(lo[i], least) if least is not None else lo[i]
                 hi[i] = min(hi[i], most) if most is not None else hi[i]
-        floors = sum(lo)
-        hi = [min(h, problem.budget - floors + f) for h, f in zip(hi, lo, strict=True)]
+        least_total = sum(lo)
+        hi = [min(h, problem.budget - least_total + f) for h, f in zip(hi, lo, strict=True)]
         for _, members, _, most in problem.groups:  # any rule's maximum caps its members
             if most is not None:
                 index = members.tolist()

@@ -278,7 +278,8 @@ def search_certificate(
                 },
             }
         )
-    nodes.append({"node": tree.accepted, "leaf": "accepted"})
+    if tree.accepted:
+        nodes.append({"node": tree.accepted, "leaf": "accepted"})
     nodes.extend({"node": node, "leaf": "empty"} for node in tree.empty)
     for leaf in tree.open:
         assert cost is not None
@@ -291,6 +292,15 @@ def search_certificate(
             }
         )
     nodes.sort(key=lambda row: int(row["node"]))
+    if rule == "maxmin":  # the tree of the floors one step higher: every leaf empty
+        return {
+            "kind": "threshold_search",
+            "objective": "maxmin",
+            "rule": "maxmin by a search over grade thresholds: with every floor raised to "
+            "floor(m q) + 1, m the answer's smallest units per quota, no allocation keeps "
+            "the rules (every leaf of this tree is empty), so m cannot rise",
+            "nodes": nodes,
+        }
     return {
         "kind": "threshold_search",
         "objective": rule,

@@ -24,6 +24,7 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from fractions import Fraction
 from importlib import metadata
 from typing import Any
 
@@ -42,6 +43,7 @@ from optimizer.crossing import cells_of, crossing_feasible, solve_with_certifica
 from optimizer.diagnosis import diagnose
 from optimizer.entitlement import Entitlements, IntArray
 from optimizer.errors import InputError, Problem
+from optimizer.exact import ExactQuota
 from optimizer.explain import binding, metrics
 from optimizer.grading import has_grading, solve_graded
 from optimizer.guard import (
@@ -422,6 +424,7 @@ def _by_search(
         last.append(found)
         return found.x
 
+    given = program
     try:
         if maxmin:
             program = _raise_floors(
@@ -434,6 +437,16 @@ def _by_search(
         return None
     cost = program.cost
     tree = last[-1].tree
+    grade = ent.grade
+    names = tuple(
+        (str(grade[int(better[0])]), str(grade[int(worse[0])]))
+        for better, _, worse, _ in searcher.pairs
+    )
+    if maxmin and proof is not None and x is not None and isinstance(cost, MarginalCost):
+        above = searcher.run(_above_smallest_ratio(given.lo, x, cost.exact))
+        if above is not None and above.x is None and above.tree is not None:
+            sums = searcher.relaxed.sums
+            proof(search_certificate("maxmin", cost.exact, sums, above.tree, names))
     if (
         proof is not None
         and not maxmin
@@ -441,17 +454,27 @@ def _by_search(
         and isinstance(cost, MarginalCost)
         and (cost.rule in ("hamilton", "weighted") or not tree.open)
     ):  # divisor methods: only a tree without open leaves (those would need a bound)
-        grade = ent.grade
-        names = tuple(
-            (str(grade[int(better[0])]), str(grade[int(worse[0])]))
-            for better, _, worse, _ in searcher.pairs
-        )
         proof(search_certificate(cost.rule, cost.exact, searcher.relaxed.sums, tree, names))
     note = (
         f"grade_order by the exact search over grade thresholds ({opened:,} "
         f"node{'' if opened == 1 else 's'}, each a nested greedy): no MILP was needed"
     )
     return "search", program, x, note
+
+
+def _above_smallest_ratio(lo: IntArray, x: IntArray, exact: ExactQuota) -> IntArray:
+    """``maxmin``: floors one step above ``x``'s smallest units per quota ``m``: every
+    recipient with a quota at least ``floor(m q) + 1`` (none of them then has ``m``)."""
+    numer, denom = exact.numer, exact.denom
+    units = x.tolist()
+    m = min(Fraction(units[i] * denom, q) for i, q in enumerate(numer) if q > 0)
+    return np.array(
+        [
+            max(int(f), (m.numerator * q) // (m.denominator * denom) + 1) if q > 0 else int(f)
+            for f, q in zip(lo.tolist(), numer, strict=True)
+        ],
+        dtype=np.int64,
+    )
 
 
 def _milp(
