@@ -269,6 +269,23 @@ def test_binding_names_every_bound_that_holds_it() -> None:
     assert binding_of(run(data))["a"] == ("change_limit",)
 
 
+def test_a_floor_of_one_unit_is_named_like_any_other() -> None:
+    """The smallest floor, one unit, held at the same number as a change limit: both named
+    (a bound of 0 is no bound, a bound of 1 is one)."""
+    data: Data = {
+        "name": "one unit",
+        "budget": 10,
+        "recipients": [
+            {"id": "a", "score": 100},
+            {"id": "b", "score": 1, "floor": 1, "previous": 1},  # quota 0.1, held at 1
+        ],
+        "rules": [{"type": "change_limit", "max_decrease": 0.0, "name": "stability"}],
+    }
+    result = run(data)
+    assert units_of(result) == {"a": 9, "b": 1}
+    assert binding_of(result)["b"] == ("floor", "stability")
+
+
 def test_binding_floor_not_named_when_below_quota() -> None:
     data: Data = {
         "name": "slack floor",
