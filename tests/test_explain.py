@@ -286,6 +286,22 @@ def test_a_floor_of_one_unit_is_named_like_any_other() -> None:
     assert binding_of(result)["b"] == ("floor", "stability")
 
 
+def test_an_override_with_only_a_maximum_keeps_the_floor() -> None:
+    """An override that sets only ``max`` caps the recipient and is named; its floor stays
+    the scenario's (the other side is not the override's)."""
+    data: Data = {
+        "name": "override max",
+        "budget": 10,
+        "recipients": [{"id": "a", "score": 50, "floor": 2}, {"id": "b", "score": 50}],
+        "overrides": [{"id": "a", "max": 3, "reason": "audit", "author": "kim"}],
+    }
+    result = run(data)
+    assert units_of(result) == {"a": 3, "b": 7}
+    assert binding_of(result)["a"] == ("override: audit",)
+    data["budget"] = 3  # b's quota is 1.5 and a's floor 2 holds it: a keeps its floor
+    assert units_of(run(data)) == {"a": 2, "b": 1}
+
+
 def test_binding_floor_not_named_when_below_quota() -> None:
     data: Data = {
         "name": "slack floor",
