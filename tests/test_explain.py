@@ -299,7 +299,27 @@ def test_an_override_with_only_a_maximum_keeps_the_floor() -> None:
     assert units_of(result) == {"a": 3, "b": 7}
     assert binding_of(result)["a"] == ("override: audit",)
     data["budget"] = 3  # b's quota is 1.5 and a's floor 2 holds it: a keeps its floor
-    assert units_of(run(data)) == {"a": 2, "b": 1}
+    result = run(data)
+    assert units_of(result) == {"a": 2, "b": 1}
+    assert binding_of(result)["a"] == ("floor",)
+
+
+def test_an_override_with_only_a_minimum_keeps_the_cap() -> None:
+    """An override that sets only ``min`` holds the recipient up and is named; its cap
+    stays the scenario's and is named as the cap where it binds."""
+    data: Data = {
+        "name": "override min",
+        "budget": 6,
+        "recipients": [{"id": "a", "score": 50, "cap": 5}, {"id": "b", "score": 50}],
+        "overrides": [{"id": "a", "min": 4, "reason": "audit", "author": "kim"}],
+    }
+    result = run(data)
+    assert units_of(result) == {"a": 4, "b": 2}  # quotas 3 and 3
+    assert binding_of(result)["a"] == ("override: audit",)
+    data["budget"] = 20  # a's quota is 10: its cap of 5 holds it
+    result = run(data)
+    assert units_of(result) == {"a": 5, "b": 15}
+    assert binding_of(result)["a"] == ("cap",)
 
 
 def test_binding_floor_not_named_when_below_quota() -> None:
