@@ -13,11 +13,12 @@ is the whole allocation.
 
 The flow is found by scaling (Ahuja, Magnanti & Orlin, *Network Flows*, ch. 14): a
 feasible flow first (max-flow with lower bounds), then negative cycles cancelled in moves
-of ``delta`` units, ``delta`` halved down to 1. Costs of moves of more than one unit are
-floating-point estimates (they only steer); the last phase moves single units and decides
-on exact costs (integers and fractions of the scenario's decimal inputs), so the answer is
-exact, and the work is O(log budget) phases over a graph of a few dozen nodes, never a
-loop per unit. Huntington-Hill's costs are square roots (no exact sum of several), so that
+of ``delta`` units, ``delta`` halved down to 1. Moves of more than one unit are priced
+exactly for Hamilton and ``weighted`` (closed forms) and, for divisor methods, at their
+middle unit in integers of 2^-128 (they only steer); the last phase moves single units and
+decides on exact costs (integers and fractions of the scenario's decimal inputs), so the
+answer is exact, and the work is O(log budget) phases over a graph of a few dozen nodes,
+never a loop per unit. Huntington-Hill's costs are square roots (no exact sum of several), so that
 method stays with the MILP.
 """
 
