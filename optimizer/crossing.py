@@ -61,6 +61,10 @@ class _Arc:
     cell: int = -1  # the cell it carries (-1: a group arc, cost 0)
 
 
+Edge = tuple[int, int, Cost, _Arc, int]
+"""A residual move: from node, to node, its cost, the arc it moves and in which direction."""
+
+
 @dataclass(frozen=True)
 class Cells:
     """The recipients of a program grouped by (group of the first family, group of the
@@ -303,8 +307,8 @@ class _Flow:
         return (cost.numerator << _SHIFT) // cost.denominator
 
     def unit(self, c: int, total: int, up: bool) -> Cost | None:
-        """The exact cost of cell ``c`` taking one more unit (``up``) or giving one back
-        (its saving, negated), from its split of ``total``; None: the cell cannot."""
+        """The exact cost of cell ``c``'s next unit (``up``) or of its last one, from its
+        split of ``total``; None: the cell has no such unit."""
         members = self.cells.members[c]
         x = self.split(c, total)
         lo, hi = self.program.lo[members], self.program.hi[members]
@@ -320,8 +324,7 @@ class _Flow:
         if best is None:
             return None
         p, s, r = self._exact(best[1], best[2])
-        primary = p.numerator if p.denominator == 1 else p  # integers add faster
-        return (primary, s, r) if up else (-primary, -s, -r)
+        return (p.numerator if p.denominator == 1 else p, s, r)  # integers add faster
 
     def _exact(self, i: int, k: int) -> tuple[Fraction, int, int]:
         """The exact (primary, secondary, rank) cost of unit ``k`` (the (k+1)-th) of ``i``:
@@ -366,13 +369,7 @@ class _Flow:
     def certificate(self) -> dict[str, Any]:
         """Prices on the groups that prove the flow optimal (shortest distances in the
         residual graph, which has no negative cycle), with each cell's last and next unit."""
-        edges = self._edges(1, exact=True)
-        dist: list[Cost] = [(0, 0, 0)] * self.nodes
-        for _ in range(self.nodes):
-            for u, v, cost, _, _ in edges:
-                candidate = (dist[u][0] + cost[0], dist[u][1] + cost[1], dist[u][2] + cost[2])
-                if candidate < dist[v]:
-                    dist[v] = candidate
+        dist, _, _ = _shortest(self.nodes, self._edges(1, exact=True))
         cells, rows = self.cells, len(self.cells.row_bounds)
         out_cells = []
         for c in range(len(cells.members)):
@@ -383,8 +380,8 @@ class _Flow:
                     "first": cells.row_names[cells.row[c]],
                     "second": cells.col_names[cells.col[c]],
                     "units": total,
-                    "last_unit_cost": _shown(_negated(last)) if last is not None else None,
-                    "next_unit_cost": _shown(following) if following is not None else None,
+                    "last_unit_cost": _shown(last),
+                    "next_unit_cost": _shown(following),
                 }
             )
         prices: list[dict[str, Any]] = [{"group": "budget in", "price": _shown(dist[self.source])}]
@@ -419,9 +416,9 @@ class _Flow:
             "prices": prices,
         }
 
-    def _edges(self, delta: int, *, exact: bool) -> list[tuple[int, int, Cost, _Arc, int]]:
+    def _edges(self, delta: int, *, exact: bool) -> list[Edge]:
         """The residual moves of ``delta`` units with their costs."""
-        edges: list[tuple[int, int, Cost, _Arc, int]] = []
+        edges: list[Edge] = []
         for a in self.arcs:
             for sign in (1, -1):
                 target = a.flow + sign * delta
@@ -429,8 +426,9 @@ class _Flow:
                     continue
                 if a.cell < 0:
                     cost: Cost | None = (0, 0, 0)
-                elif exact:
+                elif exact:  # giving a unit back saves its cost
                     cost = self.unit(a.cell, a.flow, up=sign > 0)
+                    cost = cost if sign > 0 else _negated(cost)
                 else:
                     cost = self.block(a.cell, a.flow, target)
                 if cost is None:
@@ -473,14 +471,11 @@ def _sum(costs: object) -> Cost:
     return (p, s, r)
 
 
-def _negative_cycle(
-    nodes: int, edges: list[tuple[int, int, Cost, _Arc, int]]
-) -> list[tuple[int, int, Cost, _Arc, int]] | None:
-    """A negative cycle (lexicographic costs) by Bellman-Ford from a virtual root, or None.
-    Its nodes are distinct, so no arc is moved twice (an arc both ways is a cycle of two
-    nodes, which convexity makes non-negative)."""
-    zero: Cost = (0, 0, 0)
-    dist: list[Cost] = [zero] * nodes
+def _shortest(nodes: int, edges: list[Edge]) -> tuple[list[Cost], list[int], int]:
+    """Bellman-Ford from a virtual root (lexicographic costs): the distances, the edge that
+    last lowered each node's, and a node lowered in the last of ``nodes + 1`` rounds (-1:
+    none, the distances are final and no cycle is negative)."""
+    dist: list[Cost] = [(0, 0, 0)] * nodes
     via: list[int] = [-1] * nodes
     last = -1
     for _ in range(nodes + 1):
@@ -490,7 +485,17 @@ def _negative_cycle(
             if candidate < dist[v]:
                 dist[v], via[v], last = candidate, index, v
         if last < 0:
-            return None
+            break
+    return dist, via, last
+
+
+def _negative_cycle(nodes: int, edges: list[Edge]) -> list[Edge] | None:
+    """A negative cycle (lexicographic costs), or None. Its nodes are distinct, so no arc
+    is moved twice (an arc both ways is a cycle of two nodes, which convexity makes
+    non-negative)."""
+    _, via, last = _shortest(nodes, edges)
+    if last < 0:
+        return None
     v = last
     for _ in range(nodes):  # step back into the cycle
         v = edges[via[v]][0]
