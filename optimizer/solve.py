@@ -180,29 +180,15 @@ def _solve(
     ties: bool = True,
 ) -> Result:
     started = time.perf_counter()
+    again = functools.partial(  # a plan's parts, solved the same way
+        _solve, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb, ties=ties
+    )
     if has_grading(scenario):  # eligibility, grades by rank, grade increments
-        return solve_graded(
-            scenario,
-            lambda s: _solve(
-                s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb, ties=ties
-            ),
-        )
+        return solve_graded(scenario, again)
     if (stages := two_stage_rule(scenario)) is not None:  # regions, then their programmes
-        return solve_two_stage(
-            scenario,
-            stages,
-            lambda s: _solve(
-                s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb, ties=ties
-            ),
-        )
+        return solve_two_stage(scenario, stages, again)
     if (parts := components_rule(scenario)) is not None:  # base + incentive, rounded jointly
-        return solve_components(
-            scenario,
-            parts,
-            lambda s: _solve(
-                s, backend=backend, time_limit_s=time_limit_s, memory_mb=memory_mb, ties=ties
-            ),
-        )
+        return solve_components(scenario, parts, again)
     if (matrix := biproportional_rule(scenario)) is not None:  # the region x kind matrix
         return solve_biproportional(scenario, matrix[1])
     if scenario.objective.method == "quota":  # Balinski-Young: its own sequential method
@@ -224,7 +210,7 @@ def _solve(
         if requested == "auto" and name != "greedy":
             solved = _by_relaxation(program, ent.quota, maxmin=maxmin)
             if solved is None and not program.orders:
-                solved = _by_crossing(program, ent.quota, maxmin=maxmin, proofs=proofs)
+                solved = _by_crossing(program, ent.quota, maxmin=maxmin, proof=proofs.append)
             if solved is None and program.orders:
                 solved = _by_search(
                     program, ent, maxmin=maxmin, memory_mb=memory_mb, proof=proofs.append
@@ -366,12 +352,16 @@ def _by_relaxation(
 
 
 def _by_crossing(
-    program: IntegerProgram, quota: np.ndarray, *, maxmin: bool, proofs: list[dict[str, Any]]
+    program: IntegerProgram,
+    quota: np.ndarray,
+    *,
+    maxmin: bool,
+    proof: Callable[[dict[str, Any]], None],
 ) -> tuple[str, IntegerProgram, IntArray | None, str] | None:
     """Solve group rules of two crossing families (a band per region and a share per kind)
     as a convex-cost flow over the cells (:mod:`optimizer.crossing`); None when the rules
     are not two such families, the cost is not one it sums exactly, or it runs out of
-    moves."""
+    moves. ``proof`` receives the flow's certificate."""
     cells = cells_of(program)
     if cells is None or not isinstance(program.cost, MarginalCost):
         return None
@@ -380,11 +370,11 @@ def _by_crossing(
     try:
         if maxmin:
             program = _raise_floors(program, quota, lambda trial: crossing_feasible(trial, cells))
-        x, proof = solve_with_certificate(program, cells)
+        x, flow_proof = solve_with_certificate(program, cells)
     except CrossingUnsettled:
         return None
-    if proof is not None:
-        proofs.append(proof)
+    if flow_proof is not None:
+        proof(flow_proof)
     note = (
         f"group rules of two crossing families as a flow over {len(cells.members):,} "
         "cells, exact at any budget: no MILP was needed"
