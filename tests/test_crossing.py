@@ -4,11 +4,7 @@ budget without a MILP."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.instances import InstanceSpec, generate, parse_budget
 from optimizer.compile import build_program
 from optimizer.crossing import cells_of, crossing_feasible
 from optimizer.result import Status
@@ -100,31 +97,13 @@ def test_the_flow_equals_highs(data: dict[str, Any]) -> None:
     assert [a.units for a in auto.allocations] == [a.units for a in milp.allocations]
 
 
-def _instance(tmp_path: Path, method: str, budget: str) -> dict[str, Any]:
+def _instance(method: str, budget: str) -> dict[str, Any]:
     """The benchmark's 840 programmes (14 regional bands, a share for the future kind,
     change limits) without their grade order (Dean: Webster's instance, rounded by Dean)."""
     if method == "dean":
-        webster = _instance(tmp_path, "webster", budget)
+        webster = _instance("webster", budget)
         return {**webster, "objective": {**webster["objective"], "method": "dean"}}
-    out = tmp_path / f"{method}-{budget}.json"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "instance",
-            "840",
-            method,
-            "all",
-            "--budget",
-            budget,
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    data: dict[str, Any] = json.loads(out.read_text())
+    data = generate(InstanceSpec(840, method, "all", budget=parse_budget(budget)))
     data["rules"] = [r for r in data["rules"] if r["type"] != "grade_order"]
     for rule in data["rules"]:
         if rule.get("value") == "future":
@@ -132,8 +111,8 @@ def _instance(tmp_path: Path, method: str, budget: str) -> dict[str, Any]:
     return data
 
 
-def test_840_programmes_the_flow_equals_highs(tmp_path: Path) -> None:
-    scenario = Scenario.from_data(_instance(tmp_path, "webster", "33600"))
+def test_840_programmes_the_flow_equals_highs() -> None:
+    scenario = Scenario.from_data(_instance("webster", "33600"))
     auto, milp = solve(scenario), solve(scenario, backend="highs")
     assert auto.solver.path == "crossing" and milp.solver.path == "milp"
     assert [a.units for a in auto.allocations] == [a.units for a in milp.allocations]
@@ -141,10 +120,8 @@ def test_840_programmes_the_flow_equals_highs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("method", ["hamilton", "webster", "dean", "weighted"])
 @pytest.mark.parametrize("budget", ["1e12", "1e15"])
-def test_any_budget_keeps_every_rule_without_a_milp(
-    tmp_path: Path, method: str, budget: str
-) -> None:
-    data = _instance(tmp_path, method, budget)
+def test_any_budget_keeps_every_rule_without_a_milp(method: str, budget: str) -> None:
+    data = _instance(method, budget)
     scenario = Scenario.from_data(data)
     result = solve(scenario)
     assert result.status == Status.OPTIMAL, result.message
