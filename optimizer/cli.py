@@ -51,7 +51,7 @@ from optimizer.errors import AllotError, InputError, Problem
 from optimizer.loading import MAX_FILE_BYTES, load_data, load_scenario, validate_data
 from optimizer.matrix_view import matrix_note, matrix_table
 from optimizer.paradox import paradox_checks
-from optimizer.result import Result, Status, Tie
+from optimizer.result import ALLOCATION_COLUMNS, Result, Status, Tie
 from optimizer.scenario import Backend, Scenario
 from optimizer.solve import choose_backend, solve
 
@@ -69,19 +69,8 @@ EXIT_NO_ALLOCATION = 3
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 MAX_TIME_LIMIT_S = 86_400.0
-CSV_COLUMNS = (
-    "id",
-    "name",
-    "grade",
-    "score",
-    "quota",
-    "entitlement",
-    "units",
-    "amount",
-    "share",
-    "binding",
-)
-"""The allocation table of ``--format csv`` and ``--format parquet``: Allocation fields."""
+CSV_COLUMNS = ALLOCATION_COLUMNS
+"""The allocation table of ``--format csv`` and ``--format parquet``."""
 PLAIN_WIDTH = 200
 """Line width for tables written to a file or pipe (a terminal uses its own width)."""
 

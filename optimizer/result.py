@@ -41,6 +41,22 @@ class Allocation(NamedTuple):
     binding: tuple[str, ...]
 
 
+ALLOCATION_COLUMNS = (
+    "id",
+    "name",
+    "grade",
+    "score",
+    "quota",
+    "entitlement",
+    "units",
+    "amount",
+    "share",
+    "binding",
+)
+"""The allocation table's columns, :class:`Allocation` fields: ``allot solve -f csv`` and
+``-f parquet``, and the service's CSV, workbook and Parquet downloads."""
+
+
 @dataclass(frozen=True)
 class Metrics:
     """Summary measures of an allocation (disproportionality measured against quotas)."""

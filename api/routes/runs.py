@@ -20,7 +20,13 @@ from api.auth import Principal
 from api.db import Role, Run, RunStatus
 from api.deps import Committee, DatabaseDep, JobsDep, Planner, SettingsDep
 from api.errors import ERROR_RESPONSES, Conflict, Forbidden
-from api.exports import XLSX_MEDIA_TYPE, allocations_csv, allocations_xlsx
+from api.exports import (
+    PARQUET_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    allocations_csv,
+    allocations_parquet,
+    allocations_xlsx,
+)
 from api.routes.params import Async, Cursor, Limit, Offset, RunId
 from api.schemas import (
     MAX_ID,
@@ -198,11 +204,12 @@ def detail_of(session: Session, run: Run) -> RunDetail:
     "/{run_id}/allocations",
     responses={
         200: {
-            "description": "The allocations as JSON, CSV or an Excel workbook",
+            "description": "The allocations as JSON, CSV, an Excel workbook or Parquet",
             "content": {
                 "application/json": {},
                 "text/csv": {"schema": {"type": "string"}},
                 XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                PARQUET_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
             },
         },
         409: ERROR_RESPONSES[422] | {"description": "The run has no allocation (yet)"},
@@ -212,10 +219,11 @@ def get_allocations(
     run_id: RunId,
     principal: Committee,
     database: DatabaseDep,
-    format: Literal["json", "csv", "xlsx"] = "json",
+    format: Literal["json", "csv", "xlsx", "parquet"] = "json",
 ) -> Response:
-    """The allocation of a finished run: ``json`` (the result's allocations), ``csv`` or
-    ``xlsx`` (header row frozen, number formats, a second sheet describing the run)."""
+    """The allocation of a finished run: ``json`` (the result's allocations), ``csv``,
+    ``xlsx`` (header row frozen, number formats, a second sheet describing the run) or
+    ``parquet`` (the CSV's columns, typed)."""
     with database.transaction() as session:
         run = store.get_run(session, run_id)
     allocations = _allocations(run)
@@ -236,6 +244,12 @@ def get_allocations(
             allocations_xlsx(allocations, summary=_summary(run), parts=parts),
             media_type=XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        )
+    if format == "parquet":
+        return Response(
+            allocations_parquet(allocations, parts=parts),
+            media_type=PARQUET_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}.parquet"'},
         )
     result = run.result or {}
     payload = {

@@ -1,4 +1,4 @@
-"""Allocation downloads (JSON, CSV, XLSX), comparisons and sweeps: each equals what the
+"""Allocation downloads (JSON, CSV, XLSX, Parquet), comparisons and sweeps: each equals what the
 library gives for the same scenarios solved directly."""
 
 from __future__ import annotations
@@ -7,19 +7,29 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from api.db import Database, Role
 from api.main import create_app
+from optimizer import cli
 from optimizer.compare import compare
 from optimizer.loading import validate_data
 from optimizer.overrides import apply_overrides
 from optimizer.solve import solve
-from tests.api.conftest import DatabaseTarget, counts, make_token, scenario_data, wait_for_run
+from tests.api.conftest import (
+    SCENARIOS,
+    DatabaseTarget,
+    counts,
+    make_token,
+    scenario_data,
+    wait_for_run,
+)
 
 Auth = Callable[..., dict[str, str]]
 
@@ -71,7 +81,7 @@ def test_allocations_as_json_csv_and_xlsx_agree(client: TestClient, auth: Auth) 
     sheet = book["allocations"]
     assert sheet.freeze_panes == "A2"
     header = [c.value for c in sheet[1]]
-    assert header[:6] == ["id", "name", "grade", "score", "quota", "units"]
+    assert header[:7] == ["id", "name", "grade", "score", "quota", "entitlement", "units"]
     units_col = header.index("units")
     table = {row[0].value: row[units_col].value for row in sheet.iter_rows(min_row=2)}
     assert table == expected
@@ -79,6 +89,39 @@ def test_allocations_as_json_csv_and_xlsx_agree(client: TestClient, auth: Auth) 
     assert sheet.cell(row=2, column=header.index("share") + 1).number_format == "0.00%"
     info = {row[0].value: row[1].value for row in book["run"].iter_rows()}
     assert info["run"] == run["id"] and info["outcome"] == "optimal"
+
+
+def test_allocations_as_parquet_match_the_cli(
+    client: TestClient, auth: Auth, tmp_path: Path
+) -> None:
+    """The service's Parquet download holds the run's allocations, typed as the CLI's
+    ``allot solve -f parquet`` writes them for the same scenario."""
+    import pyarrow.parquet as pq
+
+    run = _run(client, auth, "regions-2025-metro-cap.yaml")
+    answer = client.get(
+        f"/v1/runs/{run['id']}/allocations?format=parquet", headers=auth("committee")
+    )
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/vnd.apache.parquet"
+    assert 'filename="allot-run-' in answer.headers["content-disposition"]
+    served = pq.read_table(io.BytesIO(answer.content))
+    allocations = run["result"]["allocations"]
+    assert served.column("id").to_pylist() == [a["id"] for a in allocations]
+    assert served.column("units").to_pylist() == [a["units"] for a in allocations]
+    assert served.column("share").to_pylist() == [a["share"] for a in allocations]
+    busan = served.column("id").to_pylist().index("busan")
+    assert served.column("binding").to_pylist()[busan] == "metro at most 35%"
+
+    out = tmp_path / "cli.parquet"
+    scenario = str(SCENARIOS / "regions-2025-metro-cap.yaml")
+    outcome = CliRunner().invoke(cli.app, ["solve", scenario, "-f", "parquet", "-o", str(out)])
+    assert outcome.exit_code == 0, outcome.output
+    written = pq.read_table(out)
+    assert served.schema.names == written.schema.names
+    assert served.schema.types == written.schema.types
+    assert served.column("units").to_pylist() == written.column("units").to_pylist()
+    assert served.column("grade").to_pylist() == written.column("grade").to_pylist()
 
 
 def test_allocations_of_a_run_without_one_are_409(client: TestClient, auth: Auth) -> None:

@@ -65,7 +65,7 @@ def test_downloads_are_the_apis_exports(
 
     xlsx = client.get(f"/ui/runs/{run_id}/download.xlsx")
     sheet = load_workbook(io.BytesIO(xlsx.content))["allocations"]
-    assert sum(row[5] for row in sheet.iter_rows(min_row=2, values_only=True)) == 1100
+    assert sum(row[6] for row in sheet.iter_rows(min_row=2, values_only=True)) == 1100
 
     whole = client.get(f"/ui/runs/{run_id}/download.json")
     assert "attachment" in whole.headers["content-disposition"]
