@@ -233,11 +233,17 @@ class RecipientTable(Sequence["Recipient"]):
 
     def cap_array(self, missing: int) -> IntArray:
         """Caps as integers, ``missing`` where none is given."""
-        return np.array([missing if c is None else c for c in self.cap], dtype=np.int64)
+        values = np.array(self.cap, dtype=np.float64)  # None is NaN; caps fit exactly
+        if len(values) and np.nanmax(values, initial=0) > 2**53:  # (not after validation)
+            return np.array([missing if c is None else c for c in self.cap], dtype=np.int64)
+        absent = np.isnan(values)
+        caps = np.where(absent, 0, values).astype(np.int64)
+        caps[absent] = missing
+        return caps
 
     def previous_array(self) -> FloatArray:
         """Previous allocations, NaN where none is given."""
-        return np.array([np.nan if p is None else p for p in self.previous], dtype=np.float64)
+        return np.array(self.previous, dtype=np.float64)  # (numpy reads None as NaN)
 
     def tag_column(self, tag: str) -> list[str | None]:
         """Each recipient's value of ``tag`` (None where it has none)."""
@@ -270,40 +276,50 @@ class RecipientTable(Sequence["Recipient"]):
         """:meth:`canonical_rows` in pieces of ``rows`` recipients (each after the first
         starting with its comma): the hash reads them one at a time, so a million recipients
         never stand as one text."""
-        order = self.order().tolist()
+        order = self.order()
+        previous = self.previous_array()
         for start in range(0, len(order), rows):
-            part = self._canonical_part(order[start : start + rows])
+            part = self._canonical_part(order[start : start + rows], previous)
             yield part if start == 0 else "," + part
 
-    def _canonical_part(self, order: list[int]) -> str:
-        """The canonical text of the recipients at positions ``order``."""
-        text = _TEXT
+    def _canonical_part(self, order: IntArray, previous_array: FloatArray) -> str:
+        """The canonical text of the recipients at positions ``order`` (``previous_array``
+        computed once for all parts).
+
+        Each column becomes its JSON texts, each distinct value written once together with
+        the keys around it (``',"floor":12,"id":'``), so that a recipient's object is a few
+        texts joined: ``zip`` and ``str.join`` put them together, with no Python code per
+        recipient (a recipient with criteria, or hard, is written on its own)."""
+        at = order.tolist()
 
         def pick(column: Sequence[Any]) -> list[Any]:  # in id order, by a C function
-            return [column[order[0]]] if len(order) == 1 else list(itemgetter(*order)(column))
+            return [column[at[0]]] if len(at) == 1 else list(itemgetter(*at)(column))
 
-        caps = ["null" if c is None else str(c) for c in pick(self.cap)]
-        floors = list(map(str, self.floor[order].tolist()))
-        ids = list(map(text, pick(self.ids)))
-        names = ["null" if n is None else text(n) for n in pick(self.names)]
-        previous = _number_texts(self.previous_array()[order])
+        ids = list(map(_TEXT, pick(self.ids)))
+        tags = pick(self.tags)
+        if self.criteria is None and self.hard is None:
+            columns = [
+                _memo_texts(pick(self.cap), str, '{"cap":'),
+                _memo_texts(self.floor[order].tolist(), str, ',"floor":', ',"id":'),
+                ids,
+                _memo_texts(pick(self.names), _TEXT, ',"name":'),
+                _number_texts(previous_array[order], ',"previous":'),
+                _number_texts(self.score[order], ',"score":'),
+                _tag_texts(tags, ',"tags":'),
+                _number_texts(self.weight[order], ',"weight":', "},"),
+            ]
+            return "".join(chain.from_iterable(zip(*columns, strict=True))).removesuffix(",")
+        caps = _memo_texts(pick(self.cap), str)
+        floors = _memo_texts(self.floor[order].tolist(), str)
+        names = _memo_texts(pick(self.names), _TEXT)
+        previous = _number_texts(previous_array[order])
         scores = _number_texts(self.score[order])
         weights = _number_texts(self.weight[order])
-        tags = _tag_texts(pick(self.tags))
-        if self.criteria is None and self.hard is None:
-            return ",".join(
-                [
-                    f'{{"cap":{c},"floor":{f},"id":{i},"name":{n},"previous":{p},'
-                    f'"score":{s},"tags":{t},"weight":{w}}}'
-                    for c, f, i, n, p, s, t, w in zip(
-                        caps, floors, ids, names, previous, scores, tags, weights, strict=True
-                    )
-                ]
-            )
+        tag_texts = _tag_texts(tags)
         criteria = self.criteria or (None,) * len(self.ids)
         hard = self.hard or (False,) * len(self.ids)
         out = []
-        for k, i in enumerate(order):
+        for k, i in enumerate(at):
             given = criteria[i]
             if given is None:
                 middle = f',"previous":{previous[k]},"score":{scores[k]}'
@@ -314,58 +330,74 @@ class RecipientTable(Sequence["Recipient"]):
             out.append(
                 f'{{"cap":{caps[k]}{scored},"floor":{floors[k]},'
                 f'{_HARD_TEXT if hard[i] else ""}"id":{ids[k]},'
-                f'"name":{names[k]}{middle},"tags":{tags[k]},"weight":{weights[k]}}}'
+                f'"name":{names[k]}{middle},"tags":{tag_texts[k]},"weight":{weights[k]}}}'
             )
         return ",".join(out)
 
 
-def _number_texts(values: FloatArray) -> list[str]:
+def _memo_texts(
+    values: list[Any], write: Callable[[Any], str], head: str = "", tail: str = ""
+) -> list[str]:
+    """Each value's JSON text as ``write`` gives it (None as ``null``) between ``head`` and
+    ``tail``, each distinct value written once: caps, floors and names repeat across
+    100,000 firms. (Not for floats: a dict takes ``-0.0`` for ``0.0``.)"""
+    memo = {v: head + ("null" if v is None else write(v)) + tail for v in set(values)}
+    return list(map(memo.__getitem__, values))
+
+
+def _number_texts(values: FloatArray, head: str = "", tail: str = "") -> list[str]:
     """Each float as the JSON encoder writes it (``repr``; NaN, standing for None, as
-    ``null``). Scores and weights repeat (a few hundred distinct values among 100,000 firms):
-    each distinct value is written once, unless the column holds a negative zero (which
-    ``np.unique`` would take for zero)."""
-    if len(values) < 1000 or np.signbit(values).any():
-        return ["null" if math.isnan(v) else repr(v) for v in values.tolist()]
-    distinct, at = np.unique(values, return_inverse=True)
-    if 4 * len(distinct) > len(values):
-        return ["null" if math.isnan(v) else repr(v) for v in values.tolist()]
-    texts = ["null" if math.isnan(v) else repr(v) for v in distinct.tolist()]
-    return [texts[i] for i in at.tolist()]
+    ``null``) between ``head`` and ``tail``. Scores and weights repeat (a few hundred
+    distinct values among 100,000 firms): past 1,000 values each distinct one is written
+    once, told apart by its bits (so ``-0.0`` is not taken for ``0.0``)."""
+    if len(values) < 1000:
+        return [head + ("null" if math.isnan(v) else repr(v)) + tail for v in values.tolist()]
+    bits, at = np.unique(np.ascontiguousarray(values).view(np.int64), return_inverse=True)
+    texts = [
+        head + ("null" if math.isnan(v) else repr(v)) + tail for v in bits.view(np.float64).tolist()
+    ]
+    return list(map(texts.__getitem__, at.tolist()))
 
 
-def _tag_texts(tags: list[dict[str, str]]) -> list[str]:
-    """Each tag set as compact JSON with sorted keys. Rows are grouped by their keys (a
-    file's tag columns give every row the same ones), and each distinct tuple of values of
-    a group is written once."""
+def _tag_texts(tags: list[dict[str, str]], head: str = "") -> list[str]:
+    """Each tag set as compact JSON with sorted keys, after ``head``. When every set has
+    the same names (a file's tag columns give each row the same ones) their values are
+    picked as tuples by a C function, and each distinct tuple is written once; otherwise
+    rows are grouped by their names."""
+    if not tags:
+        return []
+    names = sorted(tags[0])
+    if len(set(map(len, tags))) == 1 and names:
+        try:
+            picked = list(map(itemgetter(*names), tags))
+        except KeyError:  # a set with other names
+            pass
+        else:
+            if len(names) == 1:
+                picked = [(v,) for v in picked]
+            memo = {held: _tag_set(head, names, held) for held in set(picked)}
+            return list(map(memo.__getitem__, picked))
     keysets = list(map(tuple, tags))
     groups: dict[tuple[str, ...], list[int]] = {}
-    if len(set(keysets)) == 1:
-        groups[keysets[0]] = list(range(len(tags)))
-    else:
-        for i, keys in enumerate(keysets):
-            groups.setdefault(keys, []).append(i)
+    for i, keys in enumerate(keysets):
+        groups.setdefault(keys, []).append(i)
     out = [""] * len(tags)
-    text = _TEXT
     for keys, rows in groups.items():
         ordered = sorted(keys)
-        if not ordered:
-            for i in rows:
-                out[i] = "{}"
-            continue
-        heads = [("{" if j == 0 else ",") + text(k) + ":" for j, k in enumerate(ordered)]
-        picked = map(itemgetter(*ordered), [tags[i] for i in rows])
-        values: Iterator[tuple[str, ...]] = (
-            ((v,) for v in picked) if len(ordered) == 1 else iter(picked)
-        )
+        picked = [tuple(tags[i][k] for k in ordered) for i in rows]
         written: dict[tuple[str, ...], str] = {}
-        for i, held in zip(rows, values, strict=True):
+        for i, held in zip(rows, picked, strict=True):
             found = written.get(held)
             if found is None:
-                found = written[held] = (
-                    "".join([h + text(v) for h, v in zip(heads, held, strict=True)]) + "}"
-                )
+                found = written[held] = _tag_set(head, ordered, held)
             out[i] = found
     return out
+
+
+def _tag_set(head: str, names: list[str], values: tuple[str, ...]) -> str:
+    """``head`` and the tag set of these names and values as compact JSON."""
+    pairs = [_TEXT(k) + ":" + _TEXT(v) for k, v in zip(names, values, strict=True)]
+    return head + "{" + ",".join(pairs) + "}"
 
 
 def _rebuilt(fields: dict[str, Any]) -> RecipientTable:

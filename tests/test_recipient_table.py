@@ -247,6 +247,56 @@ def test_canonical_text_of_many_recipients_with_repeated_numbers(zero: float) ->
     assert scenario.content_hash == f"sha256:{digest}"
 
 
+_TAG_SETS = st.sampled_from(
+    [{}, {"r": "a"}, {"r": "b"}, {"k": "x", "r": "a"}, {"r": "a", "k": "x"}, {"r": "é\n"}]
+)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.text(max_size=3)),  # name
+            st.sampled_from([1.0, 2.5, 0.1, 1e15, 7e-300]),  # score
+            st.sampled_from([0.0, -0.0, 1.0, 0.25]),  # weight
+            st.one_of(st.none(), st.integers(5, 7)),  # cap
+            st.one_of(st.none(), st.sampled_from([0, 3, 2.5, -0.0])),  # previous
+            _TAG_SETS,
+            st.sampled_from([None, None, None, {"q": 2.0}, "hard"]),  # criteria or hard
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.one_of(st.integers(1, 30), st.integers(1000, 1100)),
+)
+def test_canonical_text_is_the_json_of_canonical_for_any_columns(
+    drawn: list[tuple[Any, ...]], size: int
+) -> None:
+    """Each column written once per distinct value and joined, or a recipient with criteria
+    or hard written on its own: the text is that of ``canonical()``, the drawn rows repeated
+    to ``size`` recipients (past 1,000, numbers are written once per distinct value)."""
+    rows = []
+    for i in range(size):
+        name, score, weight, cap, previous, tags, extra = drawn[i % len(drawn)]
+        row = {"id": f"r{size - i:05d}", "name": name, "score": score, "weight": weight}
+        row.update({"floor": 5, "cap": cap, "previous": previous, "tags": tags})
+        if extra == "hard":
+            row["hard"] = True
+        elif extra is not None:
+            row["criteria"] = extra
+        rows.append(row)
+    table, problems, _ = recipient_table(rows)
+    assert table is not None and not problems
+    scenario = Scenario.from_data(
+        {"name": "any", "budget": 10**6, "recipients": [{"id": "x", "score": 1}]}
+    )
+    scenario = scenario.model_copy(update={"recipients": table})
+    expected = json.dumps(
+        scenario.canonical(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    assert scenario.canonical_text() == expected
+    assert "".join(table.canonical_parts(7)) == table.canonical_rows()
+
+
 def test_a_file_of_bad_rows_lists_the_first_problems_in_order_and_counts_the_rest() -> None:
     rows = [{"id": f"f{i:04d}", "score": 0} for i in range(450)]
     with pytest.raises(InputError) as caught:
