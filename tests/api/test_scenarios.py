@@ -172,6 +172,49 @@ def test_every_schema_problem_is_reported_with_its_field_path(
     assert counts(database) == before
 
 
+@pytest.mark.parametrize(
+    ("grade_order", "backend", "status"),
+    [
+        (False, "auto", 201),  # auto solves it greedily: HiGHS is not needed
+        (False, "highs", 422),
+        (True, "auto", 422),  # grade_order: auto would need HiGHS
+        (True, "cbc", 201),
+    ],
+)
+def test_a_missing_backend_is_refused_only_where_the_run_needs_it(
+    client: TestClient,
+    auth: Auth,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    grade_order: bool,
+    backend: str,
+    status: int,
+) -> None:
+    """With HiGHS missing, a scenario is refused exactly when its backend choice needs it."""
+    from optimizer import solvers
+
+    real = solvers.backend
+
+    def without_highs(name: str) -> solvers.Backend:
+        if name == "highs":
+            raise solvers.SolverUnavailable("backend 'highs' is not available here")
+        return real(name)
+
+    monkeypatch.setattr(solvers, "backend", without_highs)
+    data = scenario_data("regions-2025.yaml")
+    data["solver"] = {"backend": backend}
+    rules = [rule for rule in data["rules"] if rule["type"] != "grade_order"]
+    data["rules"] = [*rules, {"type": "grade_order"}] if grade_order else rules
+    before = counts(database)
+    answer = client.post("/v1/scenarios", json=data, headers=auth())
+    assert answer.status_code == status, answer.text
+    if status == 422:
+        assert answer.json()["detail"] == [
+            {"path": "solver.backend", "message": "backend 'highs' is not available here"}
+        ]
+        assert counts(database) == before
+
+
 def test_a_backend_that_cannot_handle_the_rules_is_refused(client: TestClient, auth: Auth) -> None:
     data = scenario_data("regions-2025-metro-cap.yaml")
     data["solver"] = {"backend": "greedy"}
