@@ -326,7 +326,7 @@ def prepare(
     scenario = _validated(changed)
     return Prepared(
         scenario=scenario,
-        body=scenario.model_dump(mode="json"),
+        body=store.scenario_body(scenario),
         scenario_id=scenario_id,
         overrides=tuple(overrides),
         sweep_value=sweep_value,
@@ -391,7 +391,7 @@ def prepare_sweep(
         prepared.append(
             Prepared(
                 scenario=variant.scenario,
-                body=variant.scenario.model_dump(mode="json"),
+                body=store.scenario_body(variant.scenario),
                 scenario_id=scenario_id,
                 overrides=(*overrides, *(f"{path}={text}" for path, text in variant.point)),
                 sweep_value=values[0] if len(axes) == 1 else values,
