@@ -31,7 +31,7 @@ from optimizer.loading import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from optimizer.recipients import RecipientColumns
+    from optimizer.recipients import NumberCells, RecipientColumns
     from optimizer.result import Result
 
 __all__ = [
@@ -59,30 +59,50 @@ _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
 def columnar_recipients(raw: bytes, shown: str, suffix: str) -> list[dict[str, Any]]:
     """Recipients (plain dicts, as the CSV reader gives them) from a Parquet or Arrow file's
     bytes; every problem raised as one :class:`InputError`."""
-    return _recipient_dicts(*_cells(raw, shown, suffix))
+    values, keep, _ = _cells(raw, shown, suffix)
+    return _recipient_dicts(_listed(values), keep)
 
 
 def columnar_columns(
     raw: bytes, shown: str, suffix: str
 ) -> RecipientColumns | list[dict[str, Any]]:
     """The same recipients as :func:`columnar_recipients`, as columns not yet validated
-    (no dict per recipient); as dicts when the file has ``criteria.<name>`` or ``hard``
-    columns (their scores and flags are worked out row by row)."""
+    (no dict per recipient, numbers as arrays); as dicts when the file has
+    ``criteria.<name>`` or ``hard`` columns (their scores and flags are worked out row by
+    row)."""
     from optimizer.recipients import RecipientColumns
 
-    values, keep = _cells(raw, shown, suffix)
+    values, keep, rows = _cells(raw, shown, suffix)
     if any(name == "hard" or name.startswith(CRITERIA_PREFIX) for name, _ in values):
-        return _recipient_dicts(values, keep)
-    if len(keep) != len(values[0][1]):
-        values = [(name, [cells[i] for i in keep]) for name, cells in values]
-    tag_columns = [(name[len(TAG_PREFIX) :], cells) for name, cells in values if "." in name]
+        return _recipient_dicts(_listed(values), keep)
+    if len(keep) != rows:
+        values = [(name, _taken(cells, keep)) for name, cells in values]
+    tags = {name[len(TAG_PREFIX) :]: cells for name, cells in values if "." in name}
     cells = {name: column for name, column in values if "." not in name}
-    tags = _dicts(tag_columns, len(keep)) if tag_columns else [{} for _ in keep]
-    return RecipientColumns(cells, tags)
+    return RecipientColumns(cells, tags, len(keep))  # type: ignore[arg-type]
 
 
-def _cells(raw: bytes, shown: str, suffix: str) -> tuple[list[tuple[str, list[Any]]], list[int]]:
-    """Each recipient column's cells (None where blank) and the rows that are not blank."""
+_Cells = list[tuple[str, "list[Any] | NumberCells"]]
+
+
+def _listed(values: _Cells) -> list[tuple[str, list[Any]]]:
+    """The columns as lists of cells (number columns read as arrays listed)."""
+    from optimizer.recipients import NumberCells
+
+    return [(n, c.cells() if isinstance(c, NumberCells) else c) for n, c in values]
+
+
+def _taken(cells: list[Any] | NumberCells, keep: list[int]) -> list[Any] | NumberCells:
+    """The cells of the rows ``keep``."""
+    if isinstance(cells, list):
+        return [cells[i] for i in keep]
+    return cells.take(keep)
+
+
+def _cells(raw: bytes, shown: str, suffix: str) -> tuple[_Cells, list[int], int]:
+    """Each recipient column's cells (None where blank; a column of integers or floats as
+    :class:`~optimizer.recipients.NumberCells`), the rows that are not blank, and how many
+    rows the file has."""
     table = _read_table(raw, shown, suffix)
     kept = [j for j, name in enumerate(table.column_names) if not _PANDAS_INDEX.fullmatch(name)]
     if not kept:
@@ -97,15 +117,18 @@ def _cells(raw: bytes, shown: str, suffix: str) -> tuple[list[tuple[str, list[An
     keep: list[int] = np.flatnonzero(~blank_rows).tolist()
     if not keep:
         raise InputError([Problem("recipients.file", f"{shown} has columns but no recipients")])
-    index_of = {row: index for index, row in enumerate(keep)}
+    index_of: dict[int, int] = {}  # (filled when a cell is bad)
     found: list[tuple[int, int, Problem]] = []
-    values: list[tuple[str, list[Any]]] = []
+    values: _Cells = []
     for j, name in columns:
         column, blank = chunks[j], blanks[j]
+        cells: list[Any] | NumberCells
         if name not in _NUMBER_COLUMNS and not name.startswith(CRITERIA_PREFIX):
-            cells = _text_values(column, blank)
+            cells = _text_values(column, blank, shared=name != "id")
         else:
-            cells, bad = _number_values(column, blank, whole=name in _WHOLE_COLUMNS)
+            cells, bad = _number_cells(column, blank, whole=name in _WHOLE_COLUMNS)
+            if bad and not index_of:
+                index_of.update((row, index) for index, row in enumerate(keep))
             field = (
                 f"criteria.{name[len(CRITERIA_PREFIX) :]}"
                 if name.startswith(CRITERIA_PREFIX)
@@ -121,7 +144,7 @@ def _cells(raw: bytes, shown: str, suffix: str) -> tuple[list[tuple[str, list[An
         values.append((name, cells))
     if found:
         raise InputError([problem for _, _, problem in sorted(found, key=lambda f: f[:2])])
-    return values, keep
+    return values, keep, len(table)
 
 
 def allocations_parquet(result: Result, columns: Sequence[str]) -> bytes:
@@ -265,14 +288,14 @@ def _bools(mask: pa.BooleanArray) -> NDArray[np.bool_]:
     return unpacked.astype(bool)
 
 
-def _text_values(array: pa.Array, blank: NDArray[np.bool_]) -> list[Any]:
-    """Cells as text (None where blank): strings as they are, integers in decimal, anything
-    else as the CSV reader writes it."""
+def _text_values(array: pa.Array, blank: NDArray[np.bool_], *, shared: bool = True) -> list[Any]:
+    """Cells as text (None where blank): strings as they are (``shared``: each repeated
+    text one object), integers in decimal, anything else as the CSV reader writes it."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if _is_text(array.type):
-        cells: list[Any] = _shared_text(array)
+        cells: list[Any] = _shared_text(array) if shared else array.to_pylist()
     elif pa.types.is_integer(array.type):
         cells = pc.cast(array, pa.string()).to_pylist()
     else:
@@ -297,6 +320,34 @@ def _shared_text(array: pa.Array) -> list[Any]:
         at = np.where(_bools(pc.is_valid(indices)), at, 0)
     words.append(None)  # (a column of nulls only has no words)
     return list(map(words.__getitem__, at.tolist()))
+
+
+def _number_cells(
+    array: pa.Array, blank: NDArray[np.bool_], *, whole: bool
+) -> tuple[list[Any] | NumberCells, list[tuple[int, str]]]:
+    """:func:`_number_values`, a column of integers or floats without a bad cell as an
+    array (:class:`~optimizer.recipients.NumberCells`): its cells are listed only if a row's
+    dict is wanted."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from optimizer.recipients import NumberCells
+
+    kind = array.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+        return _number_values(array, blank, whole=whole)
+    floats = pc.cast(array, pa.float64(), safe=False)
+    if pa.types.is_floating(kind):
+        infinite = pc.and_kleene(pc.is_inf(floats), pc.is_valid(floats))
+        if infinite.true_count:
+            return _number_values(array, blank, whole=whole)
+    data = floats.buffers()[1]
+    if data is None or not len(floats):
+        values = np.zeros(len(floats))
+    else:
+        values = np.frombuffer(data, dtype=np.float64)[floats.offset : floats.offset + len(floats)]
+    values = np.where(blank, 0.0, values)  # (a null's slot holds any number)
+    return NumberCells(values, ~blank, lambda: _number_values(array, blank, whole=whole)[0]), []
 
 
 def _number_values(

@@ -56,10 +56,16 @@ class RecipientTable(Sequence["Recipient"]):
     ``score``, ``weight`` and ``floor`` are read-only numpy arrays; ``cap`` and ``previous``
     are tuples holding None where not given (``cap_array``/``previous_array`` as numbers);
     ``tags`` one dict per recipient; ``criteria`` and ``hard`` None when no recipient sets
-    them. Build it with :func:`recipient_table` (raw data) or :meth:`of` (models)."""
+    them. Build it with :func:`recipient_table` (raw data) or :meth:`of` (models).
+
+    The tags may be given as ``tag_columns`` instead (each tag's value per recipient, None
+    where it has none), as a file's tag columns hold them: ``tags`` is then built on first
+    use, and :meth:`tag_column` and the content hash read the columns."""
 
     __slots__ = (
         "_order",
+        "_tag_columns",
+        "_tags",
         "cap",
         "criteria",
         "floor",
@@ -68,7 +74,6 @@ class RecipientTable(Sequence["Recipient"]):
         "names",
         "previous",
         "score",
-        "tags",
         "weight",
     )
 
@@ -82,10 +87,13 @@ class RecipientTable(Sequence["Recipient"]):
         floor: IntArray,
         cap: tuple[int | None, ...],
         previous: tuple[float | None, ...],
-        tags: tuple[dict[str, str], ...],
+        tags: tuple[dict[str, str], ...] | None = None,
         criteria: tuple[dict[str, float] | None, ...] | None = None,
         hard: tuple[bool, ...] | None = None,
+        tag_columns: Mapping[str, Sequence[str | None]] | None = None,
     ) -> None:
+        if tags is None and tag_columns is None:
+            raise TypeError("a RecipientTable needs tags or tag_columns")
         for array in (score, weight, floor):
             array.flags.writeable = False
         self.ids = ids
@@ -95,7 +103,8 @@ class RecipientTable(Sequence["Recipient"]):
         self.floor = floor
         self.cap = cap
         self.previous = previous
-        self.tags = tags
+        self._tags = tags
+        self._tag_columns = None if tag_columns is None else _full_first(tag_columns)
         self.criteria = criteria
         self.hard = hard
         self._order: IntArray | None = None
@@ -157,7 +166,32 @@ class RecipientTable(Sequence["Recipient"]):
         return (_rebuilt, (self._fields(),))
 
     def _fields(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__ if name != "_order"}
+        return {
+            "ids": self.ids,
+            "names": self.names,
+            "score": self.score,
+            "weight": self.weight,
+            "floor": self.floor,
+            "cap": self.cap,
+            "previous": self.previous,
+            "tags": self._tags,
+            "criteria": self.criteria,
+            "hard": self.hard,
+            "tag_columns": self._tag_columns,
+        }
+
+    @property
+    def tags(self) -> tuple[dict[str, str], ...]:
+        """Each recipient's tags (built from the tag columns on first use, if given so)."""
+        if self._tags is None:
+            assert self._tag_columns is not None
+            self._tags = tuple(_tag_dicts(self._tag_columns, len(self.ids)))
+        return self._tags
+
+    def _tags_of(self, i: int) -> dict[str, str]:
+        if self._tags is not None or self._tag_columns is None:
+            return self.tags[i]
+        return {k: v for k, column in self._tag_columns.items() if (v := column[i]) is not None}
 
     def row(self, i: int) -> Recipient:
         """Recipient ``i`` as a model (built now: the table keeps no models)."""
@@ -171,7 +205,7 @@ class RecipientTable(Sequence["Recipient"]):
             "floor": int(self.floor[i]),
             "cap": self.cap[i],
             "previous": self.previous[i],
-            "tags": self.tags[i],
+            "tags": self._tags_of(i),
         }
         if self.criteria is not None and self.criteria[i] is not None:
             data["criteria"] = self.criteria[i]
@@ -247,6 +281,9 @@ class RecipientTable(Sequence["Recipient"]):
 
     def tag_column(self, tag: str) -> list[str | None]:
         """Each recipient's value of ``tag`` (None where it has none)."""
+        if self._tag_columns is not None:
+            column = self._tag_columns.get(tag)
+            return [None] * len(self.ids) if column is None else list(column)
         return [tags.get(tag) for tags in self.tags]
 
     def order(self) -> IntArray:
@@ -254,7 +291,7 @@ class RecipientTable(Sequence["Recipient"]):
         canonical order, computed once."""
         if self._order is None:
             ids = self.ids
-            if any("\x00" in i for i in ids):  # NumPy strings cannot hold NUL: sort in Python
+            if "\x00" in "".join(ids):  # NumPy strings cannot hold NUL: sort in Python
                 order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
             else:  # ids are unique: no ties
                 order = np.argsort(np.array(ids, dtype=str), kind="stable").astype(np.int64)
@@ -296,7 +333,13 @@ class RecipientTable(Sequence["Recipient"]):
             return [column[at[0]]] if len(at) == 1 else list(itemgetter(*at)(column))
 
         ids = list(map(_TEXT, pick(self.ids)))
-        tags = pick(self.tags)
+
+        def tags(head: str = "") -> list[str]:
+            if self._tag_columns is None:
+                return _tag_texts(pick(self.tags), head)
+            columns = {name: pick(column) for name, column in self._tag_columns.items()}
+            return _tag_column_texts(columns, len(at), head)
+
         if self.criteria is None and self.hard is None:
             columns = [
                 _memo_texts(pick(self.cap), str, '{"cap":'),
@@ -305,7 +348,7 @@ class RecipientTable(Sequence["Recipient"]):
                 _memo_texts(pick(self.names), _TEXT, ',"name":'),
                 _number_texts(previous_array[order], ',"previous":'),
                 _number_texts(self.score[order], ',"score":'),
-                _tag_texts(tags, ',"tags":'),
+                tags(',"tags":'),
                 _number_texts(self.weight[order], ',"weight":', "},"),
             ]
             return "".join(chain.from_iterable(zip(*columns, strict=True))).removesuffix(",")
@@ -315,7 +358,7 @@ class RecipientTable(Sequence["Recipient"]):
         previous = _number_texts(previous_array[order])
         scores = _number_texts(self.score[order])
         weights = _number_texts(self.weight[order])
-        tag_texts = _tag_texts(tags)
+        tag_texts = tags()
         criteria = self.criteria or (None,) * len(self.ids)
         hard = self.hard or (False,) * len(self.ids)
         out = []
@@ -394,10 +437,45 @@ def _tag_texts(tags: list[dict[str, str]], head: str = "") -> list[str]:
     return out
 
 
-def _tag_set(head: str, names: list[str], values: tuple[str, ...]) -> str:
-    """``head`` and the tag set of these names and values as compact JSON."""
-    pairs = [_TEXT(k) + ":" + _TEXT(v) for k, v in zip(names, values, strict=True)]
+def _tag_column_texts(columns: Mapping[str, list[str | None]], rows: int, head: str) -> list[str]:
+    """:func:`_tag_texts` of tags given as columns (None where a row has no such tag):
+    each distinct tuple of values is written once."""
+    names = sorted(columns)
+    if not names:
+        return [head + "{}"] * rows
+    held = list(zip(*(columns[name] for name in names), strict=True))
+    memo = {values: _tag_set(head, names, values) for values in set(held)}
+    return list(map(memo.__getitem__, held))
+
+
+def _tag_set(head: str, names: list[str], values: tuple[str | None, ...]) -> str:
+    """``head`` and the tag set of these names and values (None: no such tag) as compact
+    JSON."""
+    pairs = [_TEXT(k) + ":" + _TEXT(v) for k, v in zip(names, values, strict=True) if v is not None]
     return head + "{" + ",".join(pairs) + "}"
+
+
+def _full_first(columns: Mapping[str, Sequence[str | None]]) -> dict[str, Sequence[str | None]]:
+    """Tag columns, those without a gap first (each group in its order): the order of the
+    keys of the tag dicts built from them (:func:`_tag_dicts`)."""
+    return dict(sorted(columns.items(), key=lambda item: None in item[1]))
+
+
+def _tag_dicts(columns: Mapping[str, Sequence[str | None]], rows: int) -> list[dict[str, str]]:
+    """One tag dict per row from tag columns (:func:`_full_first` order), a None cell left
+    out: full columns are zipped into dicts at once (``dict(zip(...))`` runs in C), a
+    column with gaps then added where it has a value."""
+    full = [(key, cells) for key, cells in columns.items() if None not in cells]
+    keys = [key for key, _ in full]
+    out = [dict(zip(keys, row, strict=True)) for row in zip(*(c for _, c in full), strict=True)]
+    if not full:
+        out = [{} for _ in range(rows)]
+    for key, cells in columns.items():
+        if None in cells:
+            for item, cell in zip(out, cells, strict=True):
+                if cell is not None:
+                    item[key] = cell
+    return out
 
 
 def _rebuilt(fields: dict[str, Any]) -> RecipientTable:
@@ -454,10 +532,15 @@ _MISSING = {
 
 
 def _table_of_columns(
-    columns: Mapping[str, list[Any]], slow: Mask, row: Callable[[int], Any]
+    columns: Mapping[str, Any],
+    slow: Mask,
+    row: Callable[[int], Any],
+    tag_columns: Mapping[str, list[str | None]] | None = None,
 ) -> tuple[RecipientTable | None, list[Problem], list[int]]:
-    """:func:`recipient_table` from the columns (each as :data:`_MISSING` fills it);
-    ``slow``: rows already given to the model; ``row(i)``: row ``i`` as the model reads it."""
+    """:func:`recipient_table` from the columns (each a list as :data:`_MISSING` fills it,
+    or a number column as :class:`NumberCells`); ``slow``: rows already given to the model;
+    ``row(i)``: row ``i`` as the model reads it; ``tag_columns``: the tags as text columns
+    (a file's), instead of ``columns["tags"]``."""
     n = len(slow)
     ids: list[Any] = list(columns["id"])
     slow |= _bad_text(ids, most=_MAX_ID, optional=False)
@@ -474,25 +557,26 @@ def _table_of_columns(
     slow |= bad | (cap > MAX_BUDGET) | (has_cap & (cap < floor))
     previous, has_previous, bad = _numbers(columns["previous"], absent=True, none=True)
     slow |= bad | (previous > MAX_BUDGET)
-    tags: list[Any] = list(columns["tags"])
-    slow |= _bad_tags(tags)
+    if tag_columns is None:
+        tags: list[Any] = list(columns["tags"])
+        slow |= _bad_tags(tags)
+    else:
+        slow |= _bad_tag_columns(tag_columns, n)
     slow_rows: list[int] = np.flatnonzero(slow).tolist()
     models, problems = _by_model(row, slow_rows)
     if problems:
         return None, problems, slow_rows
-    cap_list: list[int | None] = [
-        int(c) if held else None for c, held in zip(cap.tolist(), has_cap.tolist(), strict=True)
-    ]
-    previous_list: list[float | None] = [
-        p if held else None
-        for p, held in zip(previous.tolist(), has_previous.tolist(), strict=True)
-    ]
-    tags = [{} if t is _ABSENT else t for t in tags]
+    cap_list = _or_none(cap.astype(np.int64), has_cap)  # (caps are whole: exact)
+    previous_list = _or_none(previous, has_previous)
+    if tag_columns is None:
+        tags = [{} if t is _ABSENT else t for t in tags]
     whole = floor.astype(np.int64)
     criteria: list[dict[str, float] | None] | None = None
     hard: list[bool] | None = None
     for i, model in models.items():
-        ids[i], names[i], tags[i] = model.id, model.name, model.tags
+        ids[i], names[i] = model.id, model.name
+        if tag_columns is None:  # (a text column's tags are the model's: text as given)
+            tags[i] = model.tags
         score[i], weight[i], whole[i] = model.score, model.weight, model.floor
         cap_list[i], previous_list[i] = model.cap, model.previous
         if model.criteria is not None:
@@ -509,40 +593,93 @@ def _table_of_columns(
         floor=whole,
         cap=tuple(cap_list),
         previous=tuple(previous_list),
-        tags=tuple(tags),
+        tags=None if tag_columns is not None else tuple(tags),
         criteria=None if criteria is None else tuple(criteria),
         hard=None if hard is None else tuple(hard),
+        tag_columns=tag_columns,
     )
     return table, [], slow_rows
+
+
+def _or_none(values: npt.NDArray[Any], given: Mask) -> list[Any]:
+    """``values`` as Python numbers, None where not ``given`` (converted in C)."""
+    out = values.astype(object)
+    out[~given] = None
+    held: list[Any] = out.tolist()
+    return held
 
 
 Mask = npt.NDArray[np.bool_]
 
 
+class NumberCells:
+    """A number column of a columnar file, read as an array: ``values`` (0 where blank),
+    ``given`` (where not blank), and :meth:`cells`, the cells as the file reader gives them
+    (ints and floats, None where blank), read on first use: a row's dict is wanted only for
+    a message about it or for ``extends``."""
+
+    __slots__ = ("_cells", "_read", "given", "values")
+
+    def __init__(self, values: FloatArray, given: Mask, read: Callable[[], list[Any]]) -> None:
+        self.values = values
+        self.given = given
+        self._read = read
+        self._cells: list[Any] | None = None
+
+    def cells(self) -> list[Any]:
+        if self._cells is None:
+            self._cells = self._read()
+        return self._cells
+
+    def take(self, rows: list[int]) -> NumberCells:
+        """The cells of these rows."""
+        at = np.array(rows, dtype=np.int64)
+        return NumberCells(self.values[at], self.given[at], lambda: _taken(self.cells(), rows))
+
+
+def _taken(cells: list[Any], rows: list[int]) -> list[Any]:
+    return [cells[i] for i in rows]
+
+
 class RecipientColumns:
     """A recipient file's columns as read, not yet validated: ``cells`` maps each column
-    field (:data:`_MISSING`) to its cells, None where blank, ``tags`` one dict per row (empty
-    where none). What ``Scenario.from_data`` validates into a :class:`RecipientTable`
-    without a dict per recipient; :meth:`row` and :meth:`dicts` give the rows as the CSV
-    reader would (blank cells left out), for a message about one or for ``extends``."""
+    field (:data:`_MISSING`) to its cells, None where blank (a list, or a number column as
+    :class:`NumberCells`), ``tag_columns`` each tag's text per row (None where blank). What
+    ``Scenario.from_data`` validates into a :class:`RecipientTable` without a dict per
+    recipient; :meth:`row` and :meth:`dicts` give the rows as the CSV reader would (blank
+    cells left out), for a message about one or for ``extends``."""
 
-    def __init__(self, cells: Mapping[str, list[Any]], tags: list[dict[str, str]]) -> None:
+    def __init__(
+        self,
+        cells: Mapping[str, list[Any] | NumberCells],
+        tag_columns: Mapping[str, list[str | None]],
+        size: int,
+    ) -> None:
         self.cells = dict(cells)
-        self.tags = tags
-        self.size = len(tags)
+        self.tag_columns: dict[str, list[str | None]] = _full_first(tag_columns)  # type: ignore[assignment]
+        self.size = size
 
     def __len__(self) -> int:
         return self.size
 
     @property
     def ids(self) -> list[Any]:
-        return self.cells.get("id") or [None] * self.size
+        return self._list("id") or [None] * self.size
+
+    def _list(self, name: str) -> list[Any] | None:
+        cells = self.cells.get(name)
+        return cells.cells() if isinstance(cells, NumberCells) else cells
 
     def row(self, i: int) -> dict[str, Any]:
         """Row ``i`` as a dict, blank cells left out."""
-        out = {name: cells[i] for name, cells in self.cells.items() if cells[i] is not None}
-        if self.tags[i]:
-            out["tags"] = self.tags[i]
+        out = {}
+        for name in self.cells:
+            cell = self._list(name)[i]  # type: ignore[index]
+            if cell is not None:
+                out[name] = cell
+        tags = {k: v for k, column in self.tag_columns.items() if (v := column[i]) is not None}
+        if tags:
+            out["tags"] = tags
         return out
 
     def dicts(self) -> list[dict[str, Any]]:
@@ -551,20 +688,23 @@ class RecipientColumns:
 
     def validated(self) -> tuple[RecipientTable | None, list[Problem], list[int]]:
         """As :func:`recipient_table` of :meth:`dicts`, from the columns."""
-        columns: dict[str, list[Any]] = {}
+        columns: dict[str, Any] = {}
+        nothing = NumberCells(np.zeros(self.size), np.zeros(self.size, dtype=bool), list)
         for name, missing in _MISSING.items():
-            if name == "tags":
-                columns[name] = [t if t else _ABSENT for t in self.tags]
-                continue
             cells = self.cells.get(name)
+            if name == "tags":
+                continue
             if cells is None:
-                columns[name] = [missing] * self.size
-            elif missing is None:
+                columns[name] = nothing if name in _NUMBER_FIELDS else [missing] * self.size
+            elif missing is None or isinstance(cells, NumberCells):
                 columns[name] = cells
             else:
                 columns[name] = [missing if c is None else c for c in cells]
         slow = np.zeros(self.size, dtype=bool)
-        return _table_of_columns(columns, slow, self.row)
+        return _table_of_columns(columns, slow, self.row, self.tag_columns)
+
+
+_NUMBER_FIELDS = frozenset({"score", "weight", "floor", "cap", "previous"})
 
 
 def _column(rows: list[dict[str, Any]], name: str, missing: Any) -> list[Any]:
@@ -614,12 +754,14 @@ _NUMBER_TYPES = frozenset({int, float})
 
 
 def _numbers(
-    values: list[Any], *, absent: bool, none: bool = False, whole: bool = False
+    values: list[Any] | NumberCells, *, absent: bool, none: bool = False, whole: bool = False
 ) -> tuple[FloatArray, Mask, Mask]:
     """A column as floats (0 where not given), where a number is given, and the rows the
     model must see: a value that is not a number (``bool``, text; missing unless ``absent``
     allows it, None unless ``none`` does), not finite, negative, or (``whole``) not a whole
     number."""
+    if isinstance(values, NumberCells):
+        return _number_array(values, whole=whole)
     n = len(values)
     if set(map(type, values)) <= _NUMBER_TYPES:
         given = np.ones(n, dtype=bool)
@@ -647,6 +789,40 @@ def _numbers(
             bad |= finite & (np.floor(array) != array)
     array[~finite] = 0.0
     return array, given, bad
+
+
+def _number_array(column: NumberCells, *, whole: bool) -> tuple[FloatArray, Mask, Mask]:
+    """:func:`_numbers` of a column read as an array (a blank cell is missing, never bad)."""
+    array = column.values.astype(np.float64)  # (a copy)
+    given = column.given.copy()
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(array)
+        bad = ~finite | (array < 0)
+        if whole:
+            bad |= finite & (np.floor(array) != array)
+    bad &= given
+    array[~finite | ~given] = 0.0
+    return array, given, bad
+
+
+def _bad_tag_columns(columns: Mapping[str, list[str | None]], rows: int) -> Mask:
+    """:func:`_bad_tags` of tags given as text columns: the rows with a tag name or value
+    longer than 200 characters (or, not from a file, not text)."""
+    bad = np.zeros(rows, dtype=bool)
+    for name, column in columns.items():
+        values = set(column)
+        values.discard(None)
+        if (
+            type(name) is str
+            and len(name) <= _MAX_TAG
+            and set(map(type, values)) <= {str}
+            and max(map(len, values), default=0) <= _MAX_TAG  # type: ignore[arg-type]
+        ):
+            continue
+        bad |= np.fromiter(
+            (v is not None and _bad_tag_set({name: v}) for v in column), dtype=bool, count=rows
+        )
+    return bad
 
 
 def _as_float(value: Any) -> float:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import pickle
 import random
 import warnings
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from typer.testing import CliRunner
 from optimizer import cli
 from optimizer.errors import InputError, Problem
 from optimizer.loading import load_data, load_scenario, read_recipients
+from optimizer.recipients import RecipientTable
+from optimizer.scenario import Scenario
 from optimizer.solve import solve
 
 COLUMNS = ("id", "name", "score", "weight", "floor", "cap", "tags.type", "criteria.growth")
@@ -443,3 +446,77 @@ def test_a_parquet_file_too_large_once_decompressed_is_refused(
     assert [p.path for p in problems] == ["recipients.file"]
     assert problems[0].message.startswith("firms.parquet is too large once decompressed (")
     assert problems[0].message.endswith("bytes; at most 10,000)")
+
+
+def _without_rules(tmp_path: Path, recipients_file: str) -> tuple[Path, dict[str, Any]]:
+    """A scenario file naming ``recipients_file``, and its data with the file's rows read as
+    dicts (what validation sees when an ``extends`` merges rows)."""
+    data = {"name": "firms", "budget": 2000, "recipients": {"file": recipients_file}}
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path, {**data, "recipients": read_recipients(tmp_path / recipients_file)}
+
+
+def test_columns_read_as_arrays_give_the_scenario_of_the_dicts(tmp_path: Path) -> None:
+    """A file without criteria or hard columns is validated as columns (numbers as arrays,
+    tags as columns): the same recipients, dumps, tags (their keys in the same order) and
+    hash as its rows read as dicts, with blanks, a blank row, gaps in tags, whole floats and
+    a negative zero."""
+    table = pa.table(
+        {
+            "id": ["b", "a", None, "c", "d"],
+            "score": pa.array([1.5, 2.0, None, 3.0, 7.0]),
+            "weight": pa.array([None, 0.5, None, -0.0, 1.0]),
+            "floor": pa.array([1.0, None, None, 2.0, 0.0]),  # whole floats
+            "cap": pa.array([None, 9, None, 5, 3], pa.int16()),
+            "previous": pa.array([2.5, None, None, 4.0, None], pa.float32()),
+            "tags.region": ["x", "y", None, None, "x"],
+            "tags.kind": pa.array(["k", None, None, "m", "k"]).dictionary_encode(),
+            "tags.size": ["s", "s", None, "s", "s"],
+        }
+    )
+    write_columnar(tmp_path / "r.parquet", table)
+    path, data = _without_rules(tmp_path, "r.parquet")
+    from_columns, from_dicts = load_scenario(path), Scenario.from_data(data)
+    table_read = from_columns.recipients
+    assert isinstance(table_read, RecipientTable)
+    assert table_read.tag_column("kind") == ["k", None, "m", "k"]
+    assert table_read.tag_column("other") == [None] * 4
+    assert from_columns.content_hash == from_dicts.content_hash
+    assert from_columns.canonical_text() == from_dicts.canonical_text()
+    assert table_read.row(2) == from_dicts.recipients[2]
+    assert from_columns.model_dump() == from_dicts.model_dump()
+    assert [list(t) for t in table_read.tags] == [list(r.tags) for r in from_dicts.recipients]
+    assert [list(t) for t in table_read.tags] == [
+        ["size", "region", "kind"],
+        ["size", "region"],
+        ["size", "kind"],
+        ["size", "region", "kind"],
+    ]
+    assert from_columns == from_dicts
+    assert pickle.loads(pickle.dumps(table_read)) == from_dicts.recipients
+
+
+def test_bad_rows_among_columns_read_as_arrays_are_worded_by_the_model(tmp_path: Path) -> None:
+    table = pa.table(
+        {
+            "id": ["a", " b", "c", "d"],
+            "score": pa.array([1.0, 2.0, 0.0, 1.0]),
+            "floor": pa.array([1.5, 1.0, 1.0, 3.0]),
+            "cap": pa.array([None, 4, 3, 2], pa.int64()),
+            "tags.t": ["x", "y", "z" * 201, "w"],
+        }
+    )
+    write_columnar(tmp_path / "r.parquet", table)
+    path, data = _without_rules(tmp_path, "r.parquet")
+    problems = problems_of(path)
+    with pytest.raises(InputError) as caught:
+        Scenario.from_data(data)
+    assert problems == list(caught.value.problems)
+    assert [p.path for p in problems] == [
+        "recipients[0].floor",
+        "recipients[1].id",
+        "recipients[2].score",
+        "recipients[2].tags.t",
+        "recipients[3].cap",
+    ]
