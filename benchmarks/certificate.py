@@ -69,7 +69,7 @@ def marginal_cost(kind: str, quota: list[Fraction]) -> Cost:
         return lambda i, k: max(Fraction(-1), min(Fraction(1), 2 * (k - quota[i]) + 1))
     if kind == "weighted":
         return lambda i, k: -quota[i]
-    if kind not in DIVISOR_METHODS:
+    if kind not in (*DIVISOR_METHODS, "dean"):
         raise ValueError(f"unknown objective {kind!r}")
     first = 2 * max(quota)
     squared = kind == "huntington-hill"
@@ -80,6 +80,7 @@ def marginal_cost(kind: str, quota: list[Fraction]) -> Cost:
             "webster": Fraction(2 * k + 1, 2),
             "adams": Fraction(k),
             "huntington-hill": Fraction(k * (k + 1)),
+            "dean": Fraction(2 * k * (k + 1), 2 * k + 1),  # the harmonic mean of k, k + 1
         }[kind]
         priority = first + quota[i] if d == 0 else quota[i] / d
         if squared and d != 0:
@@ -287,6 +288,8 @@ def engine_certificate(problem: Problem, x: IntArray, certificate: dict[str, Any
         return out
     if certificate.get("kind") == "threshold_search":
         return search_tree(problem, x, certificate)
+    if certificate.get("kind") == "flow":
+        return flow(problem, x, certificate)
     if certificate.get("kind") == "milp":  # the solver's own proof: objective = bound
         for stage in certificate.get("stages") or ():
             objective, bound = stage.get("objective"), stage.get("bound")
@@ -337,6 +340,124 @@ def _divisor(method: str, k: int, squared: bool) -> Fraction:
         "webster": Fraction(2 * k + 1, 2),
         "adams": Fraction(k),
     }[method]
+
+
+_NO_GROUP = ("in no group of the first family", "in no group of the second family")
+
+
+def flow(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> list[str]:
+    """What is wrong with the crossing path's ``kind: flow`` certificate for ``x`` (an empty
+    list: it proves ``x`` optimal). Rebuilt from the data: the group rules (over two or more
+    recipients; rules over the same members merged, named by their labels joined by `` + ``)
+    in the family the certificate's cells place them, each family disjoint; the cells
+    (recipients sharing a group of each family, or none) with their units; in each cell the
+    dearest unit given and the cheapest unit left (exact (primary, least squares) costs on
+    the certificate's ``scale``; no exchange inside the cell may lower the cost). Then every
+    residual move of the flow source -> first group -> cell -> second group -> sink (a unit
+    more or less through a cell, a group's total up or down within its rule) must have a
+    non-negative reduced cost at the stated prices: no cycle of moves lowers the cost, the
+    optimality condition of a convex-cost flow. ``maxmin`` (whose level the prices do not
+    prove) is left to the other checks."""
+    kind = problem.kind
+    if kind == "maxmin":
+        return []
+    if certificate.get("objective") != kind:
+        return [f"a flow certificate for {certificate.get('objective')!r}, objective {kind!r}"]
+    try:
+        return _flow(problem, x, certificate)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+        return [f"not a flow certificate: {exc!r}"]
+
+
+def _flow(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> list[str]:
+    folded = _folded(problem)
+    quota = exact_quotas(problem)
+    primary = marginal_cost(kind := problem.kind, quota)
+    scale = certificate["scale"]
+    p_scale, s_scale = Fraction(scale["primary"]), Fraction(scale["least_squares"])
+    divisor = kind not in ("hamilton", "weighted")
+
+    def cost(i: int, k: int) -> tuple[Fraction, Fraction]:
+        squares = Fraction(0) if divisor else (2 * (k - quota[i]) + 1) * s_scale
+        return primary(i, k) * p_scale, squares
+
+    side: dict[str, int] = {}
+    for cell in certificate["cells"]:
+        for s, field in enumerate(("first", "second")):
+            if side.setdefault(str(cell[field]), s) != s:
+                return [f"{cell[field]!r} is in both families"]
+    by_members: dict[tuple[int, ...], list[Any]] = {}  # members: [labels, least, most]
+    for (_, members, least, most), label in zip(folded.groups, _labels(folded), strict=True):
+        key = tuple(sorted(set(members.tolist())))
+        row = by_members.setdefault(key, [[], 0, None])
+        row[0].append(label)
+        row[1] = max(row[1], least or 0)
+        row[2] = most if row[2] is None else (row[2] if most is None else min(row[2], most))
+    n = len(problem.ids)
+    group = [list(_NO_GROUP) for _ in range(n)]
+    bounds: dict[str, tuple[int, int | None]] = {name: (0, None) for name in _NO_GROUP}
+    for index, (labels, least, most) in by_members.items():
+        name = " + ".join(labels)
+        if not index:
+            continue  # a rule over nobody: no flow passes it
+        if name not in side:
+            return [f"group {name!r} is in no cell of the certificate"]
+        for i in index:
+            if group[i][side[name]] != _NO_GROUP[side[name]]:
+                return [f"group {name!r} overlaps another of its family"]
+            group[i][side[name]] = name
+        bounds[name] = (least, most)
+    units, lo, hi = x.tolist(), folded.lo.tolist(), folded.hi.tolist()
+    totals = dict.fromkeys(bounds, 0)
+    cells: dict[tuple[str, str], list[int]] = {}
+    for i, (a, b) in enumerate(group):
+        cells.setdefault((a, b), []).append(i)
+        totals[a] += units[i]
+        totals[b] += units[i]
+    stated = {(str(c["first"]), str(c["second"])): c for c in certificate["cells"]}
+    if set(stated) != set(cells) or len(stated) != len(certificate["cells"]):
+        return [f"cells {sorted(set(stated) ^ set(cells))[:2]} differ from the data's"]
+    price = {str(p["group"]): _pair(p["price"]) for p in certificate["prices"]}
+    zero = (Fraction(0), Fraction(0))
+    moves: list[tuple[str, str, tuple[Fraction, Fraction], str]] = []
+    out = []
+    for (a, b), cell in cells.items():
+        if int(stated[(a, b)]["units"]) != sum(units[i] for i in cell):
+            out.append(f"cell ({a}, {b}): units {stated[(a, b)]['units']} are not the data's")
+        give = [cost(i, units[i] - 1) for i in cell if units[i] > lo[i]]
+        take = [cost(i, units[i]) for i in cell if units[i] < hi[i]]
+        dearest, cheapest = max(give, default=None), min(take, default=None)
+        for mine, text in ((dearest, "last_unit_cost"), (cheapest, "next_unit_cost")):
+            said = stated[(a, b)].get(text)
+            if (None if said is None else _pair(said)) != mine:
+                out.append(f"cell ({a}, {b}): {text} {said} is not the data's {mine}")
+        if dearest is not None and cheapest is not None and dearest > cheapest:
+            out.append(f"cell ({a}, {b}): an exchange inside it lowers the cost")
+        if cheapest is not None:
+            moves.append((a, b, cheapest, f"a unit more into cell ({a}, {b})"))
+        if dearest is not None:
+            moves.append((b, a, (-dearest[0], -dearest[1]), f"a unit less in cell ({a}, {b})"))
+    for name, (least, most) in bounds.items():
+        end = "budget in" if name == _NO_GROUP[0] or side.get(name) == 0 else "budget out"
+        up = (end, name) if end == "budget in" else (name, end)
+        if most is None or totals[name] < most:
+            moves.append((*up, zero, f"{name} up"))
+        if totals[name] > least:
+            moves.append((up[1], up[0], zero, f"{name} down"))
+    for tail, head, c, what in moves:
+        if tail not in price or head not in price:
+            out.append(f"no price for {tail if tail not in price else head!r}")
+            continue
+        reduced = (c[0] + price[tail][0] - price[head][0], c[1] + price[tail][1] - price[head][1])
+        if reduced < zero:
+            out.append(f"{what}: reduced cost {reduced[0]}; {reduced[1]} < 0 at the prices")
+    return out
+
+
+def _pair(text: str) -> tuple[Fraction, Fraction]:
+    """A stated cost ``primary; least squares; rank``: its first two parts."""
+    primary, squares = str(text).split(";")[:2]
+    return Fraction(primary.strip()), Fraction(squares.strip())
 
 
 _Path = tuple[tuple[int, bool, Fraction], ...]

@@ -401,9 +401,12 @@ class _Flow:
                     "price": _shown(dist[node]),
                 }
             )
+        primary = 1 if self.cost.rule in ("hamilton", "weighted") else 0
         return {
             "kind": "flow",
             "objective": self.cost.rule,
+            # costs and prices are the exact ones times these (integers on one scale each)
+            "scale": {"primary": str(self.denom**primary), "least_squares": str(self.denom**2)},
             "rule": "the budget flows through the groups of the first family, the cells "
             "(recipients sharing a group of each family) and the groups of the second; "
             "each cell's units are split by the method's own order, and with the prices "
@@ -411,7 +414,7 @@ class _Flow:
             "its next unit at least that, a group strictly inside its bounds is priced as "
             "the budget's side it hangs on: so no exchange among the cells lowers the cost "
             "(reduced-cost optimality of a convex-cost flow). Costs are (primary, least "
-            "squares, rank) per unit, compared in that order",
+            "squares, rank) per unit, compared in that order, each times its scale",
             "cells": out_cells,
             "prices": prices,
         }

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from optimizer.certificate_check import Data as FlowData
+from optimizer.certificate_check import flow_problems
 from optimizer.scenario import ChangeLimitRule, GradeOrderRule, GroupRule, Scenario
 
 MAX_PAIRS = 2_000_000
@@ -263,6 +265,8 @@ class _Model:
             return self._divisor_certificate(cert)
         if kind == "largest_remainder":
             return self._remainder_certificate(cert)
+        if kind == "flow":
+            return self._flow_certificate(cert)
         return Check("certificate", None, f"kind {kind!r} is not checked by verify")
 
     def _divisor_certificate(self, cert: Mapping[str, Any]) -> Check:
@@ -304,6 +308,35 @@ class _Model:
             True,
             f"every recipient's units are its entitlement / D "
             f"rounded ({method}), within its bounds, for D in the stated interval",
+        )
+
+    def _flow_certificate(self, cert: Mapping[str, Any]) -> Check:
+        """The crossing path's prices (:mod:`optimizer.certificate_check`)."""
+        if self.s.objective.kind == "maxmin":
+            return Check(
+                "certificate",
+                None,
+                "kind 'flow' under maxmin is not checked (that the smallest units per quota "
+                "cannot rise needs a proof the certificate does not carry)",
+            )
+        rule = (
+            "weighted" if self.s.objective.kind == "weighted" else self.s.objective.resolved_method
+        )
+        data = FlowData(
+            [r.id for r in self.s.recipients], self.q, self.lo, self.hi, self.x, self.groups
+        )
+        try:
+            wrong = flow_problems(str(rule), data, cert)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+            return Check("certificate", False, f"not a flow certificate: {exc!r}")
+        if wrong is not None:
+            return Check("certificate", False, wrong)
+        return Check(
+            "certificate",
+            True,
+            "flow: every cell's split admits no improving exchange and, at the stated prices, "
+            "no move of a unit through a cell or a group total has a negative reduced cost "
+            "(a proof of optimality)",
         )
 
     def _remainder_certificate(self, cert: Mapping[str, Any]) -> Check:
