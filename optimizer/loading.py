@@ -361,6 +361,9 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse_json(text: str, shown: str, where: str) -> Any:
+    fast = _parse_json_fast(text)
+    if fast is not _SLOW:
+        return fast
     try:
         return json.loads(text, object_pairs_hook=_json_object)
     except json.JSONDecodeError as exc:
@@ -374,6 +377,37 @@ def _parse_json(text: str, shown: str, where: str) -> Any:
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
         reason = str(exc).split(";")[0]
         raise _error(where, f"{shown}: malformed JSON: {reason}") from None
+
+
+def _parse_json_fast(text: str) -> Any:
+    """``text`` parsed by orjson (a 17 MB scenario: 0.14 s, against 0.37 s for the standard
+    library with the duplicate-key hook), or :data:`_SLOW` where the standard library must
+    parse it, for its value or its message: orjson refuses the text (malformed, ``NaN``, a
+    lone surrogate, ``1e400``, nested too deeply), an object may repeat a key, or an integer
+    beyond 64 bits became a float.
+
+    A repeated key is found by counting colons: each key has one outside strings, in the
+    text and in the parsed value written back by orjson (which escapes no colon). Unless the
+    text writes a colon as an escape (``\\u003a``), a key lost to a repeat (with its value)
+    leaves fewer colons in the value than in the text, and none lost leaves as many. A float
+    of 2**63 or more is written back with an exponent (``e+18``): then, or for any ``e+``,
+    the value is not trusted."""
+    import orjson
+
+    if "\\u003" in text:  # (also other escapes of digits and signs: the slow path is right)
+        return _SLOW
+    try:
+        value = orjson.loads(text)
+        written = orjson.dumps(value)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return _SLOW
+    if written.count(b":") != text.count(":") or b"e+" in written:
+        return _SLOW
+    return value
+
+
+_SLOW: Any = object()
+"""What :func:`_parse_json_fast` gives for a text the standard library must parse."""
 
 
 # --------------------------------------------------------------------------- YAML

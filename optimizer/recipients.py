@@ -714,6 +714,8 @@ def _column(rows: list[dict[str, Any]], name: str, missing: Any) -> list[Any]:
 
 def _unusual_keys(rows: list[dict[str, Any]]) -> Mask:
     """Rows with a key the columns do not check (criteria, hard, unknown fields)."""
+    if _COLUMNS.issuperset(chain.from_iterable(rows)):  # (every key of every row, in C)
+        return np.zeros(len(rows), dtype=bool)
     keys = list(map(tuple, rows))
     unusual = {k for k in set(keys) if not _COLUMNS.issuperset(k)}
     if not unusual:

@@ -12,6 +12,7 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -633,9 +634,13 @@ def _raw_problems(data: Mapping[str, Any], searched: list[int] | None = None) ->
     if isinstance(recipients, list | tuple) and not recipients:
         problems.append(Problem("recipients", "must list at least one recipient"))
     if isinstance(recipients, list):
-        ids = [
-            r.get("id") if type(r) is dict or isinstance(r, Mapping) else None for r in recipients
-        ]
+        if set(map(type, recipients)) == {dict}:  # (a column of ids read in C)
+            ids = list(map(dict.get, recipients, repeat("id")))
+        else:
+            ids = [
+                r.get("id") if type(r) is dict or isinstance(r, Mapping) else None
+                for r in recipients
+            ]
         problems.extend(_duplicate_ids(ids))
     elif recipients is not None and not isinstance(recipients, tuple):
         problems.append(

@@ -10,9 +10,10 @@ from typing import Any
 import openpyxl
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from optimizer import loading
 from optimizer.errors import InputError
 from optimizer.loading import (
     load_data,
@@ -709,3 +710,78 @@ def test_every_prefix_of_a_valid_file_loads_or_raises_input_error() -> None:
                 assert exc.problems
                 outcomes["error"] += 1
     assert outcomes["error"] > 0
+
+
+# --------------------------------------------------------------------------- JSON by orjson
+
+_JSON_KEYS = st.sampled_from(["a", "b", "id", "c:d", "é"])
+_JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 0]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1e16, 1e19, 9.3e18, 1e300, -0.0, 5e-324]),
+    st.text(alphabet=st.sampled_from('ab:"\\é\n\u2028'), max_size=4),
+)
+_JSON_VALUES = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(st.tuples(_JSON_KEYS, inner), max_size=4),  # an object: pairs, keys may repeat
+    ),
+    max_leaves=12,
+)
+
+
+def _json_text(value: Any, draw_colon: bool, spaced: bool) -> str:
+    """``value`` as JSON text (a list of pairs is an object, its keys as drawn, repeats
+    kept), colons in strings written ``\\u003a`` when ``draw_colon``."""
+
+    def string(text: str) -> str:
+        written = json.dumps(text, ensure_ascii=False)
+        return written.replace(":", "\\u003a") if draw_colon else written
+
+    gap = " " if spaced else ""
+    if isinstance(value, list) and value and all(isinstance(v, tuple) for v in value):
+        pairs = [f"{string(k)}{gap}:{gap}{_json_text(v, draw_colon, spaced)}" for k, v in value]
+        return "{" + f",{gap}".join(pairs) + "}"
+    if isinstance(value, list):
+        return "[" + f",{gap}".join(_json_text(v, draw_colon, spaced) for v in value) + "]"
+    if isinstance(value, str):
+        return string(value)
+    return json.dumps(value)
+
+
+def _parsed(text: str) -> tuple[str, str]:
+    """What loading makes of a JSON text: the value written back typed, or the message."""
+    try:
+        value = loading._parse_json(text, "s.json", "")
+    except InputError as exc:
+        return "error", exc.problems[0].message
+    return "value", json.dumps(value)
+
+
+@given(_JSON_VALUES, st.booleans(), st.booleans())
+@example([("a", 1), ("a", ":")], True, False)  # a colon makes up for a key
+@example([("k", 2**64)], False, True)
+def test_json_read_by_orjson_is_what_the_standard_library_reads(
+    value: Any, draw_colon: bool, spaced: bool
+) -> None:
+    """Every value (integers beyond 64 bits, NaN, negative zero, repeated keys anywhere,
+    colons in keys and strings, escaped or not) and every message, as the standard library
+    with the duplicate-key hook gives them."""
+    text = _json_text(value, draw_colon, spaced)
+    fast = _parsed(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loading, "_parse_json_fast", lambda text: loading._SLOW)
+        assert fast == _parsed(text)
+
+
+def test_a_repeated_key_deep_in_a_large_json_file_is_found(tmp_path: Path) -> None:
+    rows = [f'{{"id": "f{i}", "score": 1, "tags": {{"r": "a"}}}}' for i in range(3000)]
+    rows[2500] = '{"id": "f2500", "score": 1, "tags": {"r": "a", "r": "b"}}'
+    text = '{"name": "x", "budget": 5, "recipients": [' + ", ".join(rows) + "]}"
+    error = load_error(write(tmp_path / "s.json", text))
+    assert "duplicate key 'r' in a JSON object" in str(error)
+    assert loading._parse_json_fast(text.replace('"r": "b"', '"q": "b"')) is not loading._SLOW
