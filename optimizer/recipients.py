@@ -313,24 +313,43 @@ class RecipientTable(Sequence["Recipient"]):
         """:meth:`canonical_rows` in pieces of ``rows`` recipients (each after the first
         starting with its comma): the hash reads them one at a time, so a million recipients
         never stand as one text."""
+        for k, part in enumerate(self._comma_parts(rows)):
+            yield part[1:] if k == 0 else part
+
+    def canonical_bytes(self) -> Iterator[bytes | memoryview]:
+        """:meth:`canonical_parts` as UTF-8, what the content hash reads (no text copied to
+        drop the first comma)."""
+        for k, part in enumerate(self._comma_parts()):
+            data = part.encode("utf-8")
+            yield memoryview(data)[1:] if k == 0 else data
+
+    def _comma_parts(self, rows: int = 65_536) -> Iterator[str]:
+        """The canonical texts of ``rows`` recipients at a time, each recipient's object
+        after a comma."""
         order = self.order()
         previous = self.previous_array()
+        in_order = bool((order[1:] > order[:-1]).all())  # (files often list ids in order)
         for start in range(0, len(order), rows):
-            part = self._canonical_part(order[start : start + rows], previous)
-            yield part if start == 0 else "," + part
+            at = slice(start, start + rows) if in_order else order[start : start + rows]
+            yield self._canonical_part(at, previous)
 
-    def _canonical_part(self, order: IntArray, previous_array: FloatArray) -> str:
-        """The canonical text of the recipients at positions ``order`` (``previous_array``
-        computed once for all parts).
+    def _canonical_part(self, at: slice | IntArray, previous_array: FloatArray) -> str:
+        """The canonical text of the recipients at positions ``at`` (a slice when the table
+        is in id order), each after a comma (``previous_array`` computed once for all parts).
 
         Each column becomes its JSON texts, each distinct value written once together with
         the keys around it (``',"floor":12,"id":'``), so that a recipient's object is a few
         texts joined: ``zip`` and ``str.join`` put them together, with no Python code per
         recipient (a recipient with criteria, or hard, is written on its own)."""
-        at = order.tolist()
+        order = at
+        positions = range(len(self.ids))[at] if isinstance(at, slice) else at.tolist()
 
-        def pick(column: Sequence[Any]) -> list[Any]:  # in id order, by a C function
-            return [column[at[0]]] if len(at) == 1 else list(itemgetter(*at)(column))
+        def pick(column: Sequence[Any]) -> Sequence[Any]:  # in id order, by a C function
+            if isinstance(at, slice):
+                return column[at]
+            if len(positions) == 1:
+                return [column[positions[0]]]
+            return list(itemgetter(*positions)(column))
 
         ids = list(map(_TEXT, pick(self.ids)))
 
@@ -338,20 +357,20 @@ class RecipientTable(Sequence["Recipient"]):
             if self._tag_columns is None:
                 return _tag_texts(pick(self.tags), head)
             columns = {name: pick(column) for name, column in self._tag_columns.items()}
-            return _tag_column_texts(columns, len(at), head)
+            return _tag_column_texts(columns, len(positions), head)
 
         if self.criteria is None and self.hard is None:
             columns = [
-                _memo_texts(pick(self.cap), str, '{"cap":'),
+                _memo_texts(pick(self.cap), str, ',{"cap":'),
                 _memo_texts(self.floor[order].tolist(), str, ',"floor":', ',"id":'),
                 ids,
                 _memo_texts(pick(self.names), _TEXT, ',"name":'),
                 _number_texts(previous_array[order], ',"previous":'),
                 _number_texts(self.score[order], ',"score":'),
                 tags(',"tags":'),
-                _number_texts(self.weight[order], ',"weight":', "},"),
+                _number_texts(self.weight[order], ',"weight":', "}"),
             ]
-            return "".join(chain.from_iterable(zip(*columns, strict=True))).removesuffix(",")
+            return "".join(chain.from_iterable(zip(*columns, strict=True)))
         caps = _memo_texts(pick(self.cap), str)
         floors = _memo_texts(self.floor[order].tolist(), str)
         names = _memo_texts(pick(self.names), _TEXT)
@@ -361,8 +380,8 @@ class RecipientTable(Sequence["Recipient"]):
         tag_texts = tags()
         criteria = self.criteria or (None,) * len(self.ids)
         hard = self.hard or (False,) * len(self.ids)
-        out = []
-        for k, i in enumerate(at):
+        out = [""]  # (the first comma)
+        for k, i in enumerate(positions):
             given = criteria[i]
             if given is None:
                 middle = f',"previous":{previous[k]},"score":{scores[k]}'
@@ -379,7 +398,7 @@ class RecipientTable(Sequence["Recipient"]):
 
 
 def _memo_texts(
-    values: list[Any], write: Callable[[Any], str], head: str = "", tail: str = ""
+    values: Sequence[Any], write: Callable[[Any], str], head: str = "", tail: str = ""
 ) -> list[str]:
     """Each value's JSON text as ``write`` gives it (None as ``null``) between ``head`` and
     ``tail``, each distinct value written once: caps, floors and names repeat across
@@ -402,7 +421,7 @@ def _number_texts(values: FloatArray, head: str = "", tail: str = "") -> list[st
     return list(map(texts.__getitem__, at.tolist()))
 
 
-def _tag_texts(tags: list[dict[str, str]], head: str = "") -> list[str]:
+def _tag_texts(tags: Sequence[dict[str, str]], head: str = "") -> list[str]:
     """Each tag set as compact JSON with sorted keys, after ``head``. When every set has
     the same names (a file's tag columns give each row the same ones) their values are
     picked as tuples by a C function, and each distinct tuple is written once; otherwise
@@ -437,7 +456,9 @@ def _tag_texts(tags: list[dict[str, str]], head: str = "") -> list[str]:
     return out
 
 
-def _tag_column_texts(columns: Mapping[str, list[str | None]], rows: int, head: str) -> list[str]:
+def _tag_column_texts(
+    columns: Mapping[str, Sequence[str | None]], rows: int, head: str
+) -> list[str]:
     """:func:`_tag_texts` of tags given as columns (None where a row has no such tag):
     each distinct tuple of values is written once."""
     names = sorted(columns)

@@ -520,8 +520,8 @@ class Scenario(_Frozen):
         does."""
         before, after = self._canonical_frame()
         digest = hashlib.sha256(before.encode("utf-8"))
-        for part in RecipientTable.of(self.recipients).canonical_parts():
-            digest.update(part.encode("utf-8"))
+        for part in RecipientTable.of(self.recipients).canonical_bytes():
+            digest.update(part)
         digest.update(after.encode("utf-8"))
         return "sha256:" + digest.hexdigest()
 

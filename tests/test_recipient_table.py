@@ -267,17 +267,20 @@ _TAG_SETS = st.sampled_from(
         max_size=12,
     ),
     st.one_of(st.integers(1, 30), st.integers(1000, 1100)),
+    st.booleans(),
 )
 def test_canonical_text_is_the_json_of_canonical_for_any_columns(
-    drawn: list[tuple[Any, ...]], size: int
+    drawn: list[tuple[Any, ...]], size: int, ascending: bool
 ) -> None:
     """Each column written once per distinct value and joined, or a recipient with criteria
-    or hard written on its own: the text is that of ``canonical()``, the drawn rows repeated
-    to ``size`` recipients (past 1,000, numbers are written once per distinct value)."""
+    or hard written on its own: the text and hash are those of ``canonical()``, the drawn
+    rows repeated to ``size`` recipients (past 1,000, numbers are written once per distinct
+    value), listed in id order or not."""
     rows = []
     for i in range(size):
         name, score, weight, cap, previous, tags, extra = drawn[i % len(drawn)]
-        row = {"id": f"r{size - i:05d}", "name": name, "score": score, "weight": weight}
+        rid = f"r{i if ascending else size - i:05d}"  # (a table in id order or not)
+        row = {"id": rid, "name": name, "score": score, "weight": weight}
         row.update({"floor": 5, "cap": cap, "previous": previous, "tags": tags})
         if extra == "hard":
             row["hard"] = True
@@ -295,6 +298,8 @@ def test_canonical_text_is_the_json_of_canonical_for_any_columns(
     )
     assert scenario.canonical_text() == expected
     assert "".join(table.canonical_parts(7)) == table.canonical_rows()
+    digest = hashlib.sha256(expected.encode("utf-8")).hexdigest()
+    assert scenario.content_hash == f"sha256:{digest}"
 
 
 def test_a_file_of_bad_rows_lists_the_first_problems_in_order_and_counts_the_rest() -> None:
