@@ -44,6 +44,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from api.json_codec import json_text, json_value
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_S = 30
 MIGRATION_LOCK_KEY = 0x616C6C6F74  # "allot": one migrator at a time on PostgreSQL
@@ -292,6 +294,8 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+            json_serializer=json_text,
+            json_deserializer=json_value,
         )
         memory = make_url(url).database in (None, "", ":memory:")
 
@@ -315,7 +319,13 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
     if schema:
         connect_args["options"] = f"-csearch_path={schema}"
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args=connect_args,
+        json_serializer=json_text,
+        json_deserializer=json_value,
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from api import audit, inputs, lease, paging, store
@@ -27,6 +26,7 @@ from api.exports import (
     allocations_parquet,
     allocations_xlsx,
 )
+from api.json_codec import JSONBody, model_body
 from api.routes.params import Async, Cursor, Limit, Offset, RunId
 from api.schemas import (
     MAX_ID,
@@ -181,7 +181,7 @@ def get_run(
         Literal["scenario"] | None,
         Query(description="scenario: also the scenario as run, checked against its hash"),
     ] = None,
-) -> RunWithScenario:
+) -> Response:
     """One run with its full result once done; ``?include=scenario`` adds the normalised
     scenario it ran and ``scenario_verified`` (it validates and hashes to ``scenario_hash``)."""
     with database.transaction() as session:
@@ -189,9 +189,11 @@ def get_run(
         detail = detail_of(session, run)
         body = dict(run.scenario_body)
     if include != "scenario":
-        return RunWithScenario(**dict(detail))
-    verified = inputs.hashes_to(body, detail.scenario_hash)
-    return RunWithScenario(**dict(detail), scenario=body, scenario_verified=verified)
+        answer = RunWithScenario(**dict(detail))
+    else:
+        verified = inputs.hashes_to(body, detail.scenario_hash)
+        answer = RunWithScenario(**dict(detail), scenario=body, scenario_verified=verified)
+    return model_body(answer, raw=("result", "scenario"), exclude_unset=True)
 
 
 def detail_of(session: Session, run: Run) -> RunDetail:
@@ -259,7 +261,7 @@ def get_allocations(
         "unit": result.get("unit"),
         "allocations": allocations,
     }
-    return JSONResponse(payload)
+    return JSONBody(payload)
 
 
 def _allocations(run: Run) -> list[dict[str, object]]:

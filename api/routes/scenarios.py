@@ -16,6 +16,7 @@ from api.auth import Principal
 from api.db import Database, StoredScenario
 from api.deps import Committee, DatabaseDep, Planner
 from api.errors import ERROR_RESPONSES
+from api.json_codec import model_body
 from api.routes.params import Cursor, Limit, Offset, ScenarioId
 from api.schemas import (
     ScenarioDetail,
@@ -219,7 +220,7 @@ def get_scenario(
     principal: Committee,
     database: DatabaseDep,
     format: Literal["json", "yaml"] = "json",
-) -> ScenarioDetail | Response:
+) -> Response:
     """One stored scenario with its normalised body; ``?format=yaml`` gives the body alone
     as YAML, ready to edit and post again."""
     with database.transaction() as session:
@@ -227,7 +228,7 @@ def get_scenario(
         detail = scenario_detail(row)
     if format == "yaml":
         return Response(scenario_yaml(detail.body), media_type="application/yaml")
-    return detail
+    return model_body(detail, raw=("body",))
 
 
 def scenario_yaml(body: dict[str, object]) -> str:
