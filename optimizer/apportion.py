@@ -33,7 +33,7 @@ from fractions import Fraction
 import numpy as np
 
 from optimizer.entitlement import FloatArray, IntArray
-from optimizer.exact import ExactQuota, decimal_integers, divisor_of, repair
+from optimizer.exact import ExactQuota, Screen, decimal_integers, divisor_of, repair
 from optimizer.model import IntegerProgram
 from optimizer.objectives import (
     FIRST_UNIT_FIRST,
@@ -103,6 +103,33 @@ def exact_greedy(cost: MarginalCost, lo: IntArray, hi: IntArray, budget: int) ->
 
 _ERROR = 128 * np.finfo(np.float64).eps
 """A bound on the relative error of the float quotas and keys (about 30 roundings)."""
+
+
+def key_screen(cost: MarginalCost) -> Callable[[IntArray], Screen] | None:
+    """The floating-point screen of an allocation's boundary keys that
+    :func:`~optimizer.exact.settle` needs: ``k - q_i`` for Hamilton, ``d(k) / q_i`` for
+    divisor methods (``-q_i`` where ``d(k) = 0``: those units come first, larger quota
+    first), each within :data:`_ERROR` of the exact value; None for ``weighted``, whose
+    keys put the quota before ``k - q_i`` (no one number orders them)."""
+    if cost.rule == "weighted":
+        return None
+    q, rule = cost.quota, cost.rule
+
+    def estimate(k: IntArray) -> tuple[FloatArray, FloatArray]:
+        kf = k.astype(np.float64)
+        if rule == "hamilton":
+            return kf - q, _ERROR * (np.abs(q) + np.abs(kf) + 1.0)
+        d = divisor(rule, kf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(d > 0, d / q, -q)  # a zero quota's priority is 0: d / 0 = inf
+        return value, np.where(np.isinf(value), 0.0, _ERROR * np.abs(value))
+
+    def screen(x: IntArray) -> Screen:
+        taken, taken_error = estimate(x - 1)
+        untaken, untaken_error = estimate(x)
+        return Screen(taken, taken_error, untaken, untaken_error)
+
+    return screen
 
 
 def _margins(cost: MarginalCost, x: IntArray, tau: float) -> tuple[float, float]:

@@ -111,10 +111,25 @@ def scaled_bound(values: FloatArray, factor: Fraction, *, upward: bool) -> IntAr
     out = np.ceil(approx) if upward else np.floor(approx)
     error = np.abs(approx) * 2.0**-50 + 2.0**-40  # far above the two roundings' error
     unsure = np.flatnonzero(np.abs(approx - np.rint(approx)) <= error)
-    for i in unsure.tolist():
-        product = decimal(values[i]) * factor
-        out[i] = math.ceil(product) if upward else math.floor(product)
     result: IntArray = out.astype(np.int64)
+    if not len(unsure):
+        return result
+    # whole values (a previous allocation, usually) are their own decimals: integer
+    # arithmetic decides them, in int64 while the products fit
+    doubt = values[unsure]
+    whole = (doubt == np.floor(doubt)) & (np.abs(doubt) < 2.0**53)
+    num, den = factor.numerator, factor.denominator
+    ints = doubt[whole].astype(np.int64)
+    top = int(np.abs(ints).max(initial=0))
+    if top * abs(num) < 2**63 and den < 2**63:
+        product = ints * np.int64(num)
+        result[unsure[whole]] = -(-product // den) if upward else product // den
+    else:
+        exact = [v * num for v in ints.tolist()]
+        result[unsure[whole]] = [-(-p // den) if upward else p // den for p in exact]
+    for i in unsure[~whole].tolist():
+        product = decimal(values[i]) * factor
+        result[i] = math.ceil(product) if upward else math.floor(product)
     return result
 
 
@@ -175,7 +190,14 @@ def exact_rank(approx: FloatArray, exact: Sequence[int]) -> IntArray:
     sorted_e = approx[order]
     close = np.abs(np.diff(sorted_e)) <= 1e-12 * np.maximum(np.abs(sorted_e[1:]), 1e-300)
     if close.any():
-        order = np.array(sorted(range(n), key=lambda j: -exact[j]), dtype=np.int64)
+        try:  # entitlements of a few digits each fit int64: numpy sorts them exactly
+            whole = np.array(exact, dtype=np.int64)
+        except OverflowError:
+            whole = None
+        if whole is not None and (not n or int(whole.min()) > -(2**63)):
+            order = np.lexsort((np.arange(n), -whole))
+        else:
+            order = np.array(sorted(range(n), key=lambda j: -exact[j]), dtype=np.int64)
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)
     return rank
@@ -292,9 +314,24 @@ class Groups:
     """Disjoint groups with bounds on their totals; ``group_of[i] == len(lower)`` for a
     recipient in no group (free: only its own bounds)."""
 
-    group_of: list[int]
+    group_of: Sequence[int] | IntArray
     lower: list[int]
     upper: list[int]
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Floating-point estimates of every recipient's boundary keys, on a scale that orders
+    units as the exact keys do: ``taken[i]`` for its last taken unit, ``untaken[i]`` for
+    its next one, each within ``taken_error[i]`` (``untaken_error[i]``) of a value whose
+    order is the exact keys' order up to their tie-break (so a unit whose estimate is
+    below another's by more than both errors has the smaller exact key). Entries without
+    such a unit (at a bound) are ignored."""
+
+    taken: FloatArray
+    taken_error: FloatArray
+    untaken: FloatArray
+    untaken_error: FloatArray
 
 
 def repair(
@@ -324,7 +361,7 @@ def repair(
     count = len(groups.lower)
     lower = [*groups.lower, -1]
     upper = [*groups.upper, budget + 1]
-    group_of = groups.group_of
+    group_of: list[int] = np.asarray(groups.group_of, dtype=np.int64).tolist()
     total = [0] * (count + 1)
     for i in range(n):
         total[group_of[i]] += xs[i]
@@ -386,6 +423,160 @@ def repair(
         update(move[0], -1)
         update(move[1], 1)
     return np.array(xs, dtype=np.int64)
+
+
+def settle(
+    x: IntArray,
+    lo: IntArray,
+    hi: IntArray,
+    budget: int,
+    key: Callable[[int, int], Key],
+    groups: Groups,
+    screen_of: Callable[[IntArray], Screen],
+) -> IntArray:
+    """:func:`repair` with the exact work where it can matter. From a start whose total
+    is the budget, the exchanges run among the recipients the screen of the start
+    (``screen_of(x)``) cannot clear: those whose last unit may be above the smallest
+    untaken key it could be exchanged with, or whose next unit below the largest taken
+    one; the others stay. The answer is then checked exactly (each group's largest taken
+    and smallest untaken key, found among the few recipients the screen leaves in doubt),
+    and repaired over everyone if the check fails. The answer is :func:`repair`'s: the
+    unique optimum."""
+    if int(x.sum()) != budget:
+        return repair(x, lo, hi, budget, key, groups)
+    group_of = np.asarray(groups.group_of, dtype=np.int64)
+    count = len(groups.lower)
+    lower = np.array([*groups.lower, -1], dtype=np.int64)
+    upper = np.array([*groups.upper, budget + 1], dtype=np.int64)
+    placed = _Placed(x, lo, hi, group_of, count)
+    screen = screen_of(x)
+    if _optimal(placed, key, lower, upper, screen):
+        return x
+    total = placed.total()
+    shrink = total > lower
+    grow = total < upper
+    has_t, has_u = placed.has_taken, placed.has_untaken
+    least = _group_extreme(np.minimum, group_of[has_u], _low(screen, has_u), count, np.inf)
+    most = _group_extreme(np.maximum, group_of[has_t], _high(screen, has_t), count, -np.inf)
+    # a taken unit may move to an untaken one of its group, or of any group that may grow
+    # (if its own may shrink): it is in doubt above the smallest of those
+    cut_taken = np.where(shrink, np.minimum(least, least[grow].min(initial=np.inf)), least)
+    cut_untaken = np.where(grow, np.maximum(most, most[shrink].max(initial=-np.inf)), most)
+    doubt = np.zeros(len(x), dtype=bool)
+    doubt[has_t] = _high(screen, has_t) >= cut_taken[group_of[has_t]]
+    doubt[has_u] |= _low(screen, has_u) <= cut_untaken[group_of[has_u]]
+    ids = np.flatnonzero(doubt)
+    if len(ids):
+        kept = np.ones(len(x), dtype=bool)
+        kept[ids] = False
+        fixed = np.zeros(count + 1, dtype=np.int64)
+        np.add.at(fixed, group_of[kept], x[kept])
+        fixed_list = fixed.tolist()
+        sub = Groups(
+            group_of[ids],
+            [b - f for b, f in zip(groups.lower, fixed_list, strict=False)],
+            [b - f for b, f in zip(groups.upper, fixed_list, strict=False)],
+        )
+        who = ids.tolist()
+        x = x.copy()
+        x[ids] = repair(
+            x[ids],
+            lo[ids],
+            hi[ids],
+            budget - int(fixed.sum()),
+            lambda j, k: key(who[j], k),
+            sub,
+        )
+        if _optimal(_Placed(x, lo, hi, group_of, count), key, lower, upper, screen_of(x)):
+            return x
+    return repair(x, lo, hi, budget, key, groups)
+
+
+def _low(screen: Screen, where: np.ndarray) -> FloatArray:
+    """The least exact value the next units of ``where`` may stand for."""
+    out: FloatArray = screen.untaken[where] - screen.untaken_error[where]
+    return out
+
+
+def _high(screen: Screen, where: np.ndarray) -> FloatArray:
+    """The greatest exact value the last taken units of ``where`` may stand for."""
+    out: FloatArray = screen.taken[where] + screen.taken_error[where]
+    return out
+
+
+def _group_extreme(
+    ufunc: np.ufunc, group: IntArray, values: FloatArray, count: int, empty: float
+) -> FloatArray:
+    """``ufunc`` (minimum, maximum) of ``values`` per group (``empty`` where none)."""
+    out = np.full(count + 1, empty)
+    ufunc.at(out, group, values)
+    return out
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """An allocation with its bounds and its recipients' groups."""
+
+    x: IntArray
+    lo: IntArray
+    hi: IntArray
+    group_of: IntArray
+    count: int
+
+    @property
+    def has_taken(self) -> npt.NDArray[np.bool_]:
+        return self.x > self.lo
+
+    @property
+    def has_untaken(self) -> npt.NDArray[np.bool_]:
+        return self.x < self.hi
+
+    def total(self) -> IntArray:
+        """Each group's total (the free recipients' last)."""
+        out = np.zeros(self.count + 1, dtype=np.int64)
+        np.add.at(out, self.group_of, self.x)
+        return out
+
+
+def _optimal(
+    at: _Placed,
+    key: Callable[[int, int], Key],
+    lower: IntArray,
+    upper: IntArray,
+    screen: Screen,
+) -> bool:
+    """Whether no single exchange lowers the cost of ``at.x``, decided on exact keys: each
+    group's largest taken and smallest untaken key is found among the recipients whose
+    estimates are within error of the group's extreme (the others provably are not it)."""
+    x, group_of, count = at.x, at.group_of, at.count
+    has_t, has_u = at.has_taken, at.has_untaken
+    # a unit can be its group's largest taken one only if its greatest possible value
+    # reaches the largest of the others' least possible values (likewise the smallest)
+    sure_t = screen.taken[has_t] - screen.taken_error[has_t]
+    sure_u = screen.untaken[has_u] + screen.untaken_error[has_u]
+    floor_t = _group_extreme(np.maximum, group_of[has_t], sure_t, count, -np.inf)
+    ceil_u = _group_extreme(np.minimum, group_of[has_u], sure_u, count, np.inf)
+    top: list[tuple[Key, int] | None] = [None] * (count + 1)
+    for i in np.flatnonzero(has_t & (screen.taken + screen.taken_error >= floor_t[group_of])):
+        g, k = int(group_of[i]), key(int(i), int(x[i]) - 1)
+        best = top[g]
+        if best is None or best[0] < k:
+            top[g] = (k, int(i))
+    bottom: list[tuple[Key, int] | None] = [None] * (count + 1)
+    for i in np.flatnonzero(has_u & (screen.untaken - screen.untaken_error <= ceil_u[group_of])):
+        g, k = int(group_of[i]), key(int(i), int(x[i]))
+        best = bottom[g]
+        if best is None or k < best[0]:
+            bottom[g] = (k, int(i))
+    move = _improving_move(
+        count,
+        at.total().tolist(),
+        lower.tolist(),
+        upper.tolist(),
+        top.__getitem__,
+        bottom.__getitem__,
+    )
+    return move is None
 
 
 def _improving_move(

@@ -40,9 +40,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from optimizer.apportion import greedy, select_units
+from optimizer.apportion import greedy, key_screen, select_units
 from optimizer.entitlement import IntArray
-from optimizer.exact import Groups, repair
+from optimizer.exact import Groups, repair, settle
 from optimizer.model import IntegerProgram, SubsetSum
 from optimizer.objectives import MarginalCost, UnitTable
 
@@ -238,8 +238,13 @@ def nested_greedy(program: IntegerProgram, layout: Layout | None = None) -> IntA
         group_of[order[:grouped]] = np.repeat(
             np.arange(len(starts)), np.diff(np.append(starts, grouped))
         )
-        groups = Groups(group_of.tolist(), layout.lower.tolist(), layout.upper.tolist())
-        out = repair(out, program.lo, program.hi, program.budget, program.cost.key, groups)
+        groups = Groups(group_of, layout.lower.tolist(), layout.upper.tolist())
+        screen = key_screen(program.cost)
+        if screen is None:
+            out = repair(out, program.lo, program.hi, program.budget, program.cost.key, groups)
+        else:
+            key = program.cost.key
+            out = settle(out, program.lo, program.hi, program.budget, key, groups, screen)
     return out
 
 
