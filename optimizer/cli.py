@@ -57,6 +57,7 @@ from optimizer.solve import choose_backend, solve
 
 if TYPE_CHECKING:  # the what-if modules load with their commands: `solve` starts faster
     from optimizer.parallel import Progress
+    from optimizer.result import Allocations
     from optimizer.robust import RobustReport
     from optimizer.sensitivity import Change, SensitivityReport
     from optimizer.sweep import SweepReport
@@ -517,11 +518,10 @@ def _report_status(result: Result, fmt: OutputFormat, *, to_file: bool) -> int:
 def _render(result: Result, scenario: Scenario, fmt: OutputFormat) -> str:
     """The report as text; tables as plain text without colour."""
     if fmt is OutputFormat.JSON:  # the allocations written from their columns
-        from optimizer.result import Allocation
-        from optimizer.result_json import allocation_rows
+        from optimizer.result import Allocations
 
-        rows = allocation_rows(Allocation._fields, result.allocations)
-        return result_json(replace(result, allocations=()).to_dict(), rows)
+        columns = Allocations.of(result.allocations)
+        return result_json(replace(result, allocations=()).to_dict(), columns)
     if fmt is OutputFormat.CSV:
         return _csv_text(result)
     return _plain_text(lambda console: _print_report(console, result, scenario))
@@ -1133,9 +1133,11 @@ def _progress(total: int, what: str) -> Iterator[Progress | None]:
         yield tick
 
 
-def result_json(data: dict[str, Any], rows: Sequence[dict[str, Any]] | None = None) -> str:
+def result_json(
+    data: dict[str, Any], rows: Sequence[dict[str, Any]] | Allocations | None = None
+) -> str:
     """The result as indented JSON with one allocation per line (:mod:`optimizer.result_json`);
-    ``rows``: the allocations, when ``data`` has none."""
+    ``rows``: the allocations (objects or columns), when ``data`` has none."""
     from optimizer.result_json import result_json as text
 
     return text(data, rows)

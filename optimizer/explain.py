@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,18 +17,30 @@ from optimizer.rules import CompiledRules
 _EPS = 1e-9
 
 
-def binding(x: IntArray, ent: Entitlements, rules: CompiledRules) -> list[tuple[str, ...]]:
+class Held(NamedTuple):
+    """What :func:`binding` found: per recipient a code into ``labels``, the few distinct
+    tuples of constraint names (code 0 is ``()``, held by nothing)."""
+
+    code: IntArray
+    labels: list[tuple[str, ...]]
+
+    def per_recipient(self, at: IntArray | None = None) -> list[tuple[str, ...]]:
+        """Each recipient's tuple (of the recipients at indices ``at``, in that order)."""
+        code = self.code if at is None else self.code[at]
+        return list(map(self.labels.__getitem__, code.tolist()))
+
+
+def binding(x: IntArray, ent: Entitlements, rules: CompiledRules) -> Held:
     """Per recipient, the constraints that are tight at ``x`` *and* hold it away from its
     quota: a floor or rule lower bound holding it above, a cap or limit holding it below, a
-    group rule at its bound, or grade_order tying it to the neighbouring grade."""
-    out: list[list[str]] = [[] for _ in range(ent.size)]
+    group rule at its bound, or grade_order tying it to the neighbouring grade. Found a rule
+    at a time over arrays: each recipient's names in that order, each named once."""
+    held = _Naming(ent.size)
     q = ent.quota
     held_up = np.flatnonzero((x == rules.lo) & (x > q + _EPS))
     held_down = np.flatnonzero((x == rules.hi) & (x < q - _EPS))
-    for i in held_up.tolist():
-        out[i].extend(rules.lo_source[i])
-    for i in held_down.tolist():
-        out[i].extend(rules.hi_source[i] or ("cap",))
+    held.add(held_up, [rules.lo_source[i] for i in held_up.tolist()])
+    held.add(held_down, [rules.hi_source[i] or ("cap",) for i in held_down.tolist()])
     for row in rules.sums:
         total = int(x[row.index].sum())
         group_quota = float(q[row.index].sum())
@@ -37,8 +51,7 @@ def binding(x: IntArray, ent: Entitlements, rules: CompiledRules) -> list[tuple[
             mask = (xs >= qs - _EPS) if up else (xs <= qs + _EPS)
             if up and down:
                 mask = (xs >= qs - _EPS) | (xs <= qs + _EPS)
-            for i in row.index[mask].tolist():
-                out[i].append(row.label)
+            held.add(row.index[mask], (row.label,))
     for order in rules.orders:
         for better, worse in zip(order.levels, order.levels[1:], strict=False):
             ratio_b = x[better] / order.weight[better]
@@ -49,10 +62,44 @@ def binding(x: IntArray, ent: Entitlements, rules: CompiledRules) -> list[tuple[
             for members, ratios, up in ((better, ratio_b, True), (worse, ratio_w, False)):
                 pushed = x[members] > q[members] + _EPS if up else x[members] < q[members] - _EPS
                 at_tie = np.abs(ratios - tie) <= _EPS
-                for i in members[pushed & at_tie].tolist():
-                    if order.label not in out[i]:
-                        out[i].append(order.label)
-    return [tuple(dict.fromkeys(b)) if b else () for b in out]
+                held.add(members[pushed & at_tie], (order.label,))
+    return Held(held.code, held.labels)
+
+
+class _Naming:
+    """Each recipient's constraint names so far, as a code into a table of distinct tuples
+    (a run names a dozen combinations among 100,000 recipients)."""
+
+    def __init__(self, size: int) -> None:
+        self.code = np.zeros(size, dtype=np.int64)
+        self.labels: list[tuple[str, ...]] = [()]
+        self._index: dict[tuple[str, ...], int] = {(): 0}
+
+    def add(self, index: IntArray, names: tuple[str, ...] | Sequence[tuple[str, ...]]) -> None:
+        """Append ``names`` (one tuple for all, or one per index) to the recipients at
+        ``index``, each name kept where it first came."""
+        if not len(index):
+            return
+        if isinstance(names, tuple):
+            table, added = [names], np.zeros(len(index), dtype=np.int64)
+        else:
+            position = {t: k for k, t in enumerate(dict.fromkeys(names))}
+            table = list(position)
+            added = np.fromiter(map(position.__getitem__, names), np.int64, len(names))
+        pairs, inverse = np.unique(self.code[index] * len(table) + added, return_inverse=True)
+        codes = [
+            self._code_of(self.labels[old] + table[new])
+            for old, new in (divmod(p, len(table)) for p in pairs.tolist())
+        ]
+        self.code[index] = np.array(codes, dtype=np.int64)[inverse]
+
+    def _code_of(self, names: tuple[str, ...]) -> int:
+        names = tuple(dict.fromkeys(names))
+        code = self._index.get(names)
+        if code is None:
+            code = self._index[names] = len(self.labels)
+            self.labels.append(names)
+        return code
 
 
 def gini(values: FloatArray) -> float:

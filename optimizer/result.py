@@ -3,11 +3,15 @@ and the diagnosis of an infeasible scenario. ``Result.to_dict`` is the JSON cont
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from optimizer.collector import cyclic_gc_paused
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 
 class Status(StrEnum):
@@ -55,6 +59,95 @@ ALLOCATION_COLUMNS = (
 )
 """The allocation table's columns, :class:`Allocation` fields: ``allot solve -f csv`` and
 ``-f parquet``, and the service's CSV, workbook and Parquet downloads."""
+
+
+class Allocations(Sequence[Allocation]):
+    """The allocations as columns, one per :class:`Allocation` field (numbers may be numpy
+    arrays): what a 100,000-recipient run writes (Parquet, JSON) goes straight from them,
+    and an :class:`Allocation` is made only where one is looked at (by index, or all of them
+    once on the first iteration). Equal to any sequence of the same allocations."""
+
+    __slots__ = ("_columns", "_rows")
+
+    def __init__(self, columns: Mapping[str, Sequence[Any] | NDArray[Any]]) -> None:
+        self._columns = {name: columns[name] for name in Allocation._fields}
+        self._rows: tuple[Allocation, ...] | None = None
+        sizes = {len(column) for column in self._columns.values()}
+        if len(sizes) > 1:
+            raise ValueError(f"allocation columns of different lengths: {sorted(sizes)}")
+
+    @classmethod
+    def of(cls, allocations: Sequence[Allocation]) -> Allocations:
+        """``allocations`` as columns (themselves when they are already)."""
+        if isinstance(allocations, Allocations):
+            return allocations
+        rows = tuple(allocations)
+        columns = list(zip(*rows, strict=True)) or [()] * len(Allocation._fields)
+        made = cls(dict(zip(Allocation._fields, columns, strict=True)))
+        made._rows = rows
+        return made
+
+    def column(self, name: str) -> list[Any]:
+        """One field of every allocation, as Python values (``binding``: tuples)."""
+        values = self._columns[name]
+        return values.tolist() if hasattr(values, "tolist") else list(values)
+
+    def raw(self, name: str) -> Sequence[Any] | NDArray[Any]:
+        """One field as held: a numpy array for the numbers made from arrays, else a
+        sequence of Python values. (Read only: the allocations share it.)"""
+        return self._columns[name]
+
+    def rows(self) -> tuple[Allocation, ...]:
+        """Every allocation, made once."""
+        if self._rows is None:
+            columns = [self.column(name) for name in Allocation._fields]
+            self._rows = tuple(map(Allocation._make, zip(*columns, strict=True)))
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self._columns["id"])
+
+    @overload
+    def __getitem__(self, index: int) -> Allocation: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Allocation, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Allocation | tuple[Allocation, ...]:
+        if isinstance(index, slice) or self._rows is not None:
+            return self.rows()[index]
+        if not -len(self) <= index < len(self):
+            raise IndexError("allocation index out of range")
+        cells = (self._columns[name][index] for name in Allocation._fields)
+        return Allocation._make(c.item() if hasattr(c, "item") else c for c in cells)
+
+    def __iter__(self) -> Iterator[Allocation]:
+        return iter(self.rows())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return self.rows() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.rows())
+
+    def __repr__(self) -> str:
+        return f"Allocations({len(self):,} recipients)"
+
+    def __getstate__(self) -> dict[str, Any]:  # (the rows are made again where needed)
+        return {"_columns": self._columns}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._columns = state["_columns"]
+        self._rows = None
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """The allocations as the contract's objects (``binding`` a list)."""
+        columns = [self.column(name) for name in Allocation._fields]
+        columns[-1] = list(map(list, columns[-1]))
+        fields = Allocation._fields
+        return [dict(zip(fields, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -145,7 +238,8 @@ class Result:
     budget: int
     unit: dict[str, Any]
     objective: dict[str, Any]
-    allocations: tuple[Allocation, ...]
+    allocations: Sequence[Allocation]
+    """In the scenario's order: a tuple, or :class:`Allocations` (columns) from ``solve``."""
     metrics: Metrics | None
     solver: SolverReport
     diagnosis: Diagnosis | None = None
@@ -167,7 +261,7 @@ class Result:
     def _to_dict(self) -> dict[str, Any]:
         allocations = self.allocations
         data = asdict(replace(self, allocations=()))  # asdict deep-copies: slow per recipient
-        data["allocations"] = [{**a._asdict(), "binding": list(a.binding)} for a in allocations]
+        data["allocations"] = Allocations.of(allocations).dicts()
         data["status"] = str(self.status)
         data["scenario"] = {"name": self.scenario, "hash": self.scenario_hash}
         del data["scenario_hash"]

@@ -60,7 +60,7 @@ from optimizer.partition import Layout, feasible, relaxation, solve_structured, 
 from optimizer.plan_rules import biproportional_rule, components_rule, two_stage_rule
 from optimizer.quota_method import solve_quota
 from optimizer.recipients import RecipientTable
-from optimizer.result import Allocation, OverrideNote, Result, SolverReport, Status, Tie
+from optimizer.result import Allocations, OverrideNote, Result, SolverReport, Status, Tie
 from optimizer.rules import CompiledRules
 from optimizer.scenario import Scenario, TieBreak
 from optimizer.solvers import Backend, Outcome
@@ -132,8 +132,8 @@ def solve(
 
 def _override_notes(scenario: Scenario, result: Result, alone: Result) -> tuple[OverrideNote, ...]:
     """Each override with the units it gave and those the method alone gives."""
-    units = {a.id: a.units for a in result.allocations}
-    method = {a.id: a.units for a in alone.allocations}
+    units = _units_by_id(result)
+    method = _units_by_id(alone)
     return tuple(
         OverrideNote(
             id=o.id,
@@ -144,6 +144,12 @@ def _override_notes(scenario: Scenario, result: Result, alone: Result) -> tuple[
         )
         for o in scenario.overrides or ()
     )
+
+
+def _units_by_id(result: Result) -> dict[str, int]:
+    """Each recipient's units, by id (from the columns: no allocation made)."""
+    allocations = Allocations.of(result.allocations)
+    return dict(zip(allocations.column("id"), allocations.column("units"), strict=True))
 
 
 def _too_large(scenario: Scenario) -> Result:
@@ -255,7 +261,7 @@ def _solve(
         gap=gap,
         versions=_versions(),
     )
-    allocations: tuple[Allocation, ...] = ()
+    allocations: Allocations | tuple[()] = ()
     proof = None
     if x is not None:
         allocations = _allocations(scenario, ent, rules, x)
@@ -496,26 +502,29 @@ def _milp(
 
 def _allocations(
     scenario: Scenario, ent: Entitlements, rules: CompiledRules, x: IntArray
-) -> tuple[Allocation, ...]:
-    """One allocation per recipient, in the scenario's order."""
-    held = binding(x, ent, rules)
+) -> Allocations:
+    """One allocation per recipient, in the scenario's order, as columns (arrays where the
+    values are numbers): no object per recipient until one is looked at."""
     at = np.empty(ent.size, dtype=np.int64)  # scenario position -> entitlement index
     at[ent.position] = np.arange(ent.size)
     given = x[at]
     table = RecipientTable.of(scenario.recipients)
-    columns = (  # the fields of Allocation, in order, each a whole column
-        table.ids,
-        table.labels,
-        given.tolist(),
-        (given * scenario.unit.value).tolist(),
-        ent.quota[at].tolist(),
-        (given / scenario.budget).tolist(),
-        ent.entitlement[at].tolist(),
-        table.score.tolist(),
-        [ent.grade[i] for i in at.tolist()],
-        [held[i] for i in at.tolist()],
+    grades = np.empty(ent.size, dtype=object)
+    grades[:] = ent.grade
+    return Allocations(
+        {
+            "id": table.ids,
+            "name": table.labels,
+            "units": given,
+            "amount": given * scenario.unit.value,
+            "quota": ent.quota[at],
+            "share": given / scenario.budget,
+            "entitlement": ent.entitlement[at],
+            "score": table.score,
+            "grade": grades[at].tolist(),
+            "binding": binding(x, ent, rules).per_recipient(at),
+        }
     )
-    return tuple(map(Allocation._make, zip(*columns, strict=True)))
 
 
 @functools.cache
