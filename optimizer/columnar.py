@@ -279,17 +279,86 @@ def _is_text(kind: pa.DataType) -> bool:
 
 
 def _blank_mask(array: pa.Array) -> NDArray[np.bool_]:
-    """Per row: is the cell blank (null, NaN, or only white space), as the CSV reader says."""
+    """Per row: is the cell blank (null, NaN, or only white space), as the CSV reader says.
+    Read from the array's buffers where its type allows (:func:`_numbers_of`,
+    :func:`_blank_texts`): ``pyarrow.compute`` takes a tenth of a second to import."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if pa.types.is_null(array.type):
         return np.ones(len(array), dtype=bool)
+    numbers = _numbers_of(array)
+    if numbers is not None:
+        return ~_valid(array) | np.isnan(numbers)
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        blank = _blank_texts(array)
+        if blank is not None:
+            return blank
+    import pyarrow.compute as pc
+
     blank = _bools(pc.is_null(array, nan_is_null=True))
     if _is_text(array.type):
         length = pc.utf8_length(pc.utf8_trim_whitespace(array))
         empty = pc.invert(pc.cast(length, pa.bool_()))
         blank |= _bools(pc.and_kleene(empty, pc.is_valid(array)))
+    return blank
+
+
+def _valid(array: pa.Array) -> NDArray[np.bool_]:
+    """Per row: is the cell not null (from the validity bitmap)."""
+    if not array.null_count:
+        return np.ones(len(array), dtype=bool)
+    bits = np.frombuffer(array.buffers()[0], dtype=np.uint8)
+    unpacked = np.unpackbits(bits, bitorder="little")[array.offset : array.offset + len(array)]
+    return unpacked.astype(bool)
+
+
+def _numbers_of(array: pa.Array) -> NDArray[np.float64] | None:
+    """An integer or float32/64 column's values as floats (any number in a null's slot),
+    read from its data buffer; None for other types."""
+    import pyarrow as pa
+
+    kind = array.type
+    if pa.types.is_integer(kind):
+        dtype = np.dtype(f"{'i' if pa.types.is_signed_integer(kind) else 'u'}{kind.bit_width // 8}")
+    elif pa.types.is_float32(kind) or pa.types.is_float64(kind):
+        dtype = np.dtype(f"f{kind.bit_width // 8}")
+    else:
+        return None
+    data = array.buffers()[1]
+    if data is None or not len(array):
+        return np.zeros(len(array))
+    values = np.frombuffer(data, dtype=dtype)[array.offset : array.offset + len(array)]
+    return values.astype(np.float64)
+
+
+_PRINTABLE = np.zeros(256, dtype=bool)
+_PRINTABLE[0x21:0x7F] = True  # (a byte of an ASCII character other than space and controls)
+
+
+def _blank_texts(array: pa.Array) -> NDArray[np.bool_] | None:
+    """:func:`_blank_mask` of a string column from its buffers: a cell is blank when null or
+    empty, and not blank when it holds a printable ASCII character (white space in no one's
+    sense); None when some cell is neither (only other characters: Arrow's Unicode trim
+    decides)."""
+    import pyarrow as pa
+
+    n = len(array)
+    valid = _valid(array)
+    wide = pa.types.is_large_string(array.type)  # (64-bit offsets)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64 if wide else np.int32)
+    offsets = offsets[array.offset : array.offset + n + 1].astype(np.int64)
+    data = array.buffers()[2]
+    if data is None or not n:
+        nothing: NDArray[np.bool_] = ~valid | (offsets[1:] == offsets[:-1])
+        return nothing
+    printable = _PRINTABLE[np.frombuffer(data, dtype=np.uint8)]
+    seen = np.zeros(len(printable) + 1, dtype=np.int64)
+    np.cumsum(printable, out=seen[1:])
+    empty = offsets[1:] == offsets[:-1]
+    holds = seen[offsets[1:]] > seen[offsets[:-1]]
+    if (valid & ~empty & ~holds).any():
+        return None
+    blank: NDArray[np.bool_] = ~valid | empty
     return blank
 
 
@@ -307,11 +376,12 @@ def _text_values(array: pa.Array, blank: NDArray[np.bool_], *, shared: bool = Tr
     """Cells as text (None where blank): strings as they are (``shared``: each repeated
     text one object), integers in decimal, anything else as the CSV reader writes it."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if _is_text(array.type):
         cells: list[Any] = _shared_text(array) if shared else array.to_pylist()
     elif pa.types.is_integer(array.type):
+        import pyarrow.compute as pc
+
         cells = pc.cast(array, pa.string()).to_pylist()
     else:
         cells = [None if c is None else cell_text(c) for c in array.to_pylist()]
@@ -321,20 +391,12 @@ def _text_values(array: pa.Array, blank: NDArray[np.bool_], *, shared: bool = Tr
 def _shared_text(array: pa.Array) -> list[Any]:
     """A text column's cells, each distinct text one string object shared by its cells
     where the column repeats a few values (tags: a million cells, a few dozen values)."""
-    import pyarrow.compute as pc
-
-    if len(array) < 1000:
-        return list(array.to_pylist())
-    encoded = pc.dictionary_encode(array)
-    words: list[Any] = encoded.dictionary.to_pylist()
-    if 2 * len(words) > len(array):
-        return list(array.to_pylist())
-    indices = encoded.indices
-    at = np.frombuffer(indices.buffers()[1], dtype=np.int32)[indices.offset :][: len(indices)]
-    if indices.null_count:  # a null's slot holds any number: the blank mask says None there
-        at = np.where(_bools(pc.is_valid(indices)), at, 0)
-    words.append(None)  # (a column of nulls only has no words)
-    return list(map(words.__getitem__, at.tolist()))
+    cells: list[Any] = array.to_pylist()
+    if len(cells) < 1000:
+        return cells
+    distinct: dict[Any, Any] = {}
+    shared = list(map(distinct.setdefault, cells, cells))
+    return cells if 2 * len(distinct) > len(cells) else shared
 
 
 def _number_cells(
@@ -343,24 +405,11 @@ def _number_cells(
     """:func:`_number_values`, a column of integers or floats without a bad cell as an
     array (:class:`~optimizer.recipients.NumberCells`): its cells are listed only if a row's
     dict is wanted."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     from optimizer.recipients import NumberCells
 
-    kind = array.type
-    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+    values = _numbers_of(array)  # (integers and float32/64: others cell by cell)
+    if values is None or (np.isinf(values) & ~blank).any():  # (infinities: a message each)
         return _number_values(array, blank, whole=whole)
-    floats = pc.cast(array, pa.float64(), safe=False)
-    if pa.types.is_floating(kind):
-        infinite = pc.and_kleene(pc.is_inf(floats), pc.is_valid(floats))
-        if infinite.true_count:
-            return _number_values(array, blank, whole=whole)
-    data = floats.buffers()[1]
-    if data is None or not len(floats):
-        values = np.zeros(len(floats))
-    else:
-        values = np.frombuffer(data, dtype=np.float64)[floats.offset : floats.offset + len(floats)]
     values = np.where(blank, 0.0, values)  # (a null's slot holds any number)
     return NumberCells(values, ~blank, lambda: _number_values(array, blank, whole=whole)[0]), []
 

@@ -18,9 +18,11 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from optimizer import cli
+from optimizer import cli, columnar
 from optimizer.errors import InputError, Problem
 from optimizer.loading import load_data, load_scenario, read_recipients
 from optimizer.recipients import RecipientTable
@@ -519,4 +521,63 @@ def test_bad_rows_among_columns_read_as_arrays_are_worded_by_the_model(tmp_path:
         "recipients[2].score",
         "recipients[2].tags.t",
         "recipients[3].cap",
+    ]
+
+
+def _blank_by_compute(array: pa.Array) -> list[bool]:
+    """Blank cells as Arrow's compute functions find them (null, NaN, only white space)."""
+    import pyarrow.compute as pc
+
+    blank = pc.is_null(array, nan_is_null=True)
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        empty = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(array)), 0)
+        blank = pc.or_kleene(blank, pc.and_kleene(empty, pc.is_valid(array)))
+    return [bool(b) for b in blank.to_pylist()]
+
+
+@given(
+    st.lists(
+        st.one_of(st.none(), st.text(alphabet=st.sampled_from(" \t\u3000\xa0\x1c가a\u2028"))),
+        max_size=12,
+    ),
+    st.sampled_from([pa.string(), pa.large_string()]),
+    st.integers(0, 3),
+)
+def test_blank_text_cells_read_from_buffers_are_those_arrow_finds(
+    cells: list[str | None], kind: pa.DataType, offset: int
+) -> None:
+    array = pa.array(cells, kind).slice(min(offset, len(cells)))
+    assert columnar._blank_mask(array).tolist() == _blank_by_compute(array)
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.integers(-(2**31), 2**31)), max_size=12),
+    st.sampled_from([pa.int8(), pa.uint16(), pa.int32(), pa.uint64(), pa.float32(), pa.float64()]),
+    st.integers(0, 3),
+    st.booleans(),
+)
+def test_number_cells_read_from_buffers_are_those_arrow_reads(
+    cells: list[Any], kind: pa.DataType, offset: int, nan: bool
+) -> None:
+    """Blanks (nulls, NaN) and values of integer and float columns read from their buffers,
+    as Arrow's cast reads them."""
+    import pyarrow.compute as pc
+
+    if pa.types.is_integer(kind):
+        bits = kind.bit_width
+        low = -(2 ** (bits - 1)) if pa.types.is_signed_integer(kind) else 0
+        cells = [None if c is None else low + c % 2**bits for c in cells]
+    else:
+        cells = [
+            None if c is None else float("nan") if nan and c % 3 == 0 else (c % 2**20) / 4
+            for c in cells
+        ]
+    array = pa.array(cells, kind).slice(min(offset, len(cells)))
+    blank = columnar._blank_mask(array)
+    assert blank.tolist() == _blank_by_compute(array)
+    numbers = columnar._numbers_of(array)
+    assert numbers is not None
+    expected = pc.cast(array, pa.float64(), safe=False).to_pylist()
+    assert [v for v, b in zip(numbers.tolist(), blank, strict=True) if not b] == [
+        v for v, b in zip(expected, blank, strict=True) if not b
     ]
