@@ -19,10 +19,12 @@ allocation; status ``tie``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
 from optimizer.entitlement import IntArray
 from optimizer.exact import Key, key_function, ratio_gap
@@ -63,33 +65,46 @@ def find_ties(
     if not isinstance(cost, MarginalCost) or program.size < 2:
         return ()
     candidates = _candidates(cost, program, x)
-    if not candidates:
+    if not len(candidates):
         return ()
-    key = key_function(cost.rule, cost.exact, [0] * program.size)  # without the rank
+    givers = candidates[x[candidates] > program.lo[candidates]]
+    takers = candidates[x[candidates] < program.hi[candidates]]
+    # one class per exact cost value (the key without the rank): who may give, who take
+    values = _class_values(cost, program.size)
+    given_values, taken_values = values(givers, x[givers] - 1), values(takers, x[takers])
+    if isinstance(given_values, np.ndarray) and isinstance(taken_values, np.ndarray):
+        both = np.concatenate([given_values, taken_values])
+        coded = np.unique(both, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        give_class, take_class = coded[: len(givers)], coded[len(givers) :]
+    else:
+        codes: dict[Key, int] = {}
+        give_class = np.array(
+            [codes.setdefault(v, len(codes)) for v in given_values], dtype=np.int64
+        )
+        take_class = np.array(
+            [codes.setdefault(v, len(codes)) for v in taken_values], dtype=np.int64
+        )
+    shared = np.intersect1d(give_class, take_class)
+    if not len(shared):
+        return ()
+    keep_g, keep_t = np.isin(give_class, shared), np.isin(take_class, shared)
+    givers, give_class = givers[keep_g], give_class[keep_g]
+    takers, take_class = takers[keep_t], take_class[keep_t]
+    tight = _tight_memberships(program, x, np.union1d(givers, takers))
+    given, passed = _movable(program, x, (givers, give_class), (takers, take_class), tight)
     rank = cost.rank
-    classes: dict[Key, tuple[list[int], list[int]]] = {}
-    for i in candidates:
-        xi = int(x[i])
-        if xi > program.lo[i]:
-            classes.setdefault(_plain(key(i, xi - 1)), ([], []))[0].append(i)
-        if xi < program.hi[i]:
-            classes.setdefault(_plain(key(i, xi)), ([], []))[1].append(i)
-    tight = _tight_memberships(program, x, candidates)
     out = []
-    for value, (givers, takers) in classes.items():
-        if not givers or not takers:
-            continue
-        given, passed = _movable(program, x, givers, takers, tight)
-        if not given:
-            continue
-        given.sort(key=lambda i: int(rank[i]))
-        passed.sort(key=lambda j: int(rank[j]))
+    for c in np.unique(give_class[given]).tolist():
+        gave = givers[given & (give_class == c)]
+        took = takers[passed & (take_class == c)]
+        gave = gave[np.argsort(rank[gave], kind="stable")]
+        took = took[np.argsort(rank[took], kind="stable")]
         out.append(
             Tie(
-                units=len(given),
-                given=tuple(ids[i] for i in given[:MAX_LISTED]),
-                passed=tuple(ids[j] for j in passed[:MAX_LISTED]),
-                reason=_reason(cost, value, len(given), len(passed)),
+                units=len(gave),
+                given=tuple(ids[i] for i in gave[:MAX_LISTED].tolist()),
+                passed=tuple(ids[j] for j in took[:MAX_LISTED].tolist()),
+                reason=_reason(cost, len(gave), len(took)),
                 decided_by=decided_by,
             )
         )
@@ -97,10 +112,41 @@ def find_ties(
     return tuple(out)
 
 
-def _candidates(cost: MarginalCost, program: IntegerProgram, x: IntArray) -> list[int]:
+def _class_values(
+    cost: MarginalCost, size: int
+) -> Callable[[IntArray, IntArray], list[Key] | IntArray]:
+    """The exact cost of unit ``k[j]`` of recipient ``who[j]`` without the rank, as values
+    equal exactly when the costs are: ``k * denom - numer_i`` for Hamilton (int64 where
+    it fits, else Python integers; weighted with the quota first), the keys themselves
+    for divisor methods."""
+    exact = cost.exact
+    if cost.rule in ("hamilton", "weighted"):
+        numer = np.array(exact.numer, dtype=object)
+        denom = exact.denom
+        small = max(exact.numer, default=0) < 2**62 and min(exact.numer, default=0) > -(2**62)
+
+        def plain(who: IntArray, k: IntArray) -> list[Key] | IntArray:
+            mine = numer[who]
+            top = int(np.abs(k).max(initial=0))
+            if cost.rule == "hamilton" and small and top * denom < 2**62:
+                fits: IntArray = k * np.int64(denom) - mine.astype(np.int64)
+                return fits
+            value = (k.astype(object) * denom - mine).tolist()
+            if cost.rule == "hamilton":
+                return list(value)
+            return list(zip((-mine).tolist(), value, strict=True))
+
+        return plain
+    key = key_function(cost.rule, exact, [0] * size)  # without the rank
+    return lambda who, k: [
+        _plain(key(i, kk)) for i, kk in zip(who.tolist(), k.tolist(), strict=True)
+    ]
+
+
+def _candidates(cost: MarginalCost, program: IntegerProgram, x: IntArray) -> IntArray:
     """Recipients whose last or next unit's cost is within rounding of another
     recipient's next or last unit's: a float screen, so exact keys are computed only for
-    them (O(n log n))."""
+    them (O(n log n)). In increasing order."""
     n = program.size
     idx = np.arange(n, dtype=np.int64)
     has_last = x > program.lo
@@ -130,22 +176,20 @@ def _candidates(cost: MarginalCost, program: IntegerProgram, x: IntArray) -> lis
     side = np.concatenate([np.zeros(n, dtype=bool), np.ones(n, dtype=bool)])
     keep = ~np.isnan(v)
     v, tol, who, side = v[keep], tol[keep], who[keep], side[keep]
+    if not len(v):
+        return np.zeros(0, dtype=np.int64)
     order = np.argsort(v, kind="stable")
     v, tol, who, side = v[order], tol[order], who[order], side[order]
     near = np.abs(np.diff(v)) <= np.maximum(tol[1:], tol[:-1])
     # a run of near-equal values with both sides and two recipients is a candidate class
     starts = np.flatnonzero(np.concatenate([[True], ~near]))
-    ends = np.append(starts[1:], len(v))
-    found: set[int] = set()
-    for a, b in zip(
-        starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist(), strict=True
-    ):
-        sides = side[a:b]
-        members = who[a:b].tolist()
-        if sides.all() or not sides.any() or len(set(members)) < 2:
-            continue
-        found.update(members)
-    return sorted(found)
+    length = np.diff(np.append(starts, len(v)))
+    later = np.add.reduceat(side.astype(np.int64), starts)  # next units in the run
+    mixed = (later > 0) & (later < length)
+    several = np.minimum.reduceat(who, starts) < np.maximum.reduceat(who, starts)
+    chosen = np.repeat(mixed & several, length)
+    found: IntArray = np.unique(who[chosen])
+    return found
 
 
 def _plain(value: Key) -> Key:
@@ -163,53 +207,24 @@ not reported (the docstring of :func:`find_ties` says ties under grade_order are
 move reveals)."""
 
 
-_Tight = tuple[dict[int, int], dict[int, int], dict[int, int]]
-"""Per recipient, as bit sets over the group rules tight at ``x``: the rules at their
-minimum that contain it, those at their maximum, and every tight rule that contains it."""
+@dataclass(frozen=True)
+class _Tight:
+    """The group rules tight at ``x`` around the recipients ``who`` (increasing): each
+    recipient's giver code (the rules at their minimum that contain it, and every tight
+    rule that does) and taker code (those at their maximum, and every tight one), and
+    whether a giver of code ``a`` may pass a unit to a taker of code ``b``
+    (``allowed[a, b]``): unless the move leaves a rule at its minimum or enters one at
+    its maximum."""
+
+    who: IntArray
+    giver: IntArray
+    taker: IntArray
+    allowed: npt.NDArray[np.bool_]
 
 
-def _movable(
-    program: IntegerProgram, x: IntArray, givers: list[int], takers: list[int], tight: _Tight
-) -> tuple[list[int], list[int]]:
-    """The givers that can pass a unit to some taker, and the takers that can receive one
-    from some giver, with every bound and rule kept. Group rules are decided per class of
-    recipients sharing the rules that are tight at ``x`` (a move is blocked only by a rule
-    at its minimum that it leaves or at its maximum that it enters); grade orders per move,
-    exactly."""
-    low, up, member = tight
-    giver_classes: dict[tuple[int, int], list[int]] = {}
-    for i in givers:
-        giver_classes.setdefault((low[i], member[i]), []).append(i)
-    taker_classes: dict[tuple[int, int], list[int]] = {}
-    for j in takers:
-        taker_classes.setdefault((up[j], member[j]), []).append(j)
-    given: set[int] = set()
-    passed: set[int] = set()
-    checks = 0
-    for (g_low, g_member), g_list in giver_classes.items():
-        for (t_up, t_member), t_list in taker_classes.items():
-            if (
-                g_low & ~t_member or t_up & ~g_member
-            ):  # leaves a rule at its min, or enters one at its max
-                continue
-            if not program.orders:  # every i gives to any j != i of the classes
-                given.update(i for i in g_list if len(t_list) > 1 or t_list[0] != i)
-                passed.update(j for j in t_list if len(g_list) > 1 or g_list[0] != j)
-                continue
-            for i in g_list:
-                for j in t_list:
-                    if i == j or (i in given and j in passed) or checks >= MAX_ORDER_CHECKS:
-                        continue
-                    checks += 1
-                    if _orders_kept(program, x, i, j):
-                        given.add(i)
-                        passed.add(j)
-    return sorted(given), sorted(passed)
-
-
-def _tight_memberships(program: IntegerProgram, x: IntArray, who: list[int]) -> _Tight:
-    """:data:`_Tight` for the recipients ``who`` (one pass over the group rules)."""
-    people = np.array(who, dtype=np.int64)
+def _tight_memberships(program: IntegerProgram, x: IntArray, who: IntArray) -> _Tight:
+    """:class:`_Tight` for the recipients ``who`` (one pass over the group rules; the
+    rules as bits of Python integers, then a code per distinct set)."""
     low = np.zeros(len(who), dtype=object)
     up = np.zeros(len(who), dtype=object)
     member = np.zeros(len(who), dtype=object)
@@ -219,18 +234,125 @@ def _tight_memberships(program: IntegerProgram, x: IntArray, who: list[int]) -> 
         at_up = row.upper is not None and total >= row.upper
         if not (at_low or at_up):
             continue
-        inside = np.isin(people, row.index)
+        inside = np.isin(who, row.index)
         bit = 1 << r
         member[inside] |= bit
         if at_low:
             low[inside] |= bit
         if at_up:
             up[inside] |= bit
-    return (
-        dict(zip(who, low.tolist(), strict=True)),
-        dict(zip(who, up.tolist(), strict=True)),
-        dict(zip(who, member.tolist(), strict=True)),
-    )
+    giver_sets, giver = _codes(low, member, len(program.sums))
+    taker_sets, taker = _codes(up, member, len(program.sums))
+    allowed = np.array(
+        [
+            [not (g_low & ~t_member or t_up & ~g_member) for t_up, t_member in taker_sets]
+            for g_low, g_member in giver_sets
+        ],
+        dtype=bool,
+    ).reshape(len(giver_sets), len(taker_sets))
+    return _Tight(who, giver, taker, allowed)
+
+
+def _codes(
+    bound: npt.NDArray[np.object_], member: npt.NDArray[np.object_], rules: int
+) -> tuple[list[tuple[int, int]], IntArray]:
+    """The distinct (bound, member) pairs of rule sets, and each recipient's code: by
+    numpy on int64 bit sets while the rules fit in them, else set by set."""
+    if rules <= 31:  # both sets in one int64: (bound << 31) | member
+        pairs = (bound.astype(np.int64) << 31) | member.astype(np.int64)
+        distinct, code = np.unique(pairs, return_inverse=True)
+        table = [(v >> 31, v & (2**31 - 1)) for v in distinct.tolist()]
+        return table, code.reshape(-1).astype(np.int64)
+    seen: dict[tuple[int, int], int] = {}
+    codes = [
+        seen.setdefault(p, len(seen)) for p in zip(bound.tolist(), member.tolist(), strict=True)
+    ]
+    return list(seen), np.array(codes, dtype=np.int64)
+
+
+MAX_DENSE = 4_000_000
+"""Classes times codes up to which the allowed partners are counted in one table."""
+
+
+def _movable(
+    program: IntegerProgram,
+    x: IntArray,
+    givers: tuple[IntArray, IntArray],
+    takers: tuple[IntArray, IntArray],
+    tight: _Tight,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Which givers (recipients with their classes) can pass a unit to some other taker of
+    their class, and which takers can receive one from some other giver, with every bound
+    and rule kept. Group rules are decided on the codes of :class:`_Tight` (a move is
+    blocked only by a rule at its minimum that it leaves or at its maximum that it
+    enters): each giver's allowed partners are counted per class in one table; grade
+    orders per move, exactly."""
+    (gw, gc), (tw, tc) = givers, takers
+    g_code = tight.giver[np.searchsorted(tight.who, gw)]
+    t_code = tight.taker[np.searchsorted(tight.who, tw)]
+    classes = int(max(gc.max(initial=-1), tc.max(initial=-1))) + 1
+    width = max(tight.allowed.shape)
+    if program.orders or classes * width > MAX_DENSE:
+        return _movable_by_class(program, x, (gw, gc, g_code), (tw, tc, t_code), tight)
+    allowed = tight.allowed.astype(np.int64)
+    takers_of = np.zeros((classes, allowed.shape[1]), dtype=np.int64)
+    np.add.at(takers_of, (tc, t_code), 1)
+    givers_of = np.zeros((classes, allowed.shape[0]), dtype=np.int64)
+    np.add.at(givers_of, (gc, g_code), 1)
+    reach_g = (takers_of @ allowed.T)[gc, g_code]  # allowed takers in the giver's class
+    reach_t = (givers_of @ allowed)[tc, t_code]
+    # less the recipient itself where its last and next units cost the same (a zero
+    # quota under a divisor method): it is then a giver and a taker of one class
+    both_g = np.isin(gw * classes + gc, tw * classes + tc)
+    both_t = np.isin(tw * classes + tc, gw * classes + gc)
+    if both_g.any():
+        own = tight.taker[np.searchsorted(tight.who, gw[both_g])]
+        reach_g[both_g] -= tight.allowed[g_code[both_g], own]
+    if both_t.any():
+        own = tight.giver[np.searchsorted(tight.who, tw[both_t])]
+        reach_t[both_t] -= tight.allowed[own, t_code[both_t]]
+    return reach_g > 0, reach_t > 0
+
+
+def _movable_by_class(
+    program: IntegerProgram,
+    x: IntArray,
+    givers: tuple[IntArray, IntArray, IntArray],
+    takers: tuple[IntArray, IntArray, IntArray],
+    tight: _Tight,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """:func:`_movable` one class at a time: under grade orders (each move checked, at
+    most :data:`MAX_ORDER_CHECKS` a class) or with too many classes and codes for one
+    table."""
+    (gw, gc, g_code), (tw, tc, t_code) = givers, takers
+    given = np.zeros(len(gw), dtype=bool)
+    passed = np.zeros(len(tw), dtype=bool)
+    for c in np.intersect1d(gc, tc).tolist():
+        # the class's givers and takers by code, codes in order of first appearance
+        by_giver: dict[int, list[int]] = {}
+        for a in np.flatnonzero(gc == c).tolist():
+            by_giver.setdefault(int(g_code[a]), []).append(a)
+        by_taker: dict[int, list[int]] = {}
+        for b in np.flatnonzero(tc == c).tolist():
+            by_taker.setdefault(int(t_code[b]), []).append(b)
+        checks = 0
+        for code_g, rows_g in by_giver.items():
+            for code_t, rows_t in by_taker.items():
+                if not tight.allowed[code_g, code_t]:
+                    continue
+                for a in rows_g:
+                    for b in rows_t:
+                        i, j = int(gw[a]), int(tw[b])
+                        if i == j or (given[a] and passed[b]):
+                            continue
+                        if program.orders:
+                            if checks >= MAX_ORDER_CHECKS:
+                                continue
+                            checks += 1
+                            if not _orders_kept(program, x, i, j):
+                                continue
+                        given[a] = passed[b] = True
+    return given, passed
 
 
 def _orders_kept(program: IntegerProgram, x: IntArray, i: int, j: int) -> bool:
@@ -246,7 +368,7 @@ def _orders_kept(program: IntegerProgram, x: IntArray, i: int, j: int) -> bool:
     return True
 
 
-def _reason(cost: MarginalCost, value: Key, given: int, passed: int) -> str:
+def _reason(cost: MarginalCost, given: int, passed: int) -> str:
     """Why the units tie, in words."""
     seats = f"{given} unit{'s' if given != 1 else ''} for {given + passed} recipients"
     if cost.rule == "hamilton":
