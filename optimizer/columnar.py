@@ -112,7 +112,9 @@ def _cells(raw: bytes, shown: str, suffix: str) -> tuple[_Cells, list[int], int]
             [Problem("recipients.file", f"{shown} is empty (expected columns: id, score)")]
         )
     names = [table.column_names[j] for j in kept]
-    chunks = [_plain(table.column(j)) for j in kept]
+    chunks = [
+        _plain(table.column(j), tag=_is_tag(name)) for j, name in zip(kept, names, strict=True)
+    ]
     blanks = [_blank_mask(column) for column in chunks]
     columns = recipient_columns(names, lambda j: not bool(blanks[j].all()), shown)
     blank_rows = np.logical_and.reduce([blanks[j] for j, _ in columns])
@@ -232,7 +234,14 @@ def _read_table(raw: bytes, shown: str, suffix: str) -> pa.Table:
             decoded = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
             if decoded > MAX_DECODED_BYTES:  # a small file may decompress to gigabytes
                 raise _TooLarge(f"{decoded:,} bytes")
-            return parquet.read()
+            tags = [  # read as dictionaries: a few distinct texts, not one per row
+                field.name
+                for field in parquet.schema_arrow
+                if _is_tag(field.name) and pa.types.is_string(field.type)
+            ]
+            if tags:
+                parquet = pq.ParquetFile(pa.BufferReader(raw), metadata=meta, read_dictionary=tags)
+            return parquet.read(use_threads=False)  # (threads: more CPU time, not less)
         try:  # Feather version 2 is the Arrow IPC file format
             return pa.ipc.open_file(pa.BufferReader(raw)).read_all()
         except pa.ArrowInvalid:
@@ -260,14 +269,33 @@ class _TooLarge(Exception):
     """A columnar file whose data, decompressed, would exceed :data:`MAX_DECODED_BYTES`."""
 
 
-def _plain(column: pa.ChunkedArray) -> pa.Array:
-    """One contiguous array, dictionary-encoded columns (pandas categories) decoded."""
+def _plain(column: pa.ChunkedArray, *, tag: bool = False) -> pa.Array:
+    """One contiguous array, dictionary-encoded columns (pandas categories) decoded, except
+    a tag's dictionary of texts (:func:`_dictionary_texts` reads it)."""
     import pyarrow as pa
 
     array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    if pa.types.is_dictionary(array.type):
+    if pa.types.is_dictionary(array.type) and not (tag and _is_text(array.type.value_type)):
         array = array.dictionary_decode()
     return array
+
+
+def _is_tag(name: str) -> bool:
+    return name.strip().startswith(TAG_PREFIX)
+
+
+def _codes(indices: pa.Array) -> NDArray[np.int64]:
+    """A dictionary's indices as numbers, 0 where null."""
+    import pyarrow as pa
+
+    kind = indices.type
+    signed = "i" if pa.types.is_signed_integer(kind) else "u"
+    data = indices.buffers()[1]
+    if data is None or not len(indices):
+        return np.zeros(len(indices), dtype=np.int64)
+    at = np.frombuffer(data, dtype=np.dtype(f"{signed}{kind.bit_width // 8}"))
+    at = at[indices.offset : indices.offset + len(indices)].astype(np.int64)
+    return np.where(_valid(indices), at, 0)
 
 
 def _is_text(kind: pa.DataType) -> bool:
@@ -286,13 +314,16 @@ def _blank_mask(array: pa.Array) -> NDArray[np.bool_]:
 
     if pa.types.is_null(array.type):
         return np.ones(len(array), dtype=bool)
+    if pa.types.is_dictionary(array.type):  # (a tag's texts: each distinct one looked at once)
+        words = _blank_mask(array.dictionary)
+        if not len(words):
+            return np.ones(len(array), dtype=bool)
+        return ~_valid(array.indices) | words[_codes(array.indices)]
     numbers = _numbers_of(array)
     if numbers is not None:
         return ~_valid(array) | np.isnan(numbers)
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        blank = _blank_texts(array)
-        if blank is not None:
-            return blank
+        return _blank_texts(array)
     import pyarrow.compute as pc
 
     blank = _bools(pc.is_null(array, nan_is_null=True))
@@ -335,11 +366,11 @@ _PRINTABLE = np.zeros(256, dtype=bool)
 _PRINTABLE[0x21:0x7F] = True  # (a byte of an ASCII character other than space and controls)
 
 
-def _blank_texts(array: pa.Array) -> NDArray[np.bool_] | None:
+def _blank_texts(array: pa.Array) -> NDArray[np.bool_]:
     """:func:`_blank_mask` of a string column from its buffers: a cell is blank when null or
     empty, and not blank when it holds a printable ASCII character (white space in no one's
-    sense); None when some cell is neither (only other characters: Arrow's Unicode trim
-    decides)."""
+    sense); a cell of other characters only is blank when ``str.strip`` leaves nothing (as
+    Arrow's Unicode trim: a test checks every character)."""
     import pyarrow as pa
 
     n = len(array)
@@ -356,9 +387,13 @@ def _blank_texts(array: pa.Array) -> NDArray[np.bool_] | None:
     np.cumsum(printable, out=seen[1:])
     empty = offsets[1:] == offsets[:-1]
     holds = seen[offsets[1:]] > seen[offsets[:-1]]
-    if (valid & ~empty & ~holds).any():
-        return None
     blank: NDArray[np.bool_] = ~valid | empty
+    undecided = np.flatnonzero(valid & ~empty & ~holds).tolist()
+    if undecided:  # (names in Korean, say: their texts are looked at, by C functions)
+        from operator import not_
+
+        texts = map(array.to_pylist().__getitem__, undecided)
+        blank[undecided] = np.fromiter(map(not_, map(str.strip, texts)), bool, len(undecided))
     return blank
 
 
@@ -377,8 +412,13 @@ def _text_values(array: pa.Array, blank: NDArray[np.bool_], *, shared: bool = Tr
     text one object), integers in decimal, anything else as the CSV reader writes it."""
     import pyarrow as pa
 
-    if _is_text(array.type):
-        cells: list[Any] = _shared_text(array) if shared else array.to_pylist()
+    if pa.types.is_dictionary(array.type):  # (a tag's texts)
+        words: list[Any] = array.dictionary.to_pylist()
+        words.append(None)
+        at = np.where(_valid(array.indices), _codes(array.indices), len(words) - 1)
+        cells: list[Any] = list(map(words.__getitem__, at.tolist()))
+    elif _is_text(array.type):
+        cells = _shared_text(array) if shared else array.to_pylist()
     elif pa.types.is_integer(array.type):
         import pyarrow.compute as pc
 

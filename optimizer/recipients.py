@@ -263,6 +263,8 @@ class RecipientTable(Sequence["Recipient"]):
     @property
     def labels(self) -> list[str]:
         """Display names: ``name`` when given, else ``id`` (as ``Recipient.label``)."""
+        if self.names.count(None) == len(self.names):  # (no names: in C)
+            return list(self.ids)
         return [name or rid for rid, name in zip(self.ids, self.names, strict=True)]
 
     def cap_array(self, missing: int) -> IntArray:
@@ -284,7 +286,7 @@ class RecipientTable(Sequence["Recipient"]):
         if self._tag_columns is not None:
             column = self._tag_columns.get(tag)
             return [None] * len(self.ids) if column is None else list(column)
-        return [tags.get(tag) for tags in self.tags]
+        return list(map(dict.get, self.tags, repeat(tag)))
 
     def order(self) -> IntArray:
         """Positions sorted by id (code-point order, as Python sorts ``str``): the engine's

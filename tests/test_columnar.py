@@ -484,6 +484,7 @@ def test_columns_read_as_arrays_give_the_scenario_of_the_dicts(tmp_path: Path) -
     assert isinstance(table_read, RecipientTable)
     assert table_read.tag_column("kind") == ["k", None, "m", "k"]
     assert table_read.tag_column("other") == [None] * 4
+    assert table_read.labels == ["b", "a", "c", "d"]  # (no names: the ids)
     assert from_columns.content_hash == from_dicts.content_hash
     assert from_columns.canonical_text() == from_dicts.canonical_text()
     assert table_read.row(2) == from_dicts.recipients[2]
@@ -581,3 +582,30 @@ def test_number_cells_read_from_buffers_are_those_arrow_reads(
     assert [v for v, b in zip(numbers.tolist(), blank, strict=True) if not b] == [
         v for v, b in zip(expected, blank, strict=True) if not b
     ]
+
+
+def test_every_character_is_blank_or_not_as_arrow_trims_it() -> None:
+    """A text of characters other than printable ASCII is looked at by ``str.strip``: it
+    finds white space where Arrow's Unicode trim does, for every character."""
+    characters = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    texts = pa.array([*characters, " \u3000\t", "\xa0가", "", None])
+    assert columnar._blank_mask(texts).tolist() == _blank_by_compute(texts)
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["a", " ", "가", "", "\u3000", "b c"]))),
+    st.sampled_from([pa.int8(), pa.int32(), pa.uint16()]),
+    st.integers(0, 3),
+)
+def test_a_tag_read_as_a_dictionary_is_the_tag_decoded(
+    cells: list[str | None], index: pa.DataType, offset: int
+) -> None:
+    """Blank cells and texts of a tag column read as a dictionary (each distinct text once)
+    are those of the column decoded."""
+    encoded = pa.array(cells, pa.string()).dictionary_encode()
+    array = pa.DictionaryArray.from_arrays(encoded.indices.cast(index), encoded.dictionary)
+    array = array.slice(min(offset, len(cells)))
+    decoded = array.dictionary_decode()
+    blank = columnar._blank_mask(decoded)
+    assert columnar._blank_mask(array).tolist() == blank.tolist()
+    assert columnar._text_values(array, blank) == columnar._text_values(decoded, blank)
