@@ -37,25 +37,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, get_args
 
 import typer
-from rich import box
-from rich.cells import cell_len
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
-from rich.text import Text
 
 import optimizer
 from optimizer import solvers
 from optimizer.compile import build_program
 from optimizer.errors import AllotError, InputError, Problem
 from optimizer.loading import MAX_FILE_BYTES, load_data, load_scenario, validate_data
-from optimizer.matrix_view import matrix_note, matrix_table
-from optimizer.paradox import paradox_checks
 from optimizer.result import ALLOCATION_COLUMNS, Result, Status, Tie
 from optimizer.scenario import Backend, Scenario
 from optimizer.solve import choose_backend, solve
 
-if TYPE_CHECKING:  # the what-if modules load with their commands: `solve` starts faster
+if TYPE_CHECKING:  # the what-if modules and Rich load where used: `solve` starts faster
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from optimizer.parallel import Progress
     from optimizer.result import Allocations
     from optimizer.robust import RobustReport
@@ -374,6 +370,8 @@ def solve_command(
                 scenario, backend=backend, time_limit_s=time_limit, memory_mb=max_memory_mb
             )
             if checks:
+                from optimizer.paradox import paradox_checks  # (only with the checks)
+
                 again = functools.partial(
                     solve,
                     backend=backend,
@@ -537,6 +535,8 @@ def _plain_text(draw: Callable[[Console], None]) -> str:
 def _console(file: TextIO, *, plain: bool = False) -> Console:
     """A Rich console on ``file``; ``plain``: no colour and a wide fixed width (files, pipes).
     Markup is off: names and field paths may contain brackets."""
+    from rich.console import Console
+
     options: dict[str, Any] = {"color_system": None, "width": PLAIN_WIDTH} if plain else {}
     return Console(file=file, highlight=False, markup=False, emoji=False, **options)
 
@@ -572,6 +572,11 @@ def _number(value: float) -> str:
 
 
 def _print_report(console: Console, result: Result, scenario: Scenario) -> None:
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    from optimizer.matrix_view import matrix_note, matrix_table
+
     unit = scenario.unit
     objective = result.objective["kind"]
     if result.objective.get("method"):
@@ -704,6 +709,11 @@ def _tie_line(tie: Tie) -> str:
 def _allocation_table(result: Result, title: Text, label: str, *, with_amount: bool) -> Table:
     """One row per recipient. Numbers never wrap or get cut; on a narrow terminal the name
     and binding columns fold instead."""
+    from rich import box
+    from rich.cells import cell_len
+    from rich.table import Table
+    from rich.text import Text
+
     allocations = result.allocations
     table = Table(
         title=title,
@@ -1110,6 +1120,8 @@ def _emit(
 @contextlib.contextmanager
 def _progress(total: int, what: str) -> Iterator[Progress | None]:
     """A Rich progress bar on stderr for long runs on a terminal; nothing otherwise."""
+    from rich.console import Console
+
     console = Console(file=sys.stderr, highlight=False, markup=False)
     if total < PROGRESS_MIN_TASKS or not console.is_terminal:
         yield None
@@ -1190,12 +1202,17 @@ def _sensitivity_text(report: SensitivityReport, fmt: OutputFormat) -> str:
 
 
 def _plain_table() -> Table:
+    from rich import box
+    from rich.table import Table
+
     return Table(box=box.SIMPLE_HEAVY, pad_edge=False, collapse_padding=True)
 
 
 def _print_titled(console: Console, title: str, table: Table) -> None:
     """A title on its own line (a table title would wrap at the table's width), then the
     table."""
+    from rich.text import Text
+
     console.print(Text(title, style="bold"))
     console.print(table)
 
@@ -1205,6 +1222,8 @@ def _signed(value: int | None) -> str:
 
 
 def _print_comparison(console: Console, comparison: dict[str, Any]) -> None:
+    from rich.text import Text
+
     from optimizer.export import metric_rows, rule_rows
 
     runs = comparison["runs"]
@@ -1259,6 +1278,8 @@ def _print_run_checks(
     console: Console, labels: Sequence[str], checks: Sequence[Sequence[dict[str, Any]]]
 ) -> None:
     """Each run's paradox verdicts side by side, then the counterexamples of those that fail."""
+    from rich.text import Text
+
     names = list(dict.fromkeys(c["check"] for run in checks for c in run))
     if not names:
         console.print(Text("paradox checks: not computed for these runs"))
@@ -1292,6 +1313,8 @@ def _metric_text(value: Any) -> str:
 
 
 def _print_sweep(console: Console, report: SweepReport) -> None:
+    from rich.text import Text
+
     results = report.results
     title = "sweep of " + " × ".join(report.parameters)
     if results:
@@ -1320,6 +1343,8 @@ SHOWN_POINTS = 10
 
 def _print_sweep_checks(console: Console, report: SweepReport) -> None:
     """The verdicts across the sweep's points, and the quota verdict of each point."""
+    from rich.text import Text
+
     table = _plain_table()
     table.add_column("check", overflow="fold")
     table.add_column("verdict", no_wrap=True)
@@ -1341,6 +1366,8 @@ def _print_sweep_checks(console: Console, report: SweepReport) -> None:
 
 
 def _print_robust(console: Console, report: RobustReport) -> None:
+    from rich.text import Text
+
     title = (
         f"{report.scenario}: {report.samples:,} samples, score noise N(0, {report.noise:g}²) "
         f"points, seed {report.seed}"
@@ -1377,6 +1404,8 @@ def _print_robust(console: Console, report: RobustReport) -> None:
 
 
 def _change_text(change: Change | None, units: int, down: bool) -> Text:
+    from rich.text import Text
+
     if change is None:
         return Text("no change", style="dim")
     sign = "-" if down else "+"
@@ -1387,6 +1416,8 @@ def _change_text(change: Change | None, units: int, down: bool) -> Text:
 
 
 def _print_sensitivity(console: Console, report: SensitivityReport) -> None:
+    from rich.text import Text
+
     title = (
         f"{report.scenario}: smallest score change that moves the units "
         f"(precision {report.precision:g} points)"

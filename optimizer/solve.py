@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,11 +36,6 @@ from optimizer.apportion import maxmin_floors
 from optimizer.certificate import certificate, milp_proof, search_certificate
 from optimizer.collector import cyclic_gc_paused
 from optimizer.compile import build_program
-from optimizer.components import solve_components
-from optimizer.crossing import RULES as CROSSING_RULES
-from optimizer.crossing import Unsettled as CrossingUnsettled
-from optimizer.crossing import cells_of, crossing_feasible, solve_with_certificate
-from optimizer.diagnosis import diagnose
 from optimizer.entitlement import Entitlements, IntArray
 from optimizer.errors import InputError, Problem
 from optimizer.exact import ExactQuota
@@ -58,16 +53,15 @@ from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, feasible, relaxation, solve_structured, structure
 from optimizer.plan_rules import biproportional_rule, components_rule, two_stage_rule
-from optimizer.quota_method import solve_quota
 from optimizer.recipients import RecipientTable
 from optimizer.result import Allocations, OverrideNote, Result, SolverReport, Status, Tie
 from optimizer.rules import CompiledRules
 from optimizer.scenario import Scenario, TieBreak
 from optimizer.solvers import Backend, Outcome
-from optimizer.stages import solve_two_stage
-from optimizer.thresholds import Searched, ThresholdSearch
 from optimizer.ties import find_ties, refused
-from optimizer.twoway import solve_biproportional
+
+if TYPE_CHECKING:  # the paths a scenario may not take load where taken: `solve` starts faster
+    from optimizer.thresholds import Searched
 
 AUTO_MILP = "highs"
 MAX_MILP_UNITS = units_allowed(DEFAULT_RUN_MEMORY_MB, MILP_BYTES_PER_UNIT)
@@ -192,12 +186,20 @@ def _solve(
     if has_grading(scenario):  # eligibility, grades by rank, grade increments
         return solve_graded(scenario, again)
     if (stages := two_stage_rule(scenario)) is not None:  # regions, then their programmes
+        from optimizer.stages import solve_two_stage
+
         return solve_two_stage(scenario, stages, again)
     if (parts := components_rule(scenario)) is not None:  # base + incentive, rounded jointly
+        from optimizer.components import solve_components
+
         return solve_components(scenario, parts, again)
     if (matrix := biproportional_rule(scenario)) is not None:  # the region x kind matrix
+        from optimizer.twoway import solve_biproportional
+
         return solve_biproportional(scenario, matrix[1])
     if scenario.objective.method == "quota":  # Balinski-Young: its own sequential method
+        from optimizer.quota_method import solve_quota
+
         return solve_quota(scenario)
     ent, rules, program = build_program(scenario)
     program = program.folded()
@@ -250,6 +252,8 @@ def _solve(
             status, x, detail = Status.TIE, None, refused(found)
     diagnosis = None
     if status == Status.INFEASIBLE:
+        from optimizer.diagnosis import diagnose
+
         diagnosis = diagnose(scenario, milp_units=units_allowed(memory_mb, MILP_BYTES_PER_UNIT))
     seconds = time.perf_counter() - started
     report = SolverReport(
@@ -368,6 +372,10 @@ def _by_crossing(
     as a convex-cost flow over the cells (:mod:`optimizer.crossing`); None when the rules
     are not two such families, the cost is not one it sums exactly, or it runs out of
     moves. ``proof`` receives the flow's certificate."""
+    from optimizer.crossing import RULES as CROSSING_RULES
+    from optimizer.crossing import Unsettled as CrossingUnsettled
+    from optimizer.crossing import cells_of, crossing_feasible, solve_with_certificate
+
     cells = cells_of(program)
     if cells is None or not isinstance(program.cost, MarginalCost):
         return None
@@ -405,6 +413,8 @@ def _by_search(
     as the feasibility oracle. Its sorted unit table must fit the run's memory, else the
     search runs in exact arithmetic without one. ``proof`` receives the search's
     certificate (Hamilton and ``weighted``: :func:`optimizer.certificate.search_certificate`)."""
+    from optimizer.thresholds import ThresholdSearch
+
     searcher = ThresholdSearch(
         program, max_sorted_units=units_allowed(memory_mb, SORT_BYTES_PER_UNIT)
     )

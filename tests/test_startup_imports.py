@@ -65,6 +65,38 @@ def test_a_14_region_solve_loads_no_solver_package(tmp_path: Path) -> None:
     assert json.loads(out.read_text(encoding="utf-8"))["status"] == "optimal"
 
 
+UNUSED_BY_THE_REGIONS_RUN = (
+    "rich.console",
+    "rich.table",
+    "optimizer.matrix_view",
+    "optimizer.diagnosis",
+    "optimizer.crossing",
+    "optimizer.stages",
+    "optimizer.components",
+    "optimizer.twoway",
+    "optimizer.biproportional",
+)
+"""What the 14-region run, written as JSON, takes no path through: no table is drawn, the
+scenario is feasible, and it is no plan (two stages, components, a matrix)."""
+
+
+def test_a_json_solve_draws_no_table_and_loads_only_its_own_path(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    code = run_cli("solve", "scenarios/regions-2025.yaml", "-f", "json", "-o", str(out))
+    watch = (*UNUSED_BY_THE_REGIONS_RUN, "optimizer.paradox")
+    assert loaded_after(code, watch) == ["optimizer.paradox"]  # the checks run by default
+    no_checks = run_cli("solve", "scenarios/regions-2025.yaml", "-f", "json", "--no-checks")
+    assert loaded_after(no_checks, watch) == []
+
+
+def test_a_table_on_the_terminal_and_a_plan_load_what_they_use(tmp_path: Path) -> None:
+    """Control: the table format loads Rich, and a two-stage plan its module."""
+    table = run_cli("solve", "scenarios/regions-2025.yaml", "-f", "table", "--no-checks")
+    assert loaded_after(table, ("rich.table", "optimizer.stages")) == ["rich.table"]
+    plan = run_cli("solve", "scenarios/plan-2023/two-stage.yaml", "-f", "json", "--no-checks")
+    assert loaded_after(plan, ("rich.table", "optimizer.stages")) == ["optimizer.stages"]
+
+
 def test_the_check_sees_a_package_a_command_does_load(tmp_path: Path) -> None:
     """Control: writing Parquet loads pyarrow, and the probe reports it; but not pandas
     (pyarrow imports it for ``pa.array``, ``to_numpy`` and Python scalars, which the
