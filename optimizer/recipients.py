@@ -293,7 +293,9 @@ class RecipientTable(Sequence["Recipient"]):
         canonical order, computed once."""
         if self._order is None:
             ids = self.ids
-            if "\x00" in "".join(ids):  # NumPy strings cannot hold NUL: sort in Python
+            if all(map(operator.lt, ids, ids[1:])):  # listed in id order already (in C)
+                order = np.arange(len(ids), dtype=np.int64)
+            elif "\x00" in "".join(ids):  # NumPy strings cannot hold NUL: sort in Python
                 order = np.array(sorted(range(len(ids)), key=ids.__getitem__), dtype=np.int64)
             else:  # ids are unique: no ties
                 order = np.argsort(np.array(ids, dtype=str), kind="stable").astype(np.int64)

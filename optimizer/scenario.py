@@ -755,7 +755,7 @@ def _cross_problems(scenario: Scenario) -> list[Problem]:
                 )
             )
     overridden: set[str] = set()
-    ids = set(table.ids)
+    ids = set(table.ids) if scenario.overrides or scenario.tie_break else set()
     for index, override in enumerate(scenario.overrides or ()):
         if override.id not in ids:
             problems.append(Problem(f"overrides[{index}].id", f"no recipient {override.id!r}"))

@@ -422,3 +422,14 @@ def test_a_long_text_column_of_few_values_reads_cell_for_cell(tmp_path: Path) ->
     expected = [{} if r is None or not r.strip() else {"region": r} for r in regions]
     assert [r.tags for r in load_scenario(path).recipients] == expected
     assert [r.get("tags", {}) for r in load_data(path)["recipients"]] == expected
+
+
+@given(st.lists(st.text("ab\x00éZ가", min_size=1, max_size=3), unique=True, min_size=1, max_size=8))
+def test_order_sorts_ids_as_python_sorts_text(ids: list[str]) -> None:
+    """The engine's order is the ids' code-point order, whether the table lists them in
+    that order already or not."""
+    for listed in (ids, sorted(ids)):
+        rows = [{"id": f"x{rid}", "score": 1.0} for rid in listed]
+        table, problems, _ = recipient_table(rows)
+        assert table is not None and not problems
+        assert [table.ids[i] for i in table.order()] == sorted(table.ids)
