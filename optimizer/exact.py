@@ -76,7 +76,7 @@ class ExactQuota:
         if total <= 0:
             return cls(tuple(0 for _ in entitlement), 1)
         per_quota = Fraction(total, budget * 10**exponent)
-        return cls(tuple(budget * e for e in entitlement), total, per_quota)
+        return cls(tuple([budget * e for e in entitlement]), total, per_quota)
 
     def fraction(self, i: int) -> Fraction:
         """Recipient ``i``'s quota as a fraction."""
@@ -178,7 +178,16 @@ def exact_entitlements(
     w, a = decimal_integers(weight)
     s, b = decimal_integers(score)
     m, c = decimal_integers(multiplier)
-    return [x * y * z for x, y, z in zip(w, s, m, strict=True)], a + b + c
+    try:
+        factors = [np.array(v, dtype=np.int64) for v in (w, s, m)]
+    except OverflowError:
+        factors = [np.array(v, dtype=object) for v in (w, s, m)]
+    else:  # whole arrays in int64 while the products provably fit, else Python integers
+        top = math.prod(int(np.abs(f).max(initial=0)) for f in factors)
+        if top >= 2**63 or any(int(f.min(initial=0)) == -(2**63) for f in factors):
+            factors = [f.astype(object) for f in factors]
+    product: list[int] = (factors[0] * factors[1] * factors[2]).tolist()
+    return product, a + b + c
 
 
 def exact_rank(approx: FloatArray, exact: Sequence[int]) -> IntArray:

@@ -12,7 +12,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.exact import decimal, exact_rank, scaled_bound
+from optimizer.exact import decimal, exact_entitlements, exact_rank, scaled_bound
 from tests.hypothesis_profile import examples
 
 EXAMPLES = settings(
@@ -79,3 +79,21 @@ def test_exact_rank_orders_by_the_exact_entitlement_then_position(
     expected = np.empty(len(exact), dtype=np.int64)
     expected[order] = np.arange(len(exact))
     assert rank.tolist() == expected.tolist()
+
+
+FACTORS = st.decimals(0, 1000, places=2, allow_nan=False).map(float) | st.sampled_from(
+    [1.15, 0.85, 1.3, 87.5, 1e15, 123456789.012345, 0.1 + 0.2]
+)
+
+
+@EXAMPLES
+@given(st.lists(st.tuples(FACTORS, FACTORS, FACTORS), min_size=1, max_size=20))
+def test_exact_entitlements_are_the_products_of_the_decimals(
+    rows: list[tuple[float, float, float]],
+) -> None:
+    """In int64 while the products fit, in Python integers past it (10^15 * 10^15 ...)."""
+    weight, score, multiplier = (np.array(col, dtype=np.float64) for col in zip(*rows, strict=True))
+    got, exponent = exact_entitlements(weight, score, multiplier)
+    expected = [decimal(w) * decimal(s) * decimal(m) for w, s, m in rows]
+    assert [Fraction(v, 10**exponent) for v in got] == expected
+    assert all(type(v) is int for v in got)

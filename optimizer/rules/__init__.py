@@ -96,5 +96,4 @@ class _Sources:
         bound[moved] = new[moved]
 
     def per_recipient(self) -> tuple[tuple[str, ...], ...]:
-        table = self.table
-        return tuple([table[c] for c in self.code.tolist()])
+        return tuple(map(self.table.__getitem__, self.code.tolist()))

@@ -25,11 +25,10 @@ class TagIndex:
     def members(self, tag: str, value: str) -> IntArray:
         if tag not in self._by_tag:
             held = self._table.tag_column(tag)
-            column = [held[p] for p in self._position.tolist()]
-            codes: dict[str | None, int] = {}
-            coded = np.fromiter(
-                (codes.setdefault(v, len(codes)) for v in column), dtype=np.int64, count=len(column)
-            )
+            # a code per distinct value, each recipient's code read by C-level calls
+            codes = {v: c for c, v in enumerate(dict.fromkeys(held))}
+            by_position = np.fromiter(map(codes.__getitem__, held), np.int64, count=len(held))
+            coded = by_position[self._position]
             order = np.argsort(coded, kind="stable")  # members of each value in index order
             bounds = np.searchsorted(coded[order], np.arange(len(codes) + 1))
             self._by_tag[tag] = {
