@@ -355,8 +355,6 @@ class RecipientTable(Sequence["Recipient"]):
                 return [column[positions[0]]]
             return list(itemgetter(*positions)(column))
 
-        ids = list(map(_TEXT, pick(self.ids)))
-
         def tags(head: str = "") -> list[str]:
             if self._tag_columns is None:
                 return _tag_texts(pick(self.tags), head)
@@ -364,17 +362,21 @@ class RecipientTable(Sequence["Recipient"]):
             return _tag_column_texts(columns, len(positions), head)
 
         if self.criteria is None and self.hard is None:
+            given = pick(self.ids)
+            plain = _plain_text("".join(given))  # then an id's JSON is the id between quotes
+            quote = '"' if plain else ""
             columns = [
                 _memo_texts(pick(self.cap), str, ',{"cap":'),
-                _memo_texts(self.floor[order].tolist(), str, ',"floor":', ',"id":'),
-                ids,
-                _memo_texts(pick(self.names), _TEXT, ',"name":'),
+                _memo_texts(self.floor[order].tolist(), str, ',"floor":', ',"id":' + quote),
+                given if plain else list(map(_TEXT, given)),
+                _memo_texts(pick(self.names), _TEXT, quote + ',"name":'),
                 _number_texts(previous_array[order], ',"previous":'),
                 _number_texts(self.score[order], ',"score":'),
                 tags(',"tags":'),
                 _number_texts(self.weight[order], ',"weight":', "}"),
             ]
             return "".join(chain.from_iterable(zip(*columns, strict=True)))
+        ids = list(map(_TEXT, pick(self.ids)))
         caps = _memo_texts(pick(self.cap), str)
         floors = _memo_texts(self.floor[order].tolist(), str)
         names = _memo_texts(pick(self.names), _TEXT)
@@ -399,6 +401,12 @@ class RecipientTable(Sequence["Recipient"]):
                 f'"name":{names[k]}{middle},"tags":{tag_texts[k]},"weight":{weights[k]}}}'
             )
         return ",".join(out)
+
+
+def _plain_text(text: str) -> bool:
+    """Whether ``text`` is its own JSON string's content: no quote, backslash or control
+    character for the encoder to escape (``isprintable`` is stricter: never wrong)."""
+    return text.isprintable() and '"' not in text and "\\" not in text
 
 
 def _memo_texts(

@@ -268,18 +268,19 @@ _TAG_SETS = st.sampled_from(
     ),
     st.one_of(st.integers(1, 30), st.integers(1000, 1100)),
     st.booleans(),
+    st.sampled_from(["", "é", '"', "\\", "\n", "\u2028", "\x7f", "가 나"]),
 )
 def test_canonical_text_is_the_json_of_canonical_for_any_columns(
-    drawn: list[tuple[Any, ...]], size: int, ascending: bool
+    drawn: list[tuple[Any, ...]], size: int, ascending: bool, inner: str
 ) -> None:
     """Each column written once per distinct value and joined, or a recipient with criteria
     or hard written on its own: the text and hash are those of ``canonical()``, the drawn
     rows repeated to ``size`` recipients (past 1,000, numbers are written once per distinct
-    value), listed in id order or not."""
+    value), listed in id order or not, ids with characters JSON escapes or not."""
     rows = []
     for i in range(size):
         name, score, weight, cap, previous, tags, extra = drawn[i % len(drawn)]
-        rid = f"r{i if ascending else size - i:05d}"  # (a table in id order or not)
+        rid = f"r{inner}{i if ascending else size - i:05d}"  # (in id order or not)
         row = {"id": rid, "name": name, "score": score, "weight": weight}
         row.update({"floor": 5, "cap": cap, "previous": previous, "tags": tags})
         if extra == "hard":
