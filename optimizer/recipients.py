@@ -59,8 +59,9 @@ class RecipientTable(Sequence["Recipient"]):
     them. Build it with :func:`recipient_table` (raw data) or :meth:`of` (models).
 
     The tags may be given as ``tag_columns`` instead (each tag's value per recipient, None
-    where it has none), as a file's tag columns hold them: ``tags`` is then built on first
-    use, and :meth:`tag_column` and the content hash read the columns."""
+    where it has none; the columns without a gap first, :func:`_full_first`, the order of
+    each recipient's tags), as a file's tag columns hold them: ``tags`` is then built on
+    first use, and :meth:`tag_column` and the content hash read the columns."""
 
     __slots__ = (
         "_order",
@@ -104,7 +105,7 @@ class RecipientTable(Sequence["Recipient"]):
         self.cap = cap
         self.previous = previous
         self._tags = tags
-        self._tag_columns = None if tag_columns is None else _full_first(tag_columns)
+        self._tag_columns = None if tag_columns is None else dict(tag_columns)
         self.criteria = criteria
         self.hard = hard
         self._order: IntArray | None = None
@@ -762,6 +763,8 @@ def _bad_text(values: list[Any], *, most: int, optional: bool) -> Mask:
     n = len(values)
     kinds = set(map(type, values))
     if optional:
+        if kinds == {type(None)}:  # (no names)
+            return np.zeros(n, dtype=bool)
         if kinds <= {str, type(None)}:
             text = [v for v in values if v is not None]
             if not text or max(map(len, text)) <= most:
