@@ -188,20 +188,39 @@ def float_start(
     units below a floating-point threshold on the cost (bisection; ``O(n)`` a step), with
     that threshold (``k - q`` for Hamilton, the divisor for divisor methods; None when the
     start was built otherwise)."""
-    q = cost.quota
     if cost.rule == "weighted":
         return _weighted_start(cost, lo, hi, budget), None
+    found = threshold_counts(cost, lo, hi)
+    if found is None:
+        return fill_by_rank(lo.copy(), hi, cost.rank, budget), None
+    counts, low, high = found
+    x, tau = bisect_threshold(counts, low, high, budget)
     if cost.rule == "hamilton":
-        return _bisect(
+        return x, tau
+    filled = fill_by_rank(x, hi, cost.rank, budget)
+    return filled, (tau if filled is x else None)
+
+
+def threshold_counts(
+    cost: MarginalCost, lo: IntArray, hi: IntArray
+) -> tuple[Callable[[float], IntArray], float, float] | None:
+    """Each recipient's units (within its bounds) whose cost is below a floating-point
+    threshold ``t`` (``k - q_i < t`` for Hamilton; ``d(k) < q_i t`` for divisor
+    methods, ``t`` a divisor), as a function of ``t``, with thresholds below and above
+    every count's change. None for ``weighted`` and for divisor methods without a
+    positive quota."""
+    q, rule = cost.quota, cost.rule
+    if rule == "weighted":
+        return None
+    if rule == "hamilton":
+        return (
             lambda t: np.clip(np.ceil(t + q), lo, hi).astype(np.int64),
             float(np.min(lo - q)) - 1.0,
             float(np.max(hi - q)) + 1.0,
-            budget,
         )
     positive = q > 0
     if not positive.any():
-        return _fill_by_rank(lo.copy(), hi, cost.rank, budget), None
-    rule = cost.rule
+        return None
 
     def counts(divisor: float) -> IntArray:
         """Units whose priority q / d(k) exceeds 1 / divisor: d(k) < q * divisor."""
@@ -211,24 +230,26 @@ def float_start(
             c = np.where(y > 0, np.maximum(c, 1.0), 0.0)
         return np.clip(c, lo, hi).astype(np.int64)
 
-    top = float(np.max((hi[positive] + 2.0) / q[positive]))
-    x, tau = _bisect(counts, 0.0, top, budget)
-    filled = _fill_by_rank(x, hi, cost.rank, budget)
-    return filled, (tau if filled is x else None)
+    return counts, 0.0, float(np.max((hi[positive] + 2.0) / q[positive]))
 
 
-def _bisect(
-    counts: Callable[[float], IntArray], low: float, high: float, budget: int
+def bisect_threshold(
+    counts: Callable[[float], IntArray],
+    low: float,
+    high: float,
+    budget: int,
+    total_of: Callable[[IntArray], int] | None = None,
 ) -> tuple[IntArray, float]:
     """``counts`` at the largest threshold in ``[low, high]`` (found by bisection) whose
-    total is at most ``budget``, and that threshold; ``counts`` never decreases in it."""
+    total (``total_of``, default the sum) is at most ``budget``, and that threshold;
+    ``counts`` and its total never decrease in it."""
     best = counts(low)
     for _ in range(200):
         mid = low + (high - low) / 2.0
         if not low < mid < high:
             break
         at = counts(mid)
-        total = int(at.sum())
+        total = int(at.sum()) if total_of is None else total_of(at)
         if total == budget:
             return at, mid
         if total < budget:
@@ -238,7 +259,7 @@ def _bisect(
     return best, low
 
 
-def _fill_by_rank(x: IntArray, hi: IntArray, rank: IntArray, budget: int) -> IntArray:
+def fill_by_rank(x: IntArray, hi: IntArray, rank: IntArray, budget: int) -> IntArray:
     """Units still missing go to recipients in rank order, each up to its cap (where only
     zero priorities are left)."""
     short = budget - int(x.sum())

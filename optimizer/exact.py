@@ -443,15 +443,17 @@ def settle(
     groups: Groups,
     screen_of: Callable[[IntArray], Screen],
 ) -> IntArray:
-    """:func:`repair` with the exact work where it can matter. From a start whose total
-    is the budget, the exchanges run among the recipients the screen of the start
-    (``screen_of(x)``) cannot clear: those whose last unit may be above the smallest
-    untaken key it could be exchanged with, or whose next unit below the largest taken
-    one; the others stay. The answer is then checked exactly (each group's largest taken
-    and smallest untaken key, found among the few recipients the screen leaves in doubt),
-    and repaired over everyone if the check fails. The answer is :func:`repair`'s: the
-    unique optimum."""
-    if int(x.sum()) != budget:
+    """:func:`repair` with the exact work where it can matter. From a start within every
+    bound whose total is at most the budget, the missing units and the exchanges go among
+    the recipients the screen of the start (``screen_of(x)``) cannot clear: those whose
+    last unit may be above the smallest untaken key it could be exchanged with, or whose
+    next unit below the largest taken one (or the cheapest next units, while some are
+    missing); the others stay. The answer is then checked exactly (each group's largest
+    taken and smallest untaken key, found among the few recipients the screen leaves in
+    doubt), and repaired over everyone if the check fails. The answer is
+    :func:`repair`'s: the unique optimum."""
+    short = budget - int(x.sum())
+    if short < 0:  # pragma: no cover - the callers' starts never exceed the budget
         return repair(x, lo, hi, budget, key, groups)
     group_of = np.asarray(groups.group_of, dtype=np.int64)
     count = len(groups.lower)
@@ -459,7 +461,7 @@ def settle(
     upper = np.array([*groups.upper, budget + 1], dtype=np.int64)
     placed = _Placed(x, lo, hi, group_of, count)
     screen = screen_of(x)
-    if _optimal(placed, key, lower, upper, screen):
+    if not short and _optimal(placed, key, lower, upper, screen):
         return x
     total = placed.total()
     shrink = total > lower
@@ -471,6 +473,12 @@ def settle(
     # (if its own may shrink): it is in doubt above the smallest of those
     cut_taken = np.where(shrink, np.minimum(least, least[grow].min(initial=np.inf)), least)
     cut_untaken = np.where(grow, np.maximum(most, most[shrink].max(initial=-np.inf)), most)
+    if short:  # units still to place: the next units up to the short-th cheapest are in doubt
+        open_ = has_u & grow[group_of]
+        nearest = screen.untaken[open_] + screen.untaken_error[open_]
+        if len(nearest):
+            reach = float(np.partition(nearest, min(short, len(nearest)) - 1)[:short].max())
+            cut_untaken = np.where(grow, np.maximum(cut_untaken, reach), cut_untaken)
     doubt = np.zeros(len(x), dtype=bool)
     doubt[has_t] = _high(screen, has_t) >= cut_taken[group_of[has_t]]
     doubt[has_u] |= _low(screen, has_u) <= cut_untaken[group_of[has_u]]
@@ -487,17 +495,22 @@ def settle(
             [b - f for b, f in zip(groups.upper, fixed_list, strict=False)],
         )
         who = ids.tolist()
-        x = x.copy()
-        x[ids] = repair(
-            x[ids],
-            lo[ids],
-            hi[ids],
-            budget - int(fixed.sum()),
-            lambda j, k: key(who[j], k),
-            sub,
-        )
-        if _optimal(_Placed(x, lo, hi, group_of, count), key, lower, upper, screen_of(x)):
-            return x
+        try:
+            part = repair(
+                x[ids],
+                lo[ids],
+                hi[ids],
+                budget - int(fixed.sum()),
+                lambda j, k: key(who[j], k),
+                sub,
+            )
+        except ValueError:  # the units still to place do not fit among them
+            return repair(x, lo, hi, budget, key, groups)
+        settled = x.copy()
+        settled[ids] = part
+        at = _Placed(settled, lo, hi, group_of, count)
+        if _optimal(at, key, lower, upper, screen_of(settled)):
+            return settled
     return repair(x, lo, hi, budget, key, groups)
 
 

@@ -40,7 +40,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from optimizer.apportion import greedy, key_screen, select_units
+from optimizer.apportion import (
+    bisect_threshold,
+    fill_by_rank,
+    float_start,
+    greedy,
+    key_screen,
+    select_units,
+    threshold_counts,
+)
 from optimizer.entitlement import IntArray
 from optimizer.exact import Groups, repair, settle
 from optimizer.model import IntegerProgram, SubsetSum
@@ -203,6 +211,16 @@ def nested_greedy(program: IntegerProgram, layout: Layout | None = None) -> IntA
         return None
     order, starts, grouped = layout.order, layout.starts, layout.grouped
     least, most, lo, hi = slack.least, slack.most, slack.lo, slack.hi
+    cost = program.cost
+    screen = key_screen(cost) if isinstance(cost, MarginalCost) else None
+    if isinstance(cost, MarginalCost) and screen is not None:
+        start = _float_start(cost, layout, slack)
+        if start is not None:  # the exact keys decide from there (optimizer.exact)
+            out = np.empty_like(start)
+            out[order] = start
+            return settle(
+                out, program.lo, program.hi, program.budget, cost.key, _groups(layout), screen
+            )
 
     def clipped_total(counts: IntArray) -> IntArray:
         inside = np.add.reduceat(counts[:grouped], starts) if len(starts) else counts[:0]
@@ -233,19 +251,58 @@ def nested_greedy(program: IntegerProgram, layout: Layout | None = None) -> IntA
             )
     out = np.empty_like(x)
     out[order] = x
-    if isinstance(program.cost, MarginalCost):  # decide on exact keys (optimizer.exact)
-        group_of = np.full(program.size, len(starts), dtype=np.int64)
-        group_of[order[:grouped]] = np.repeat(
-            np.arange(len(starts)), np.diff(np.append(starts, grouped))
-        )
-        groups = Groups(group_of, layout.lower.tolist(), layout.upper.tolist())
-        screen = key_screen(program.cost)
+    if isinstance(cost, MarginalCost):  # decide on exact keys (optimizer.exact)
+        groups = _groups(layout)
         if screen is None:
-            out = repair(out, program.lo, program.hi, program.budget, program.cost.key, groups)
+            out = repair(out, program.lo, program.hi, program.budget, cost.key, groups)
         else:
-            key = program.cost.key
-            out = settle(out, program.lo, program.hi, program.budget, key, groups, screen)
+            out = settle(out, program.lo, program.hi, program.budget, cost.key, groups, screen)
     return out
+
+
+def _groups(layout: Layout) -> Groups:
+    """The layout's groups as :func:`~optimizer.exact.repair` takes them."""
+    size, count = len(layout.order), len(layout.starts)
+    group_of = np.full(size, count, dtype=np.int64)
+    group_of[layout.order[: layout.grouped]] = np.repeat(
+        np.arange(count), np.diff(np.append(layout.starts, layout.grouped))
+    )
+    return Groups(group_of, layout.lower.tolist(), layout.upper.tolist())
+
+
+def _float_start(cost: MarginalCost, layout: Layout, slack: _Slack) -> IntArray | None:
+    """The nested greedy on floating-point keys (in layout order): one threshold on the
+    cost, found by bisection on the groups' clipped totals, gives the free recipients and
+    the unclipped groups their units; a clipped group takes its least (or most) units by
+    a threshold of its own. Every bound and group bound holds and the total is at most
+    the budget; each recipient is within a unit or so of the optimum. None where no
+    threshold orders the units (divisor methods without a positive quota)."""
+    order, starts, grouped = layout.order, layout.starts, layout.grouped
+    least, most, lo, hi = slack.least, slack.most, slack.lo, slack.hi
+    ranked = MarginalCost(cost.rule, cost.quota[order], cost.rank[order])
+    found = threshold_counts(ranked, lo, hi)
+    if found is None:
+        return None
+    counts, low, high = found
+
+    def clipped(x: IntArray) -> int:
+        inside = np.add.reduceat(x[:grouped] - lo[:grouped], starts) if len(starts) else least
+        free = x[grouped:] - lo[grouped:]
+        return int(np.clip(inside, least, most).sum()) + int(free.sum())
+
+    x, _ = bisect_threshold(counts, low, high, slack.need, clipped)
+    if not len(starts):
+        return x
+    below = np.add.reduceat(x[:grouped] - lo[:grouped], starts)
+    take = np.clip(below, least, most)
+    ends = np.append(starts[1:], grouped)
+    for g in np.flatnonzero(below != take).tolist():
+        rows = slice(int(starts[g]), int(ends[g]))
+        part = MarginalCost(cost.rule, ranked.quota[rows], ranked.rank[rows])
+        units = int(lo[rows].sum()) + int(take[g])
+        inside, _ = float_start(part, lo[rows], hi[rows], units)
+        x[rows] = fill_by_rank(inside, hi[rows], part.rank, units)  # ties left short
+    return x
 
 
 class SortedUnits:
