@@ -91,19 +91,32 @@ def region_of(recipient: Mapping[str, Any]) -> str | None:
     return str(region) if region in REGIONS else None
 
 
-def by_region(
-    recipients: Sequence[Mapping[str, Any]], values: Mapping[str, float | None]
-) -> dict[str, float] | None:
-    """``values`` (per recipient id) summed per region; None when some recipient is not
-    a region or in one (a map would then hide part of the allocation)."""
+RegionIndex = tuple[tuple[str, str], ...] | None
+"""Each recipient's id and region (:func:`region_index`); None when there is no map."""
+
+
+def region_index(recipients: Sequence[Mapping[str, Any]]) -> RegionIndex:
+    """Each recipient's id and region, found once for the sums of :func:`by_region`; None
+    when there are none or some recipient is not a region or in one (a map would then hide
+    part of the allocation)."""
     if not recipients:
         return None
-    out: dict[str, float] = {}
+    out = []
     for recipient in recipients:
         region = region_of(recipient)
-        value = values.get(str(recipient.get("id")))
         if region is None:
             return None
+        out.append((str(recipient.get("id")), region))
+    return tuple(out)
+
+
+def by_region(index: RegionIndex, values: Mapping[str, float | None]) -> dict[str, float] | None:
+    """``values`` (per recipient id) summed per region; None without a region index."""
+    if index is None:
+        return None
+    out: dict[str, float] = {}
+    for rid, region in index:
+        value = values.get(rid)
         if value is not None:
             out[region] = out.get(region, 0.0) + float(value)
     return out

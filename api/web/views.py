@@ -19,7 +19,7 @@ from api.schemas import ComparePublic
 from api.web.charts import BarItem, Chart, GroupItem, bar_chart, grouped_bar_chart
 from api.web.formatting import is_won, number, percent, signed, signed_percent
 from api.web.matrix import has_matrix
-from api.web.tilemap import REGIONS, MapKind, TileMap, by_region, tile_map
+from api.web.tilemap import REGIONS, MapKind, TileMap, by_region, region_index, tile_map
 from api.web.translations import N_, Translator
 from optimizer.compare import BOUND_NAMES
 from optimizer.scenario import Rule
@@ -370,6 +370,12 @@ class MapChoice:
     current: bool
 
 
+SHOWN_ROWS = 200
+"""Recipients a run page lists (its table, its chart's largest bars, the scenario's YAML):
+a run of 100,000 firms as one page was 100 MB of HTML and minutes to build. The page says
+how many it leaves out; the downloads hold every one."""
+
+
 @dataclass(frozen=True)
 class RunView:
     row: RunRow
@@ -397,6 +403,8 @@ class RunView:
     overrides: tuple[Mapping[str, Any], ...] = ()
     has_matrix: bool = False
     """Whether the run has a matrix page (a biproportional or two_stage result)."""
+    shown: int = SHOWN_ROWS
+    """How many recipients the page's tables list (:data:`SHOWN_ROWS`)."""
 
     @property
     def has_allocation(self) -> bool:
@@ -492,12 +500,12 @@ def run_map(
     unit: str,
 ) -> TileMap | None:
     """The run's units, shares or change against last year, on the map of the regions."""
-    recipients = _recipients(body)
-    units = by_region(recipients, {r.id: r.units for r in rows})
+    index = region_index(_recipients(body))
+    units = by_region(index, {r.id: r.units for r in rows})
     if units is None or not rows:
         return None
-    shares = by_region(recipients, {r.id: r.share for r in rows}) or {}
-    previous = by_region(recipients, {r.id: r.previous for r in rows}) or {}
+    shares = by_region(index, {r.id: r.share for r in rows}) or {}
+    previous = by_region(index, {r.id: r.previous for r in rows}) or {}
     change = {
         rid: 100 * (units[rid] - previous[rid]) / previous[rid]
         for rid in units
@@ -551,12 +559,13 @@ def region_rows(
     recipients = _recipients(body)
     if not rows or all(str(r.get("id")) in REGIONS for r in recipients):
         return ()
-    units = by_region(recipients, {r.id: r.units for r in rows})
+    index = region_index(recipients)
+    units = by_region(index, {r.id: r.units for r in rows})
     if units is None:
         return ()
-    shares = by_region(recipients, {r.id: r.share for r in rows}) or {}
-    previous = by_region(recipients, {r.id: r.previous for r in rows}) or {}
-    members = by_region(recipients, {r.id: 1 for r in rows}) or {}
+    shares = by_region(index, {r.id: r.share for r in rows}) or {}
+    previous = by_region(index, {r.id: r.previous for r in rows}) or {}
+    members = by_region(index, {r.id: 1 for r in rows}) or {}
     return tuple(
         RegionRow(
             rid,
@@ -576,6 +585,19 @@ def map_choices(kind: MapKind, has_previous: bool, t: Translator) -> tuple[MapCh
     return tuple(MapChoice(k, t.gettext(MAP_KINDS[k]), k == kind) for k in kinds)
 
 
+def _page_yaml(body: Mapping[str, Any], t: Translator) -> str:
+    """The scenario as YAML, its first :data:`SHOWN_ROWS` recipients and a comment counting
+    the rest."""
+    recipients = body.get("recipients")
+    if not isinstance(recipients, list) or len(recipients) <= SHOWN_ROWS:
+        return scenario_yaml(dict(body))
+    text = scenario_yaml({**body, "recipients": recipients[:SHOWN_ROWS]})
+    more = t.gettext("%(n)s more recipients, not shown here") % {
+        "n": number(len(recipients) - SHOWN_ROWS)
+    }
+    return f"{text}# ... {more}\n"
+
+
 def run_view(
     run: Run, versions: Mapping[int, int], t: Translator, *, map_kind: MapKind = "units"
 ) -> RunView:
@@ -586,8 +608,9 @@ def run_view(
     row = run_row(run, versions)
     chart = None
     if rows:
+        largest = sorted(rows, key=lambda r: (-r.units, r.name, r.id))[:SHOWN_ROWS]
         chart = bar_chart(
-            [BarItem(r.id, r.name, r.units, marker=r.quota) for r in rows],
+            [BarItem(r.id, r.name, r.units, marker=r.quota) for r in largest],
             series=(t.gettext("units"),),
             quota_text=t.gettext("quota"),
         )
@@ -602,7 +625,7 @@ def run_view(
         rules=tuple(rule_views(body.get("rules") or (), raw, t)),
         bounds=tuple(bound_views(raw, t)),
         metrics=tuple(metric_views(result.get("metrics") or {}, t)),
-        yaml=scenario_yaml(body),
+        yaml=_page_yaml(body, t),
         diagnosis=result.get("diagnosis"),
         error=run.error,
         solver=result.get("solver") or {},
@@ -625,6 +648,7 @@ def run_view(
         checks=tuple(_check_view(c, t) for c in _mappings(result.get("checks"))),
         overrides=_mappings(result.get("overrides")),
         has_matrix=bool(rows) and has_matrix(result.get("certificate")),
+        shown=SHOWN_ROWS,
     )
 
 
@@ -1014,9 +1038,10 @@ def compare_view(
             label, help_text = METRICS.get(key, (key, ""))
             metrics.append((t.gettext(label), t.gettext(help_text) if help_text else "", values))
     maps = []
+    regions = region_index(recipients)
     for index, letter in enumerate(letters[1:], start=1):
-        units = by_region(recipients, {r.id: r.cells[index].units for r in table})
-        base = by_region(recipients, {r.id: r.cells[0].units for r in table})
+        units = by_region(regions, {r.id: r.cells[index].units for r in table})
+        base = by_region(regions, {r.id: r.cells[0].units for r in table})
         if units is None or base is None:
             break
         change = {k: 100 * (units[k] - base[k]) / base[k] for k in units if base.get(k)}
