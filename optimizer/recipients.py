@@ -48,6 +48,10 @@ _MAX_TAG = 200
 _COLUMNS = frozenset({"id", "name", "score", "weight", "floor", "cap", "previous", "tags"})
 """The fields a row may have and still be checked by columns (others go to the model)."""
 _ABSENT: Any = object()
+_NO_NUMBER: Any = float("nan")
+"""What stands in a number column where a row does not give the field (told apart from a
+NaN given by being this very object), so that a column of numbers with gaps is still made
+an array at once."""
 
 
 class RecipientTable(Sequence["Recipient"]):
@@ -555,11 +559,11 @@ def recipient_table(rows: Sequence[Any]) -> tuple[RecipientTable | None, list[Pr
 _MISSING = {
     "id": None,
     "name": None,
-    "score": _ABSENT,
-    "weight": _ABSENT,
-    "floor": _ABSENT,
-    "cap": None,
-    "previous": None,
+    "score": _NO_NUMBER,
+    "weight": _NO_NUMBER,
+    "floor": _NO_NUMBER,
+    "cap": _NO_NUMBER,
+    "previous": _NO_NUMBER,
     "tags": _ABSENT,
 }
 """Each column field and what stands in a column where a row does not give it."""
@@ -801,25 +805,25 @@ def _numbers(
     if isinstance(values, NumberCells):
         return _number_array(values, whole=whole)
     n = len(values)
-    if set(map(type, values)) <= _NUMBER_TYPES:
-        given = np.ones(n, dtype=bool)
-        bad = np.zeros(n, dtype=bool)
-        numbers = values
+    known = set(map(type, values)) <= _NUMBER_TYPES  # (gaps are _NO_NUMBER, a float)
+    array = _floats(values) if known else np.zeros(0)
+    gaps = np.isnan(array)
+    if known and (not gaps.any() or values.count(_NO_NUMBER) == np.count_nonzero(gaps)):
+        given = ~gaps  # (every NaN a gap: none given)
+        bad = gaps & (not absent)
+        array[gaps] = 0.0
     else:
         # (maps of C functions: no Python call per cell)
-        given = np.fromiter(map(_NUMBER_TYPES.__contains__, map(type, values)), bool, n)
-        missing = np.zeros(n, dtype=bool)
-        for allowed, stand_in in ((absent, _ABSENT), (none, None)):
-            if allowed:
-                missing |= np.fromiter(map(operator.is_, values, repeat(stand_in)), bool, n)
+        gap = np.fromiter(map(operator.is_, values, repeat(_NO_NUMBER)), bool, n)
+        given = np.fromiter(map(_NUMBER_TYPES.__contains__, map(type, values)), bool, n) & ~gap
+        missing = gap if absent else np.zeros(n, dtype=bool)
+        if none:
+            missing |= np.fromiter(map(operator.is_, values, repeat(None)), bool, n)
         bad = ~given & ~missing
         numbers = list(values)
         for i in np.flatnonzero(~given).tolist():
             numbers[i] = 0.0
-    try:
-        array = np.array(numbers, dtype=np.float64)
-    except OverflowError:  # an integer beyond any float: the model words it
-        array = np.array([_as_float(v) for v in numbers], dtype=np.float64)
+        array = _floats(numbers)
     with np.errstate(invalid="ignore"):
         finite = np.isfinite(array)
         bad |= ~finite | (array < 0)
@@ -861,6 +865,13 @@ def _bad_tag_columns(columns: Mapping[str, list[str | None]], rows: int) -> Mask
             (v is not None and _bad_tag_set({name: v}) for v in column), dtype=bool, count=rows
         )
     return bad
+
+
+def _floats(values: list[Any]) -> FloatArray:
+    try:
+        return np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond any float: the model words it
+        return np.array([_as_float(v) for v in values], dtype=np.float64)
 
 
 def _as_float(value: Any) -> float:
