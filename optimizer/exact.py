@@ -137,25 +137,14 @@ def decimal_integers(values: FloatArray) -> tuple[list[int], int]:
     """Each value as the decimal its input shows (its shortest representation), written as
     integers over one power of ten: ``values[i] == out[i] / 10**exponent`` exactly in
     decimal. Vectorised for the common case (up to 15 significant digits)."""
-    n = len(values)
-    if n == 0:
+    found = _decimal_int64(values)
+    if found is not None:
+        return found[0].tolist(), found[1]
+    if not len(values):
         return [], 0
-    places = np.full(n, -1, dtype=np.int64)
-    scaled = np.zeros(n, dtype=np.float64)
-    for d in range(MAX_DIGITS + 1):
-        open_ = places < 0
-        if not open_.any():
-            break
-        power = 10.0**d
-        r = np.rint(values * power)
-        ok = open_ & (np.abs(r) < 2.0**53) & (r / power == values)
-        places[ok] = d
-        scaled[ok] = r[ok]
-    exponent = int(places.max())
-    if np.all(places >= 0):
-        if exponent <= 3:  # fits int64 after scaling (|r| < 2^53, times 10^3 < 2^63)
-            big = scaled.astype(np.int64) * (10 ** (exponent - places))
-            return big.tolist(), exponent
+    places, scaled = _decimal_places(values, MAX_DIGITS)
+    if np.all(places >= 0):  # more than 3 decimals somewhere: past int64 once scaled
+        exponent = int(places.max())
         ints = scaled.astype(np.int64).tolist()
         return [v * 10 ** (exponent - p) for v, p in zip(ints, places.tolist(), strict=True)], (
             exponent
@@ -170,11 +159,47 @@ def decimal_integers(values: FloatArray) -> tuple[list[int], int]:
     return [f.numerator * (scale // f.denominator) for f in fracs], exponent
 
 
+def _decimal_places(values: FloatArray, digits: int) -> tuple[IntArray, FloatArray]:
+    """Per value the fewest decimals ``d <= digits`` it is written with (-1 where more),
+    and the value times ``10**d`` (a whole number below 2^53)."""
+    places = np.full(len(values), -1, dtype=np.int64)
+    scaled = np.zeros(len(values), dtype=np.float64)
+    for d in range(digits + 1):
+        open_ = places < 0
+        if not open_.any():
+            break
+        power = 10.0**d
+        r = np.rint(values * power)
+        ok = open_ & (np.abs(r) < 2.0**53) & (r / power == values)
+        places[ok] = d
+        scaled[ok] = r[ok]
+    return places, scaled
+
+
+def _decimal_int64(values: FloatArray) -> tuple[IntArray, int] | None:
+    """:func:`decimal_integers` as an int64 array where every value is written with at most
+    3 decimals (then ``|r| < 2^53`` times ``10^3`` fits); else None."""
+    if not len(values):
+        return None
+    places, scaled = _decimal_places(values, 3)
+    if np.any(places < 0):
+        return None
+    exponent = int(places.max())
+    big: IntArray = scaled.astype(np.int64) * (10 ** (exponent - places))
+    return big, exponent
+
+
 def exact_entitlements(
     weight: FloatArray, score: FloatArray, multiplier: FloatArray
 ) -> tuple[list[int], int]:
     """``weight * score * multiplier`` per recipient, each factor the decimal its input
     shows, as integers over ``10**exponent`` (returned with the exponent)."""
+    arrays = [f for f in (_decimal_int64(v) for v in (weight, score, multiplier)) if f]
+    if len(arrays) == 3:  # no lists of Python integers on the way
+        top = math.prod(int(np.abs(f).max(initial=0)) for f, _ in arrays)
+        if top < 2**63:
+            whole: list[int] = (arrays[0][0] * arrays[1][0] * arrays[2][0]).tolist()
+            return whole, sum(e for _, e in arrays)
     w, a = decimal_integers(weight)
     s, b = decimal_integers(score)
     m, c = decimal_integers(multiplier)
@@ -195,7 +220,7 @@ def exact_rank(approx: FloatArray, exact: Sequence[int]) -> IntArray:
     entitlements: floats order them the same except where two are within rounding, which
     is checked, and then the exact values decide."""
     n = len(exact)
-    order = np.lexsort((np.arange(n), -approx))
+    order = np.argsort(-approx, kind="stable")  # larger first, then position
     sorted_e = approx[order]
     close = np.abs(np.diff(sorted_e)) <= 1e-12 * np.maximum(np.abs(sorted_e[1:]), 1e-300)
     if close.any():
@@ -204,7 +229,7 @@ def exact_rank(approx: FloatArray, exact: Sequence[int]) -> IntArray:
         except OverflowError:
             whole = None
         if whole is not None and (not n or int(whole.min()) > -(2**63)):
-            order = np.lexsort((np.arange(n), -whole))
+            order = np.argsort(-whole, kind="stable")
         else:
             order = np.array(sorted(range(n), key=lambda j: -exact[j]), dtype=np.int64)
     rank = np.empty(n, dtype=np.int64)

@@ -84,13 +84,19 @@ def find_ties(
         take_class = np.array(
             [codes.setdefault(v, len(codes)) for v in taken_values], dtype=np.int64
         )
-    shared = np.intersect1d(give_class, take_class)
-    if not len(shared):
+    classes = int(max(give_class.max(initial=-1), take_class.max(initial=-1))) + 1
+    shared = (np.bincount(give_class, minlength=classes) > 0) & (
+        np.bincount(take_class, minlength=classes) > 0
+    )
+    if not shared.any():
         return ()
-    keep_g, keep_t = np.isin(give_class, shared), np.isin(take_class, shared)
+    keep_g, keep_t = shared[give_class], shared[take_class]
     givers, give_class = givers[keep_g], give_class[keep_g]
     takers, take_class = takers[keep_t], take_class[keep_t]
-    tight = _tight_memberships(program, x, np.union1d(givers, takers))
+    involved = np.zeros(program.size, dtype=bool)
+    involved[givers] = True
+    involved[takers] = True
+    tight = _tight_memberships(program, x, np.flatnonzero(involved))
     given, passed = _movable(program, x, (givers, give_class), (takers, take_class), tight)
     rank = cost.rank
     out = []
@@ -187,8 +193,9 @@ def _candidates(cost: MarginalCost, program: IntegerProgram, x: IntArray) -> Int
     later = np.add.reduceat(side.astype(np.int64), starts)  # next units in the run
     mixed = (later > 0) & (later < length)
     several = np.minimum.reduceat(who, starts) < np.maximum.reduceat(who, starts)
-    chosen = np.repeat(mixed & several, length)
-    found: IntArray = np.unique(who[chosen])
+    chosen = np.zeros(n, dtype=bool)
+    chosen[who[np.repeat(mixed & several, length)]] = True
+    found: IntArray = np.flatnonzero(chosen)
     return found
 
 
