@@ -5,6 +5,8 @@ recipient."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import pickle
 from dataclasses import replace
@@ -15,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from optimizer import cli
 from optimizer.columnar import allocations_parquet
 from optimizer.compile import build_program
 from optimizer.explain import binding
@@ -272,3 +275,25 @@ def test_binding_by_arrays_names_what_the_recipient_by_recipient_reference_names
         held = binding(x, ent, rules)
         assert held.per_recipient() == binding_by_recipient(x, ent, rules)
         assert held.labels[0] == () and len(set(held.labels)) == len(held.labels)
+
+
+_ANY_FLOAT = st.one_of(
+    st.floats(), st.sampled_from([2.0**53, -(2.0**53), 2.0**53 + 2, -0.0, 1e300])
+)
+
+
+@given(st.lists(st.tuples(_ROW, _ANY_FLOAT, _ANY_FLOAT), min_size=0, max_size=6))
+def test_the_columns_write_the_csv_of_the_rows(values: list[tuple[Any, ...]]) -> None:
+    """Whole numbers without ``.0`` (below 2**53), others at full precision, NaN and
+    infinities as Python writes them: the numpy column writer cell for cell."""
+    rows = tuple(
+        Allocation._make(row)._replace(amount=amount, score=score) for row, amount, score in values
+    )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(cli.CSV_COLUMNS)
+    for a in rows:
+        writer.writerow(map(cli._csv_cell, [getattr(a, name) for name in cli.CSV_COLUMNS]))
+    expected = buffer.getvalue()
+    assert cli._csv_text(replace(EMPTY, allocations=rows)) == expected
+    assert cli._csv_text(replace(EMPTY, allocations=as_arrays(rows))) == expected
