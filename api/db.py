@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,7 +42,14 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    query_expression,
+    sessionmaker,
+)
 
 from api.json_codec import json_text, json_value
 
@@ -212,6 +219,22 @@ class Run(Base):
     adopted_by: Mapped[str | None] = mapped_column(String(200), default=None)
     adopted_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     adoption_note: Mapped[str | None] = mapped_column(Text, default=None)
+    # what run lists show of the scenario and the result, read by the database from the
+    # JSON columns (api.store.list_runs), which a list does not load: 20 MB a run of 100,000
+    listed_budget: Mapped[Any] = query_expression()
+    listed_unit: Mapped[Any] = query_expression()
+    listed_objective: Mapped[Any] = query_expression()
+
+    def summary(self) -> tuple[Any, Mapping[str, Any], Any]:
+        """The budget, the unit and the objective's value (None where there is none), from
+        the list query's expressions when the JSON columns were not loaded."""
+        if "scenario_body" in inspect(self).unloaded:
+            unit = self.listed_unit if isinstance(self.listed_unit, Mapping) else {}
+            budget = self.listed_budget
+            return None if budget is None else int(budget), unit, self.listed_objective
+        body, result = self.scenario_body or {}, self.result or {}
+        metrics = result.get("metrics") or {}
+        return body.get("budget"), body.get("unit") or {}, metrics.get("objective")
 
 
 class AuditEntry(Base):

@@ -439,6 +439,7 @@ def scenario_detail(row: StoredScenario) -> ScenarioDetail:
 
 
 def _run_fields(run: Run) -> dict[str, Any]:
+    budget, _, objective = run.summary()
     return {
         "id": run.id,
         "status": RunStatus(run.status),
@@ -467,8 +468,8 @@ def _run_fields(run: Run) -> dict[str, Any]:
         "adopted_by": run.adopted_by,
         "adopted_at": run.adopted_at,
         "adoption_note": run.adoption_note,
-        "budget": _whole((run.scenario_body or {}).get("budget")),
-        "objective": _number(((run.result or {}).get("metrics") or {}).get("objective")),
+        "budget": _whole(budget),
+        "objective": _number(objective),
     }
 
 

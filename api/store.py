@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, with_expression
 
 from api.db import Run, RunStatus, StoredScenario, Sweep, utcnow
 from api.errors import NotFound
@@ -228,6 +228,14 @@ def list_runs(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if before is not None:
         query = query.where(Run.id < before)
+    query = query.options(
+        defer(Run.scenario_body),
+        defer(Run.result),
+        # numbers as SQL numbers (SQLite's JSON_QUOTE writes a double with 15 digits)
+        with_expression(Run.listed_budget, Run.scenario_body["budget"].as_numeric(20, 0)),
+        with_expression(Run.listed_unit, Run.scenario_body["unit"]),
+        with_expression(Run.listed_objective, Run.result[("metrics", "objective")].as_float()),
+    )
     rows = session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
     return list(rows), total
 

@@ -155,9 +155,8 @@ class RunRow:
 
 
 def run_row(run: Run, versions: Mapping[int, int]) -> RunRow:
-    body = run.scenario_body or {}
+    budget, unit, _ = run.summary()
     timings = run.timings or {}
-    unit = body.get("unit") or {}
     return RunRow(
         id=run.id,
         scenario_id=run.scenario_id,
@@ -167,8 +166,8 @@ def run_row(run: Run, versions: Mapping[int, int]) -> RunRow:
         outcome=run.outcome,
         created_at=run.created_at,
         requested_by=run.requested_by,
-        budget=body.get("budget"),
-        unit_label=unit_label(body),
+        budget=budget,
+        unit_label=unit_label({"unit": unit}),
         unit_value=float(unit.get("value") or 1.0),
         backend=run.solver_backend,
         backend_version=run.solver_version,
