@@ -276,7 +276,7 @@ def _float_start(cost: MarginalCost, layout: Layout, slack: _Slack) -> IntArray 
     the unclipped groups their units; a clipped group takes its least (or most) units by
     a threshold of its own. Every bound and group bound holds and the total is at most
     the budget; each recipient is within a unit or so of the optimum. None where no
-    threshold orders the units (divisor methods without a positive quota)."""
+    threshold places the units (divisor methods whose units left over have priority 0)."""
     order, starts, grouped = layout.order, layout.starts, layout.grouped
     least, most, lo, hi = slack.least, slack.most, slack.lo, slack.hi
     ranked = MarginalCost(cost.rule, cost.quota[order], cost.rank[order])
@@ -291,6 +291,8 @@ def _float_start(cost: MarginalCost, layout: Layout, slack: _Slack) -> IntArray 
         return int(np.clip(inside, least, most).sum()) + int(free.sum())
 
     x, _ = bisect_threshold(counts, low, high, slack.need, clipped)
+    if slack.need - clipped(x) > len(x):  # more than ties leave short: zero priorities
+        return None
     if not len(starts):
         return x
     below = np.add.reduceat(x[:grouped] - lo[:grouped], starts)

@@ -48,11 +48,13 @@ def programs(draw: st.DrawFn, *, max_n: int = 30) -> IntegerProgram:
     base = 10**12
     ent = [
         draw(
-            st.sampled_from([base, base, base + 1, base + 2, 3 * base, 3 * base + 1])
+            st.sampled_from([0, base, base, base + 1, base + 2, 3 * base, 3 * base + 1])
             | st.integers(1, 10**13)
         )
         for _ in range(n)
     ]
+    if not any(ent):
+        ent[0] = base
     total = sum(ent)
     exact = ExactQuota.of_entitlements(budget, ent)
     e = np.array(ent, dtype=np.float64)
@@ -198,3 +200,26 @@ def test_settle_repairs_only_the_recipients_near_the_threshold() -> None:
         again = settle(best, program.lo, program.hi, budget, cost.key, groups, screen)
     assert got.tolist() == best.tolist() == again.tolist()
     assert len(sizes) == 1 and 2 <= sizes[0] <= 5  # the optimum needs no exchange at all
+
+
+def test_units_of_priority_zero_at_a_large_budget() -> None:
+    """Under a divisor method, when the recipients with a quota are capped, 10^12 units go
+    to those without one (priority 0, by rank): no floating-point threshold places them,
+    and the nested greedy must not hand them to the exchanges one by one."""
+    budget = 10**12
+    ent = [3, 0, 0, 1]
+    e = np.array(ent, dtype=np.float64)
+    cost = MarginalCost(
+        "jefferson",
+        budget * e / e.sum(),
+        np.array([0, 2, 3, 1], dtype=np.int64),
+        ExactQuota.of_entitlements(budget, ent),
+    )
+    lo = np.zeros(4, dtype=np.int64)
+    hi = np.array([5, budget, budget, 7], dtype=np.int64)
+    sums = (SubsetSum("g", np.array([0, 1]), None, budget // 3),)
+    program = IntegerProgram(budget, lo, hi, sums, (), cost)
+    found = nested_greedy(program)
+    assert found is not None
+    # a and d fill their caps, b (rank 2) takes what the group leaves it, c the rest
+    assert found.tolist() == [5, budget // 3 - 5, budget - budget // 3 - 7, 7]
