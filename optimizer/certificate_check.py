@@ -1,24 +1,36 @@
-"""The crossing path's certificate (``kind: flow``) checked from the scenario's numbers alone.
+"""The crossing path's certificate (``kind: flow``) and the search path's tree (``kind:
+threshold_search``) checked from the scenario's numbers alone.
 
 :mod:`optimizer.verify` hands over the data it derived itself (exact quotas, bounds, the
-group rules) and this module re-derives the flow the certificate describes, in exact
-fractions, sharing no code with :mod:`optimizer.crossing`: the two families of disjoint
-groups and the cells they cut, each cell's units and the cost of its last and next unit
-(the split within a cell must admit no improving exchange), and then, at the stated
-prices, the reduced cost of every residual move (a unit more or less through a cell, a
-group's total up or down within its rule). All non-negative, in the lexicographic keys
-(primary, least squares), means no cycle of moves lowers the cost: the convex-cost flow's
-optimality condition, and so the allocation is optimal. The rank part of the keys only
-breaks exact ties and is not checked.
+group rules, the grades) and this module re-derives what the certificate states, in exact
+fractions, sharing no code with :mod:`optimizer.crossing` or :mod:`optimizer.thresholds`.
+
+- ``flow``: the two families of disjoint groups and the cells they cut, each cell's units
+  and the cost of its last and next unit (the split within a cell must admit no improving
+  exchange), and then, at the stated prices, the reduced cost of every residual move (a
+  unit more or less through a cell, a group's total up or down within its rule). All
+  non-negative, in the lexicographic keys (primary, least squares), means no cycle of moves
+  lowers the cost: the convex-cost flow's optimality condition, and so the allocation is
+  optimal. The rank part of the keys only breaks exact ties and is not checked.
+- ``threshold_search``: the nodes form one binary tree whose splits cover every allocation
+  keeping ``grade_order`` (the better grade at least the ratio per weight, or the worse
+  one at most it); each leaf's bounds are derived again; the accepted leaf holds the
+  allocation, which the caller's exchange check finds optimal there; an empty leaf admits
+  no allocation; a bound leaf's stated optimum and its Lagrangian bound under its prices
+  (weak duality) are at least the allocation's cost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+Group = tuple[str, Sequence[int], int | None, int | None]
+"""A group rule: its label, members, least and most units (None: no such bound)."""
 Key = tuple[Fraction, Fraction]
 """A unit's (primary, least squares) cost, compared lexicographically."""
 
@@ -30,14 +42,18 @@ NONE_NAMES = ("in no group of the first family", "in no group of the second fami
 class Data:
     """What the check needs, derived from the scenario by the caller: exact quotas, each
     recipient's bounds (floors, caps, change limits, one-member rules), the allocation and
-    the group rules as (label, members, least, most)."""
+    the group rules; for the search, the budget, the weights and the grades."""
 
     ids: Sequence[str]
     q: Sequence[Fraction]
     lo: Sequence[int]
     hi: Sequence[int]
     x: Sequence[int]
-    groups: Sequence[tuple[str, Sequence[int], int | None, int | None]]
+    groups: Sequence[Group]
+    budget: int = 0
+    weight: Sequence[Fraction] = ()
+    grades: Sequence[tuple[str, Sequence[int]]] = ()
+    """The grades, best first, each with its members of positive weight."""
 
 
 def flow_problems(rule: str, data: Data, cert: Mapping[str, Any]) -> str | None:
@@ -209,3 +225,257 @@ def _neg(key: Key) -> Key:
 
 def _text(key: Key | None) -> str:
     return "none" if key is None else f"{key[0]}; {key[1]}"
+
+
+Optimal = Callable[[list[int], list[int], list[Group]], str | None]
+"""The caller's exchange check: why ``x`` is not optimal within these bounds under these
+group rules (disjoint), or None."""
+_Path = tuple[tuple[int, bool, Fraction], ...]
+"""A node's constraints from the root: (grade, up, ratio)."""
+
+
+def search_problems(
+    rule: str, data: Data, cert: Mapping[str, Any], optimal_within: Optimal
+) -> str | None:
+    """What is wrong with a ``kind: threshold_search`` certificate for ``data.x`` under
+    ``rule`` (None: it proves ``x`` optimal; ``x`` must keep every rule, which the caller
+    checks). Raises KeyError, TypeError or ValueError on a malformed one."""
+    if cert.get("objective") != rule:
+        return f"a search certificate for {cert.get('objective')!r}; the objective is {rule!r}"
+    leaves = _leaves(data, cert["nodes"])
+    kinds = [str(row.get("leaf")) for _, row, _ in leaves]
+    floors = None
+    if rule == "maxmin":  # the tree of the floors one step above x's smallest ratio
+        if set(kinds) != {"empty"}:
+            return "a maxmin tree must have empty leaves only"
+        positive = [i for i, q in enumerate(data.q) if q > 0]
+        m = min(Fraction(data.x[i]) / data.q[i] for i in positive)
+        floors = [math.floor(m * q) + 1 if q > 0 else 0 for q in data.q]
+    elif kinds.count("accepted") != 1:
+        return f"the tree needs exactly one accepted leaf ({kinds.count('accepted')} given)"
+    kept = _disjoint(data.groups)
+    cost = _cost(rule, data) if rule in ("hamilton", "weighted") else None
+    ints = _Integers.of(data)
+    for node, row, path in leaves:
+        box = _box(data, ints, path, floors)
+        leaf = row.get("leaf")
+        if leaf == "accepted":
+            if box is None or any(
+                not a <= u <= b for u, a, b in zip(data.x, box[0], box[1], strict=True)
+            ):
+                return f"node {node}: the allocation is not within the accepted leaf's bounds"
+            wrong = optimal_within(box[0], box[1], kept)
+            if wrong is not None:
+                return f"node {node}: not optimal within the accepted leaf: {wrong}"
+        elif leaf == "empty":
+            if box is not None and _allows(data, box, kept):
+                return f"node {node}: said empty, but allocations fit its bounds"
+        elif leaf == "bound":
+            if cost is None:
+                return f"node {node}: no bound leaf is checked for {rule}"
+            stated = Fraction(str(row["cost"]))
+            if stated < cost:
+                return (
+                    f"node {node}: its stated optimum {stated} costs less than the answer's "
+                    f"{cost}: the search would have taken it"
+                )
+            if box is None:
+                continue  # nothing there: any bound holds
+            bound = _lagrangian(rule, data, ints, box, row["prices"])
+            if bound < cost:
+                return (
+                    f"node {node}: its Lagrangian bound {bound} is below the answer's cost "
+                    f"{cost}: the leaf may hold a cheaper allocation"
+                )
+        else:
+            return f"node {node}: unknown leaf {leaf!r}"
+    return None
+
+
+def _leaves(data: Data, rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, Any, _Path]]:
+    """The leaves of the tree from node 1, each with the constraints on its path; raises
+    ValueError unless the rows are one binary tree of splits of a better grade from a worse
+    one."""
+    by_id: dict[int, Mapping[str, Any]] = {}
+    for row in rows:
+        node = int(row["node"])
+        if node in by_id:
+            raise ValueError(f"node {node} listed twice")
+        by_id[node] = row
+    grade = {name: g for g, (name, _) in enumerate(data.grades)}
+    leaves = []
+    seen: set[int] = set()
+    stack: list[tuple[int, _Path]] = [(1, ())]
+    while stack:
+        node, path = stack.pop()
+        if node in seen or node not in by_id:
+            raise ValueError(f"node {node} reached twice or not listed")
+        seen.add(node)
+        split = by_id[node].get("split")
+        if split is None:
+            leaves.append((node, by_id[node], path))
+            continue
+        better, worse = grade[split["better"]], grade[split["worse"]]
+        if better >= worse:
+            raise ValueError(f"node {node}: {split['better']} is not better than {split['worse']}")
+        ratio = Fraction(str(split["ratio"]))
+        stack.append((int(split["up"]), (*path, (better, True, ratio))))
+        stack.append((int(split["down"]), (*path, (worse, False, ratio))))
+    if seen != set(by_id):
+        raise ValueError(f"nodes outside the tree: {sorted(set(by_id) - seen)[:5]}")
+    return leaves
+
+
+@dataclass(frozen=True)
+class _Integers:
+    """The weights as ``big[i] / scale`` and the quotas as ``numer[i] / denom``, integers."""
+
+    big: list[int]
+    scale: int
+    numer: list[int]
+    denom: int
+
+    @classmethod
+    def of(cls, data: Data) -> _Integers:
+        scale = math.lcm(*(w.denominator for w in data.weight))
+        denom = math.lcm(*(q.denominator for q in data.q))
+        return cls(
+            [int(w * scale) for w in data.weight],
+            scale,
+            [int(q * denom) for q in data.q],
+            denom,
+        )
+
+
+def _box(
+    data: Data, ints: _Integers, path: _Path, floors: list[int] | None
+) -> tuple[list[int], list[int]] | None:
+    """A leaf's bounds: the floors (raised to ``floors``) and caps; caps no allocation can
+    reach (the budget, any rule's maximum); the path's ratios (``ceil(m w)`` up, ``floor(m
+    w)`` down); then what ``grade_order`` implies between adjacent grades, to a fixed point.
+    Each step is implied by the rules, so the leaf's allocations lie within. None: they
+    cross. Integers throughout: weights ``w_i = W_i / S``."""
+    lo, hi = list(data.lo), list(data.hi)
+    if floors is not None:
+        lo = [max(a, b) for a, b in zip(lo, floors, strict=True)]
+    least = sum(lo)
+    hi = [min(h, data.budget - least + f) for h, f in zip(hi, lo, strict=True)]
+    for _, members, _, most in data.groups:
+        if most is not None:
+            others = sum(lo[i] for i in set(members))
+            for i in set(members):
+                hi[i] = min(hi[i], most - others + lo[i])
+    big = ints.big
+    for g, up, ratio in path:
+        a, b = ratio.numerator, ratio.denominator * ints.scale
+        for i in data.grades[g][1]:
+            if up:
+                lo[i] = max(lo[i], -(-a * big[i] // b))
+            else:
+                hi[i] = min(hi[i], a * big[i] // b)
+    levels = [members for _, members in data.grades if members]
+    changed = True
+    while changed:
+        changed = False
+        for better, worse in itertools.pairwise(levels):
+            # the worse grade's largest floor per weight, lo[j] / W[j], gives the better
+            # grade's floors ceil(lo[j] W[i] / W[j]); the better's smallest cap the worse's caps
+            top = worse[0]
+            for j in worse:
+                if lo[j] * big[top] > lo[top] * big[j]:
+                    top = j
+            for i in better:
+                k = -(-lo[top] * big[i] // big[top])
+                if k > lo[i]:
+                    lo[i], changed = k, True
+            bottom = better[0]
+            for i in better:
+                if hi[i] * big[bottom] < hi[bottom] * big[i]:
+                    bottom = i
+            for j in worse:
+                k = hi[bottom] * big[j] // big[bottom]
+                if k < hi[j]:
+                    hi[j], changed = k, True
+        if any(a > b for a, b in zip(lo, hi, strict=True)):
+            return None
+    return lo, hi
+
+
+def _disjoint(groups: Sequence[Group]) -> list[Group]:
+    """The group rules in order, less any whose members overlap an earlier kept one's
+    (fewer rules: a relaxation, so an optimum within them is one within all)."""
+    kept: list[Group] = []
+    seen: set[int] = set()
+    for group in groups:
+        members = set(group[1])
+        if not members & seen:
+            kept.append(group)
+            seen |= members
+    return kept
+
+
+def _allows(data: Data, box: tuple[list[int], list[int]], kept: list[Group]) -> bool:
+    """Whether some allocation within ``box`` keeps the budget and the ``kept`` rules
+    (disjoint: each group's total ranges on its own)."""
+    lo, hi = box
+    grouped: set[int] = set()
+    least = most = 0
+    for _, members, low, high in kept:
+        index = set(members)
+        grouped |= index
+        a = max(sum(lo[i] for i in index), low or 0)
+        b = sum(hi[i] for i in index) if high is None else min(sum(hi[i] for i in index), high)
+        if a > b:
+            return False
+        least, most = least + a, most + b
+    rest = [i for i in range(len(lo)) if i not in grouped]
+    least += sum(lo[i] for i in rest)
+    most += sum(hi[i] for i in rest)
+    return least <= data.budget <= most
+
+
+def _cost(rule: str, data: Data) -> Fraction:
+    """``sum |x - q|`` (Hamilton) or ``-sum q x`` (``weighted``), exactly."""
+    if rule == "weighted":
+        return -sum((q * u for q, u in zip(data.q, data.x, strict=True)), Fraction(0))
+    return sum((abs(u - q) for q, u in zip(data.q, data.x, strict=True)), Fraction(0))
+
+
+def _lagrangian(
+    rule: str,
+    data: Data,
+    ints: _Integers,
+    box: tuple[list[int], list[int]],
+    prices: Mapping[str, Any],
+) -> Fraction:
+    """``sum_i min_k (cost_i(k) - p_i k) + lambda B + sum_g mu_g bound_g`` over the box,
+    ``p_i`` being ``lambda`` plus the prices of ``i``'s groups: at most the cost of any
+    allocation in the box that keeps the budget and the priced rules (weak duality: a
+    ``min`` price must be at least 0, a ``max`` price at most 0)."""
+    lam = Fraction(str(prices["budget"]))
+    price = [lam] * len(data.q)
+    value = lam * data.budget
+    for entry in prices.get("groups") or ():
+        named = [g for g in data.groups if g[0] == entry["group"]]
+        if len(named) != 1:
+            raise ValueError(f"{len(named)} group rules named {entry['group']!r}")
+        _, members, least, most = named[0]
+        mu = Fraction(str(entry["price"]))
+        side = least if entry["bound"] == "min" else most
+        if side is None or (mu < 0 if entry["bound"] == "min" else mu > 0):
+            raise ValueError(f"{entry['group']}: a {entry['bound']} price of {mu}")
+        value += mu * side
+        for i in set(members):
+            price[i] += mu
+    d = ints.denom
+    sums: dict[tuple[int, int], int] = {}  # per price a / b: sum of min_k (cost - p k) d b
+    for i, (low, high) in enumerate(zip(box[0], box[1], strict=True)):
+        q, a, b = ints.numer[i], price[i].numerator, price[i].denominator
+        if rule == "weighted":  # -(q + p) k, times d b
+            best = min(-(q * b + a * d) * k for k in (low, high))
+        else:  # |k - q| - p k: least at an end or at a whole number next to q
+            ks = {low, high, *(min(max(k, low), high) for k in (q // d, q // d + 1))}
+            best = min(b * abs(k * d - q) - a * k * d for k in ks)
+        sums[a, b] = sums.get((a, b), 0) + best
+    value += sum((Fraction(v, d * b) for (_, b), v in sums.items()), Fraction(0))
+    return value

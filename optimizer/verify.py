@@ -12,16 +12,18 @@ necessary condition, and the report says so.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from optimizer.certificate_check import Data as FlowData
-from optimizer.certificate_check import flow_problems
+from optimizer.certificate_check import flow_problems, search_problems
 from optimizer.scenario import ChangeLimitRule, GradeOrderRule, GroupRule, Scenario
 
 MAX_PAIRS = 2_000_000
@@ -113,11 +115,24 @@ def _against(result: Mapping[str, Any], scenario: Scenario, units: dict[str, int
     out.append(model.bounds_check())
     out.extend(model.rule_checks())
     certificate = result.get("certificate")
+    proved = None
     if certificate:
         out.append(model.certificate_check(certificate))
-    if result.get("status") == "optimal":
+        if (
+            out[-1].ok
+            and certificate.get("kind") in _PROOFS
+            and scenario.objective.kind != "maxmin"
+        ):
+            proved = certificate.get("kind")
+    if result.get("status") == "optimal" and proved is not None:  # single moves add nothing
+        out.append(Check("optimality", True, f"proved by the certificate ({proved}) above"))
+    elif result.get("status") == "optimal":
         out.append(model.optimality_check())
     return out
+
+
+_PROOFS = ("flow", "threshold_search")
+"""Certificate kinds whose check proves the allocation optimal."""
 
 
 class _Model:
@@ -186,11 +201,15 @@ class _Model:
             if len(one) == 1:
                 self.lo[one[0]] = max(self.lo[one[0]], least or 0)
                 self.hi[one[0]] = min(self.hi[one[0]], self.hi[one[0]] if most is None else most)
+        self._index_groups()
+
+    def _index_groups(self) -> None:
+        """Each recipient's groups and each group's total, for the exchange check."""
         self.group_of: list[list[int]] = [[] for _ in range(self.n)]
         for g, (_, members, _, _) in enumerate(self.groups):
             for i in members:
                 self.group_of[i].append(g)
-        self.totals = [sum(x[i] for i in members) for _, members, _, _ in self.groups]
+        self.totals = [sum(self.x[i] for i in members) for _, members, _, _ in self.groups]
 
     # ------------------------------------------------------------------ feasibility
 
@@ -267,6 +286,8 @@ class _Model:
             return self._remainder_certificate(cert)
         if kind == "flow":
             return self._flow_certificate(cert)
+        if kind == "threshold_search":
+            return self._search_certificate(cert)
         return Check("certificate", None, f"kind {kind!r} is not checked by verify")
 
     def _divisor_certificate(self, cert: Mapping[str, Any]) -> Check:
@@ -338,6 +359,65 @@ class _Model:
             "no move of a unit through a cell or a group total has a negative reduced cost "
             "(a proof of optimality)",
         )
+
+    def _search_certificate(self, cert: Mapping[str, Any]) -> Check:
+        """The search path's tree (:mod:`optimizer.certificate_check`); the accepted leaf's
+        optimality is this module's exchange check within the leaf's bounds."""
+        kind = self.s.objective.kind
+        rule = kind if kind in ("weighted", "maxmin") else self.s.objective.resolved_method
+        recs = self.s.recipients
+        grades = [
+            (
+                grade.grade,
+                [i for i, g in enumerate(self.grade) if g is grade and recs[i].weight > 0],
+            )
+            for grade in self.s.grades
+        ]
+        data = FlowData(
+            [r.id for r in recs],
+            self.q,
+            self.lo,
+            self.hi,
+            self.x,
+            self.groups,
+            budget=self.s.budget,
+            weight=[_d(r.weight) for r in recs],
+            grades=grades,
+        )
+        try:
+            wrong = search_problems(str(rule), data, cert, self._optimal_within)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+            return Check("certificate", False, f"not a search tree: {exc!r}")
+        if wrong is not None:
+            return Check("certificate", False, f"threshold_search {wrong}")
+        leaves = Counter(str(row.get("leaf")) for row in cert["nodes"] if "leaf" in row)
+        what = ", ".join(f"{count} {leaf}" for leaf, count in sorted(leaves.items()))
+        if kind == "maxmin":
+            return Check(
+                "certificate",
+                True,
+                f"threshold_search: with every floor one step above the answer's smallest "
+                f"units per quota the splits' leaves ({what}) hold no allocation: that "
+                f"smallest ratio cannot rise",
+            )
+        return Check(
+            "certificate",
+            True,
+            f"threshold_search: the splits cover every allocation keeping grade_order and "
+            f"every leaf holds ({what}): a proof of optimality",
+        )
+
+    def _optimal_within(
+        self, lo: list[int], hi: list[int], groups: list[tuple[str, Any, int | None, int | None]]
+    ) -> str | None:
+        """Why no single exchange test proves ``x`` optimal within bounds ``lo``, ``hi``
+        under ``groups`` (disjoint: then it is a proof), or None."""
+        leaf = copy.copy(self)
+        leaf.lo, leaf.hi, leaf.orders = lo, hi, []
+        leaf.groups = [(label, list(m), a, b) for label, m, a, b in groups]
+        leaf._index_groups()
+        check = leaf.optimality_check()
+        return None if check.ok else check.detail
 
     def _remainder_certificate(self, cert: Mapping[str, Any]) -> Check:
         exact = cert.get("exact") or {}
