@@ -20,7 +20,9 @@ more) an answer is judged by a certificate instead of Allot's word:
   threshold ``T`` it states must reproduce every recipient's units. Where remainders tie
   exactly the Hamilton interval is a single point (``low == high``, which the stated rule
   "T in (low, high]" does not cover): the units keyed exactly ``T`` must then have gone
-  by rank.
+  by rank. The crossing path's ``kind: flow`` (:func:`flow`: the cells and the prices'
+  reduced costs) and the search path's ``kind: threshold_search`` (:func:`search_tree`)
+  are proofs of optimality of their own.
 
 Nothing here imports the engine.
 """

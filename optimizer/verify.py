@@ -3,11 +3,13 @@
 ``allot verify RESULT.json [SCENARIO]`` re-derives what a reader can check from the
 scenario's own definitions (docs/contract.md), in exact fractions, sharing no code with the
 paths that solve: the content hash, the budget, every floor, cap and rule, the certificate
-(divisor interval or remainder threshold) and, for a claimed optimum, that no single unit
-moved from one recipient to another, with every rule kept, would make the stated
-objective better. Over bounds and group rules on disjoint sets that last test is a proof
-of optimality (the cost is separable convex over an M-convex set); elsewhere it is a
-necessary condition, and the report says so.
+(divisor interval or remainder threshold; the crossing path's flow prices and the search
+path's tree, :mod:`optimizer.certificate_check`, each a proof of optimality when it holds)
+and, for a claimed optimum not so proved, that no single unit moved from one recipient to
+another, with every rule kept, would make the stated objective better. Over bounds and
+group rules on disjoint sets that last test is a proof of optimality (the cost is
+separable convex over an M-convex set); elsewhere it is a necessary condition, and the
+report says so.
 """
 
 from __future__ import annotations
