@@ -21,6 +21,7 @@ from typing import Any
 
 from api import lease
 from api.db import Database, utcnow
+from api.json_codec import json_text
 from api.settings import Settings
 from api.solve_process import SolveAnswer, SolveProcess, SolveRequest
 from api.store import seconds_between
@@ -195,7 +196,7 @@ class Worker:
             notes.append(f"attempt {claimed.attempt}: the worker of the previous one stopped")
         process.send(
             SolveRequest(
-                body=claimed.body,
+                body=json_text(claimed.body).encode(),
                 time_limit_s=limit,
                 memory_mb=self.settings.run_memory_mb,
                 delay_s=self.settings.job_delay_s,
@@ -252,11 +253,12 @@ class Worker:
             "total_s": seconds_between(claimed.created_at, utcnow()),
             "attempt": claimed.attempt,
         }
+        result = answer.result_value()  # parsed before the write transaction begins
         with self.database.transaction() as session:
-            if answer.result is not None:
-                timings["solve_s"] = (answer.result.get("solver") or {}).get("seconds")
+            if result is not None:
+                timings["solve_s"] = (result.get("solver") or {}).get("seconds")
                 written = lease.finish(
-                    session, run_id, self.id, answer.result, timings=timings, notes=notes
+                    session, run_id, self.id, result, timings=timings, notes=notes
                 )
             else:
                 written = lease.fail(
