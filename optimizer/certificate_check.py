@@ -86,6 +86,7 @@ def flow_problems(rule: str, data: Data, cert: Mapping[str, Any]) -> str | None:
         return f"the certificate's cells are not the scenario's: {wrong} differ"
     price: dict[str, Key] = {str(p["group"]): _key(p["price"]) for p in cert["prices"]}
     edges: list[tuple[str, str, Key, str]] = []  # from, to, cost, the move in words
+    firsts: list[tuple[str, str, int]] = []  # the same moves: first units gained (+1: lost)
     zero = (Fraction(0), Fraction(0))
     for (first, second), members in cells.items():
         row = stated[(first, second)]
@@ -115,8 +116,10 @@ def flow_problems(rule: str, data: Data, cert: Mapping[str, Any]) -> str | None:
             )
         if following is not None:
             edges.append((first, second, following[0], f"a unit more through {where}"))
+            firsts.append((first, second, -unit.is_first(data.x[following[1]])))
         if last is not None:
             edges.append((second, first, _neg(last[0]), f"a unit less through {where}"))
+            firsts.append((second, first, unit.is_first(data.x[last[1]] - 1)))
     for name, least, most in [
         *((n, g[1], g[2]) for n, g in groups.items()),
         *((n, 0, None) for n in NONE_NAMES),
@@ -126,8 +129,15 @@ def flow_problems(rule: str, data: Data, cert: Mapping[str, Any]) -> str | None:
         up, down = (end, name) if end == "budget in" else (name, end)
         if most is None or total < most:
             edges.append((up, down, zero, f"{name}'s total up"))
+            firsts.append((up, down, 0))
         if total > least:
             edges.append((down, up, zero, f"{name}'s total down"))
+            firsts.append((down, up, 0))
+    if any(gained for _, _, gained in firsts) and _negative_cycle(firsts):
+        return (
+            "a cycle of moves gives a first unit to more recipients (first units under "
+            "d(0) = 0 come before every other): the allocation is not optimal"
+        )
     for tail, head, cost, what in edges:
         if tail not in price or head not in price:
             missing = tail if tail not in price else head
@@ -192,6 +202,10 @@ class _UnitCost:
         self.rule, self.q, self.primary, self.squares = rule, q, primary, squares
         self.first = 2 * max(q, default=Fraction(0))
 
+    def is_first(self, k: int) -> int:
+        """1 when unit ``k`` is a first unit under ``d(0) = 0`` (Adams, Dean), else 0."""
+        return int(k == 0 and self.rule in ("adams", "dean"))
+
     def __call__(self, i: int, k: int) -> Key:
         q, rule = self.q[i], self.rule
         if rule in ("hamilton", "weighted"):
@@ -201,6 +215,22 @@ class _UnitCost:
         d = _divisor(rule, k)
         p = -(self.first + q) if d == 0 else -q / d
         return p * self.primary, Fraction(0)
+
+
+def _negative_cycle(edges: list[tuple[str, str, int]]) -> bool:
+    """Whether integer edge costs close a negative cycle (Bellman-Ford from a virtual root).
+    The stated prices price a first unit at ``2 max q + q``, which ranks it above every
+    other unit in any single exchange but not in every cycle through three cells or more:
+    so first units gained are counted on their own (their count comes first in the cost)."""
+    dist = dict.fromkeys([u for u, _, _ in edges] + [v for _, v, _ in edges], 0)
+    for _ in range(len(dist) + 1):
+        changed = False
+        for u, v, c in edges:
+            if dist[u] + c < dist[v]:
+                dist[v], changed = dist[u] + c, True
+        if not changed:
+            return False
+    return True
 
 
 def _divisor(rule: str, k: int) -> Fraction:
