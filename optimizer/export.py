@@ -16,6 +16,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from optimizer.result import ALLOCATION_COLUMNS
+
 __all__ = [
     "comparison_csv",
     "comparison_html",
@@ -25,17 +27,6 @@ __all__ = [
     "sweep_csv",
 ]
 
-ALLOCATION_COLUMNS = (
-    "id",
-    "name",
-    "grade",
-    "score",
-    "quota",
-    "units",
-    "amount",
-    "share",
-    "binding",
-)
 METRIC_ROWS: tuple[tuple[str, str], ...] = (
     ("total", "total units"),
     ("objective", "objective"),
@@ -125,6 +116,14 @@ _PCT = "+0.0%;-0.0%;0.0%"
 _FRACTION = "0.00%"
 _DECIMAL = "#,##0.00"
 _SCORE = "0.0##"
+_ALLOCATION_FORMATS = {
+    "score": _SCORE,
+    "quota": _DECIMAL,
+    "entitlement": _DECIMAL,
+    "units": _UNITS,
+    "amount": _UNITS,
+    "share": _FRACTION,
+}
 
 
 def comparison_xlsx(out: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> bytes:
@@ -184,24 +183,14 @@ def comparison_xlsx(out: Mapping[str, Any], results: Sequence[Mapping[str, Any]]
     for label, result in zip(labels, results, strict=True):
         run_sheet = book.create_sheet(_sheet_name(label, names))
         alloc_rows = [
-            [
-                a.get("id"),
-                a.get("name"),
-                a.get("grade"),
-                a.get("score"),
-                a.get("quota"),
-                a.get("units"),
-                a.get("amount"),
-                a.get("share"),
-                ", ".join(a.get("binding") or ()),
-            ]
+            [", ".join(a.get(c) or ()) if c == "binding" else a.get(c) for c in ALLOCATION_COLUMNS]
             for a in result.get("allocations") or ()
         ]
         _fill(
             run_sheet,
             list(ALLOCATION_COLUMNS),
             alloc_rows,
-            [None, None, None, _SCORE, _DECIMAL, _UNITS, _UNITS, _FRACTION, None],
+            [_ALLOCATION_FORMATS.get(c) for c in ALLOCATION_COLUMNS],
             freeze="C2",
         )
     buffer = io.BytesIO()

@@ -185,10 +185,23 @@ def test_compare_xlsx_is_a_workbook_holding_the_json_numbers(tmp_path: Path) -> 
 
     run_sheet = book["regions-2025-cut"]
     assert run_sheet.freeze_panes == "C2"
-    assert [c.value for c in run_sheet[1]][:6] == ["id", "name", "grade", "score", "quota", "units"]
+    header = [c.value for c in run_sheet[1]]
+    assert header == [
+        "id",
+        "name",
+        "grade",
+        "score",
+        "quota",
+        "entitlement",
+        "units",
+        "amount",
+        "share",
+        "binding",
+    ]
     cut = {r["id"]: r["units"][1] for r in out["recipients"]}
-    assert {row[0].value: row[5].value for row in run_sheet.iter_rows(min_row=2)} == cut
-    assert run_sheet["H2"].number_format == "0.00%"  # share
+    assert {row[0].value: row[6].value for row in run_sheet.iter_rows(min_row=2)} == cut
+    assert run_sheet["I2"].number_format == "0.00%"  # share
+    assert run_sheet["F2"].number_format == "#,##0.00"  # entitlement
 
 
 def test_compare_html_is_a_standalone_escaped_page(tmp_path: Path) -> None:
