@@ -544,7 +544,20 @@ def _versions() -> dict[str, str]:
     out = {"allot": optimizer.__version__, "python": platform.python_version()}
     for package in ("numpy", "highspy", "pulp", "ortools", "pydantic"):
         try:
-            out[package] = metadata.version(package)
+            out[package] = _installed_version(package)
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def _installed_version(package: str) -> str:
+    """``metadata.version(package)``, read from the ``Version`` line of the metadata's header
+    rather than by parsing the whole file as e-mail (numpy's holds its long description:
+    most of the start-up's 5 ms of version look-ups)."""
+    text = metadata.distribution(package).read_text("METADATA") or ""
+    for line in text.splitlines():
+        if not line:  # the end of the header
+            break
+        if line.startswith("Version:"):
+            return line.removeprefix("Version:").strip()
+    return metadata.version(package)

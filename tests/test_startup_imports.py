@@ -123,3 +123,25 @@ def test_sensitivity_help_names_the_default_precision() -> None:
     """The CLI does not import the sensitivity module for its default: the help says it."""
     help_text = CliRunner().invoke(cli.app, ["sensitivity", "--help"]).stdout
     assert f"default: {DEFAULT_PRECISION:g}." in " ".join(help_text.split())
+
+
+def test_package_versions_are_read_from_the_metadata_header_as_importlib_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every installed distribution's version from its header line is the one
+    ``importlib.metadata.version`` parses; metadata without one falls back to it."""
+    from importlib import metadata
+
+    from optimizer import solve
+
+    names = sorted({d.metadata["Name"] for d in metadata.distributions()})
+    assert "numpy" in names
+    assert [solve._installed_version(n) for n in names] == [metadata.version(n) for n in names]
+
+    class Headless:
+        def read_text(self, name: str) -> str:
+            return "Metadata-Version: 2.1\nName: x\n\nVersion: not the header's\n"
+
+    monkeypatch.setattr(metadata, "distribution", lambda name: Headless())
+    monkeypatch.setattr(metadata, "version", lambda name: "9.9")
+    assert solve._installed_version("x") == "9.9"
