@@ -192,12 +192,13 @@ def test_a_missing_backend_is_refused_only_where_the_run_needs_it(
 ) -> None:
     """With HiGHS missing, a scenario is refused exactly when its backend choice needs it."""
     from optimizer import solvers
+    from optimizer.errors import SolverUnavailable
 
     real = solvers.backend
 
     def without_highs(name: str) -> solvers.Backend:
         if name == "highs":
-            raise solvers.SolverUnavailable("backend 'highs' is not available here")
+            raise SolverUnavailable("backend 'highs' is not available here")
         return real(name)
 
     monkeypatch.setattr(solvers, "backend", without_highs)
