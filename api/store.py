@@ -9,11 +9,12 @@ the workers' queue operations (claims under a lease, cancellation) are in :mod:`
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import JSON, case, func, literal, select, type_coerce, update
 from sqlalchemy.orm import Session, defer, with_expression
 
 from api.db import Run, RunStatus, StoredScenario, Sweep, utcnow
@@ -201,6 +202,15 @@ def get_runs(session: Session, run_ids: Sequence[int], *, path: str) -> list[Run
     return [found[rid] for rid in run_ids]
 
 
+def _json_at(session: Session, column: Any, *path: str) -> Any:
+    """The JSON text at ``path`` in ``column``, as the database stored it: PostgreSQL's
+    ``#>`` on a json column, SQLite's ``->`` (3.38 and later; before, ``json_extract``,
+    whose doubles SQLAlchemy quotes again with 15 digits)."""
+    if session.get_bind().dialect.name != "sqlite" or sqlite3.sqlite_version_info < (3, 38):
+        return column[path]
+    return type_coerce(column.op("->")(literal("$." + ".".join(path))), JSON)
+
+
 def list_runs(
     session: Session,
     *,
@@ -228,13 +238,15 @@ def list_runs(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     if before is not None:
         query = query.where(Run.id < before)
+    objective = _json_at(session, Run.result, "metrics", "objective")
     query = query.options(
         defer(Run.scenario_body),
         defer(Run.result),
-        # numbers as SQL numbers (SQLite's JSON_QUOTE writes a double with 15 digits)
+        # the budget as an SQL number, the objective as its JSON text (a double read by SQL
+        # may differ from Python's in the last digit; SQLite's JSON_QUOTE writes 15 digits)
         with_expression(Run.listed_budget, Run.scenario_body["budget"].as_numeric(20, 0)),
         with_expression(Run.listed_unit, Run.scenario_body["unit"]),
-        with_expression(Run.listed_objective, Run.result[("metrics", "objective")].as_float()),
+        with_expression(Run.listed_objective, objective),
     )
     rows = session.scalars(query.order_by(Run.id.desc()).limit(limit).offset(offset)).all()
     return list(rows), total

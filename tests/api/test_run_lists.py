@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from api import store
 from api.db import Database
-from tests.api.conftest import scenario_data
+from tests.api.conftest import scenario_data, wait_for_run
 
 Auth = Callable[..., dict[str, str]]
 
@@ -52,3 +52,29 @@ def test_a_list_shows_what_the_run_shows_without_loading_it(
             full = store.get_run(session, run_id)
             assert summaries[run_id] == full.summary()
     assert summaries[ids[1]][1] == {"label": "KRW", "value": 1}
+
+
+def test_listed_objectives_are_the_runs_own_to_the_last_digit(
+    client: TestClient, auth: Auth
+) -> None:
+    """The objective a list reads from the JSON text is the run's own float, every digit
+    (a double parsed by the database may differ from Python's in the last one)."""
+    stored = client.post(
+        "/v1/scenarios", json=scenario_data("regions-2025-metro-cap.yaml"), headers=auth()
+    ).json()
+    answer = client.post(
+        "/v1/sweeps",
+        json={"scenario_id": stored["id"], "set": "budget=1050:1350:15"},
+        headers=auth(),
+    )
+    assert answer.status_code == 201, answer.text
+    runs = {r["id"]: wait_for_run(client, r["id"], auth()) for r in answer.json()["runs"]}
+    listed = client.get("/v1/runs?limit=100", headers=auth()).json()["items"]
+    assert sorted(item["id"] for item in listed) == sorted(runs) and len(runs) == 21
+    compared = 0
+    for item in listed:
+        result = runs[item["id"]]["result"] or {}
+        objective = (result.get("metrics") or {}).get("objective")
+        assert repr(item["objective"]) == repr(objective)
+        compared += objective is not None
+    assert compared >= 15  # the feasible budgets (the highest are over the caps)
