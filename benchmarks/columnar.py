@@ -31,7 +31,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,8 @@ class Row:
     gate: float | None = None
     peak_mb: float | None = None
     enforced: bool = True
+    reference: str | None = None
+    """The pipeline its ratio divides by (None: it is a reference)."""
 
     @property
     def held(self) -> bool | None:
@@ -98,6 +100,9 @@ ENFORCED: frozenset[str] = frozenset()
 """The gates ``--gate`` fails on: those this engine meets on every run. None yet (README
 "Performance" says where the time goes); until then the rows report them, and ``make
 bench-quick`` still fails when the Parquet and JSON runs allocate differently."""
+AGAIN = 2
+"""With ``--gate``, how many more times the rows are measured while an enforced gate fails
+(each pipeline keeping its best, :func:`best_of`), as the budget gates do."""
 MILLION_PEAK_MB = 2048.0
 """The million-firm run's largest resident set must stay under 2 GB."""
 
@@ -213,8 +218,7 @@ def measure(size: int, repeat: int, folder: Path, *, checks: bool = True) -> lis
     rows: list[Row] = []
     for name, (command, gate) in commands.items():
         wall, cpu, peak = timed(command, repeat)
-        floor = rows[0].cpu_s if rows else cpu
-        rows.append(_row(name, wall, cpu, floor, gate, peak))
+        rows.append(_row(name, wall, cpu, rows[0] if rows else None, gate, peak))
     same_answer(out, json_out)
     return rows
 
@@ -224,18 +228,10 @@ def measure_regions(repeat: int, folder: Path) -> list[Row]:
     base = [sys.executable, "-c", "import numpy, pydantic"]
     run = [ALLOT, "solve", str(REGIONS), "-f", "json", "-o", str(folder / "r.json")]
     wall, cpu, peak = timed(base, repeat)
-    rows = [_row('python -c "import numpy, pydantic"', wall, cpu, cpu, None, peak)]
+    rows = [_row('python -c "import numpy, pydantic"', wall, cpu, None, None, peak)]
     wall, cpu, peak = timed(run, repeat)
-    rows.append(
-        _row(
-            "allot solve, 14 regions (paradox checks), JSON out",
-            wall,
-            cpu,
-            rows[0].cpu_s,
-            "regions",
-            peak,
-        )
-    )
+    name = "allot solve, 14 regions (paradox checks), JSON out"
+    rows.append(_row(name, wall, cpu, rows[0], "regions", peak))
     return rows
 
 
@@ -244,34 +240,50 @@ def measure_million(folder: Path) -> list[Row]:
     parquet, named, _ = write_instance(1_000_000, folder, with_inline=False)
     out = folder / "million.parquet"
     wall, cpu, peak = timed(floor_command(parquet, folder / "floor.parquet"), 1)
-    rows = [_row("floor, 1,000,000 firms", wall, cpu, cpu, None, peak)]
+    rows = [_row("floor, 1,000,000 firms", wall, cpu, None, None, peak)]
     command = [ALLOT, "solve", str(named), "-f", "parquet", "-o", str(out), "--no-checks"]
     wall, cpu, peak = timed(command, 1)
-    rows.append(
-        _row(
-            "allot solve, 1,000,000 firms, Parquet in and out, --no-checks",
-            wall,
-            cpu,
-            rows[0].cpu_s,
-            "million",
-            peak,
-        )
-    )
+    name = "allot solve, 1,000,000 firms, Parquet in and out, --no-checks"
+    rows.append(_row(name, wall, cpu, rows[0], "million", peak))
     return rows
 
 
 def _row(
-    name: str, wall: float, cpu: float, reference: float, gate: str | None, peak: float
+    name: str,
+    wall: float,
+    cpu: float,
+    reference: Row | None,
+    gate: str | None,
+    peak: float,
 ) -> Row:
+    """A measured pipeline; ``reference`` None: it is its own reference."""
     return Row(
         name,
         round(wall, 3),
         round(cpu, 3),
-        round(cpu / reference, 2),
+        1.0 if reference is None else round(cpu / reference.cpu_s, 2),
         GATES[gate] if gate else None,
         round(peak, 1),
         gate in ENFORCED,
+        None if reference is None else reference.pipeline,
     )
+
+
+def best_of(first: list[Row], again: list[Row]) -> list[Row]:
+    """Two measurements of the same pipelines merged: each pipeline keeps its lower CPU time
+    (and the larger peak), and each ratio divides the best by its reference's best. A gate
+    over by the shared machine's noise is measured again before it fails the run."""
+    earlier = {r.pipeline: r for r in first}
+    kept = []
+    for row in again:
+        old = earlier[row.pipeline]
+        best = row if row.cpu_s < old.cpu_s else old
+        kept.append(replace(best, peak_mb=max(row.peak_mb or 0, old.peak_mb or 0)))
+    cpu = {r.pipeline: r.cpu_s for r in kept}
+    return [
+        r if r.reference is None else replace(r, ratio=round(r.cpu_s / cpu[r.reference], 2))
+        for r in kept
+    ]
 
 
 def same_answer(parquet: Path, result_json: Path) -> None:
@@ -332,11 +344,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat - 1) if args.quick else args.repeat
-    with tempfile.TemporaryDirectory(prefix="allot-columnar-") as folder:
-        rows = measure(args.size, repeat, Path(folder), checks=not args.quick)
-        rows += measure_regions(repeat, Path(folder))
-        if args.million:
-            rows += measure_million(Path(folder))
+
+    def measured() -> list[Row]:
+        with tempfile.TemporaryDirectory(prefix="allot-columnar-") as folder:
+            rows = measure(args.size, repeat, Path(folder), checks=not args.quick)
+            rows += measure_regions(repeat, Path(folder))
+            if args.million:
+                rows += measure_million(Path(folder))
+        return rows
+
+    rows = measured()
+    for _ in range(AGAIN):
+        if not (args.gate and enforced_failures(rows)):
+            break
+        sys.stdout.write(f"over an enforced gate: measuring again ({enforced_failures(rows)})\n")
+        rows = best_of(rows, measured())
     sys.stdout.write(markdown(rows, args.size))
     if args.out is not None:
         args.out.write_text(json.dumps([asdict(r) for r in rows], indent=1) + "\n")

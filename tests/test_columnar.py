@@ -416,6 +416,30 @@ def test_the_columnar_gates_fail_only_where_enforced_and_on_the_million_rows_mem
     assert "holds" in table and "FAILS (not enforced)" in table
 
 
+def test_a_gate_measured_again_keeps_each_sides_best() -> None:
+    """``best_of``: each pipeline keeps its lower CPU time and the larger peak, and a ratio
+    divides the best by its reference's best (not by the reference of the same run)."""
+    from benchmarks.columnar import GATES, Row, best_of, enforced_failures
+
+    gate = GATES["parquet"]
+
+    def run(floor: float, allot: float, peak: float) -> list[Row]:
+        reference = Row("floor", floor, floor, 1.0, None, 100.0)
+        return [
+            reference,
+            Row("allot", allot, allot, round(allot / floor, 2), gate, peak, True, "floor"),
+        ]
+
+    noisy = run(0.40, 1.40, 300.0)  # 3.5x: over the gate
+    quiet_floor = run(0.30, 1.50, 200.0)  # the floor's best, Allot's worst
+    merged = best_of(noisy, quiet_floor)
+    assert [r.cpu_s for r in merged] == [0.30, 1.40]
+    assert merged[1].ratio == round(1.40 / 0.30, 2) and merged[1].peak_mb == 300.0
+    assert enforced_failures(merged)  # 4.67x: still over
+    merged = best_of(merged, run(0.35, 0.80, 250.0))
+    assert merged[1].ratio == round(0.80 / 0.30, 2) and not enforced_failures(merged)
+
+
 def test_an_infeasible_run_writes_an_empty_table_and_exits_1(tmp_path: Path) -> None:
     out = tmp_path / "x.parquet"
     answer = cli_run("solve", "scenarios/regions-2025-infeasible.yaml", "-f", "parquet", "-o", out)
