@@ -96,10 +96,10 @@ GATES = {
     "million": 10.0,  # 1,000,000 firms, Parquet in and out, over the floor
 }
 """Issue 17's gates on the CPU ratios."""
-ENFORCED: frozenset[str] = frozenset()
-"""The gates ``--gate`` fails on: those this engine meets on every run. None yet (README
-"Performance" says where the time goes); until then the rows report them, and ``make
-bench-quick`` still fails when the Parquet and JSON runs allocate differently."""
+ENFORCED: frozenset[str] = frozenset({"parquet", "json", "million"})
+"""The gates ``--gate`` fails on (after measuring again, :data:`AGAIN`). The 14-region
+start-up is reported, not enforced: it measured 2.3 to 2.7 times its reference on the shared
+machine (2026-12-04), too near its gate for a run that must not fail on noise."""
 AGAIN = 2
 """With ``--gate``, how many more times the rows are measured while an enforced gate fails
 (each pipeline keeping its best, :func:`best_of`), as the budget gates do."""
