@@ -212,7 +212,7 @@ class _UnitCost:
             gap = 2 * (k - q) + 1
             p = max(Fraction(-1), min(Fraction(1), gap)) if rule == "hamilton" else -q
             return p * self.primary, gap * self.squares
-        d = _divisor(rule, k)
+        d = divisor(rule, k)
         p = -(self.first + q) if d == 0 else -q / d
         return p * self.primary, Fraction(0)
 
@@ -233,14 +233,18 @@ def _negative_cycle(edges: list[tuple[str, str, int]]) -> bool:
     return True
 
 
-def _divisor(rule: str, k: int) -> Fraction:
+def divisor(rule: str, k: int) -> Fraction:
+    """The divisor method's ``d(k)``, exactly, from its definition (the checks' own: they
+    take nothing from the engine). Huntington-Hill's square root has no exact form."""
     if rule == "jefferson":
         return Fraction(k + 1)
     if rule == "webster":
         return Fraction(2 * k + 1, 2)
     if rule == "adams":
         return Fraction(k)
-    return Fraction(2 * k * (k + 1), 2 * k + 1)  # dean: the harmonic mean of k and k + 1
+    if rule == "dean":
+        return Fraction(2 * k * (k + 1), 2 * k + 1)  # the harmonic mean of k and k + 1
+    raise ValueError(rule)
 
 
 def _key(text: str) -> Key:

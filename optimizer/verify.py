@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Any
 
 from optimizer.certificate_check import Data as FlowData
-from optimizer.certificate_check import flow_problems, search_problems
+from optimizer.certificate_check import divisor, flow_problems, search_problems
 from optimizer.scenario import ChangeLimitRule, GradeOrderRule, GroupRule, Scenario
 
 MAX_PAIRS = 2_000_000
@@ -538,25 +538,13 @@ def _disjoint(sets: list[list[int]]) -> bool:
     return True
 
 
-def _divisor(rule: str, k: int) -> Fraction:
-    if rule == "jefferson":
-        return Fraction(k + 1)
-    if rule == "webster":
-        return Fraction(2 * k + 1, 2)
-    if rule == "adams":
-        return Fraction(k)
-    if rule == "dean":
-        return Fraction(2 * k * (k + 1), 2 * k + 1)  # the harmonic mean of k and k + 1
-    raise ValueError(rule)
-
-
 def _priority(rule: str, q: Fraction, k: int) -> Fraction | None:
     """``q / d(k)``; None for infinity (``d(k) = 0``). Huntington-Hill: the priority
     squared (compared squared)."""
     if rule == "huntington-hill":
         d2 = Fraction(k * (k + 1))
         return None if d2 == 0 else q * q / d2
-    d = _divisor(rule, k)
+    d = divisor(rule, k)
     return None if d == 0 else q / d
 
 
@@ -578,7 +566,7 @@ def _rounded(method: str, value: Fraction, d: Fraction, squared: bool) -> int:
         return math.ceil(v)
     if method == "dean":  # up past the harmonic mean of floor(v) and floor(v) + 1
         k = math.floor(v)
-        return k if v <= _divisor("dean", k) else k + 1
+        return k if v <= divisor("dean", k) else k + 1
     raise ValueError(method)
 
 
