@@ -591,9 +591,9 @@ def _page_yaml(body: Mapping[str, Any], t: Translator) -> str:
     if not isinstance(recipients, list) or len(recipients) <= SHOWN_ROWS:
         return scenario_yaml(dict(body))
     text = scenario_yaml({**body, "recipients": recipients[:SHOWN_ROWS]})
-    more = t.gettext("%(n)s more recipients, not shown here") % {
-        "n": number(len(recipients) - SHOWN_ROWS)
-    }
+    more = t.gettext(
+        "%(n)s more recipients, not shown here", n=number(len(recipients) - SHOWN_ROWS)
+    )
     return f"{text}# ... {more}\n"
 
 
