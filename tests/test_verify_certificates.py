@@ -23,6 +23,7 @@ from optimizer.verify import Check, verify
 from tests.hypothesis_profile import examples
 from tests.test_crossing import _instance
 from tests.test_search_certificate import EVERY_OBJECTIVE, OBJECTIVES, SEEDS, search_scenario
+from tests.test_verify import moved
 
 
 def _certificate(result: dict[str, Any], scenario: Scenario) -> Check:
@@ -68,15 +69,6 @@ def test_a_changed_price_is_caught(crossing: tuple[dict[str, Any], Scenario]) ->
     assert _failures(bad, scenario)[0].startswith("certificate: ")
 
 
-def _move(result: dict[str, Any], giver: str, taker: str) -> dict[str, Any]:
-    out = copy.deepcopy(result)
-    for row in out["allocations"]:
-        if row["id"] in (giver, taker):
-            row["units"] += -1 if row["id"] == giver else 1
-            row["amount"] = row["units"] * out["unit"]["value"]
-    return out
-
-
 def test_a_unit_moved_within_a_cell_is_caught(crossing: tuple[dict[str, Any], Scenario]) -> None:
     """Two recipients of the same region and kind: the cell's totals hold, every rule holds,
     and the certificate's cost of the cell's last or next unit no longer does."""
@@ -89,7 +81,7 @@ def test_a_unit_moved_within_a_cell_is_caught(crossing: tuple[dict[str, Any], Sc
     members = next(m for m in by_cell.values() if len(m) > 2)
     giver = max(members, key=lambda i: units[i])
     taker = next(i for i in members if i != giver)
-    bad = _move(result, giver, taker)
+    bad = moved(result, giver, taker)
     check = _certificate(bad, scenario)
     assert check.ok is False and "cell (" in check.detail, check.detail
 
@@ -242,7 +234,7 @@ def test_a_costlier_allocation_is_refused_under_the_same_tree(seed: int, objecti
             y[j] += 1
             if problem.violations(y) or problem.cost(y) <= best + 1e-9:
                 continue
-            check = _certificate(_move(result, giver, taker), scenario)
+            check = _certificate(moved(result, giver, taker), scenario)
             assert check.ok is False, (giver, taker)
 
 
@@ -267,9 +259,9 @@ def test_a_tampered_tree_is_caught(seed: int, objective: str) -> None:
     up = split["up"] == accepted
     name = split["better"] if up else split["worse"]
     ratios = [Fraction(units[i]) / weight[i] for i in units if grade[i] == name and weight[i] > 0]
-    moved = copy.deepcopy(result)  # the accepted leaf's ratio moved so x leaves it
-    _nodes(moved)[node]["split"]["ratio"] = str(min(ratios) + 1 if up else max(ratios) - 1)
-    check = _certificate(moved, scenario)  # (or its sibling, whose bounds widened, first)
+    resplit = copy.deepcopy(result)  # the accepted leaf's ratio moved so x leaves it
+    _nodes(resplit)[node]["split"]["ratio"] = str(min(ratios) + 1 if up else max(ratios) - 1)
+    check = _certificate(resplit, scenario)  # (or its sibling, whose bounds widened, first)
     assert check.ok is False and check.detail.startswith("threshold_search node"), check.detail
 
     lowered = copy.deepcopy(result)  # an open leaf said to be cheaper than the answer
