@@ -145,3 +145,22 @@ def test_package_versions_are_read_from_the_metadata_header_as_importlib_reads_t
     monkeypatch.setattr(metadata, "distribution", lambda name: Headless())
     monkeypatch.setattr(metadata, "version", lambda name: "9.9")
     assert solve._installed_version("x") == "9.9"
+
+
+def test_a_command_starts_only_its_own_options_and_the_app_keeps_every_command() -> None:
+    """``main`` builds only the named command; the root options stay, and anything that
+    names no single command (help, a group, a typo) gets the whole app."""
+    commands = len(cli.app.registered_commands)
+    one = cli._for_command(["solve"])
+    assert [c.name for c in one.registered_commands] == ["solve"]
+    assert one.registered_groups == [] and one.registered_callback is cli.app.registered_callback
+    assert [c.callback for c in cli._for_command(["validate"]).registered_commands] == [
+        cli.validate
+    ]
+    for first in ([], ["--help"], ["token"], ["solv"]):
+        assert cli._for_command(first) is cli.app
+    assert len(cli.app.registered_commands) == commands and cli.app.registered_groups
+    runner = CliRunner()
+    assert runner.invoke(one, ["--version"]).stdout.startswith("allot ")
+    shown = runner.invoke(one, ["solve", str(ROOT / "scenarios/regions-2025.yaml"), "-f", "json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["status"] == "optimal"

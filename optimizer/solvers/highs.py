@@ -4,6 +4,7 @@ Python objects)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import sys
@@ -48,7 +49,7 @@ class HighsBackend(Backend):
     def available(cls) -> bool:
         """Whether highspy is installed, found without importing it (a solve that an exact
         path finishes never loads it: start-up time)."""
-        return importlib.util.find_spec("highspy") is not None
+        return _installed()
 
     @classmethod
     def version(cls) -> str:
@@ -200,3 +201,10 @@ class _HighsSession(Session):
                 info.mip_dual_bound,
             )
         return RunResult(Status.ERROR, None, None, None)
+
+
+@functools.cache
+def _installed() -> bool:
+    """highspy's spec, looked up once a process: each look is a few file-system calls, and
+    the paradox checks choose a backend for every re-solve."""
+    return importlib.util.find_spec("highspy") is not None
