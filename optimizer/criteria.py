@@ -35,6 +35,7 @@ recipients[0].criteria.b: unknown criterion 'b' (criteria: a)
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -50,8 +51,6 @@ COMPOSITE_DIGITS = 9
 
 Weights = dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
 Scores = dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
-_WEIGHTS: TypeAdapter[Weights] = TypeAdapter(Weights)
-_SCORES: TypeAdapter[Scores] = TypeAdapter(Scores)
 _PLACEHOLDER = 1.0
 """Stands in for a score that cannot be computed, so that validation reports the real problem
 (already found, or found by pydantic) rather than a missing score as well."""
@@ -78,7 +77,7 @@ def with_composite_scores(data: Mapping[str, Any]) -> tuple[dict[str, Any], list
     if block is None and not any(type(r) is not dict or "criteria" in r for r in recipients):
         return out, []  # nothing to compute or report (a firm-level list: no loop per row)
     problems: list[Problem] = []
-    weights = _parsed(_WEIGHTS, block)
+    weights = _parsed(_adapter(Weights), block)
     if isinstance(block, Mapping) and not block:
         problems.append(Problem("criteria", "must name at least one criterion (name: weight)"))
     usable = weights is not None and any(w > 0 for w in weights.values())
@@ -129,7 +128,7 @@ def with_composite_scores(data: Mapping[str, Any]) -> tuple[dict[str, Any], list
             )
             fixed.append(rec)
             continue
-        scores = _parsed(_SCORES, given)
+        scores = _parsed(_adapter(Scores), given)
         score = _PLACEHOLDER
         if isinstance(block, Mapping) and block and isinstance(given, Mapping):
             missing = [str(k) for k in block if k not in given]
@@ -162,6 +161,13 @@ def with_composite_scores(data: Mapping[str, Any]) -> tuple[dict[str, Any], list
         fixed.append({**rec, "score": score})
     out["recipients"] = fixed
     return out, problems
+
+
+@functools.cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    """The validator of a weights or scores block, built on first use: most scenarios have
+    no criteria, and each adapter costs start-up time."""
+    return TypeAdapter(shape)
 
 
 def _parsed(adapter: TypeAdapter[Any], value: Any) -> Any:

@@ -488,10 +488,10 @@ def plan_problems(scenario: Scenario) -> list[Problem]:
 
 def _quota_problems(scenario: Scenario) -> list[Problem]:
     """The Quota method takes floors and caps but no rule, and one step per unit."""
-    from optimizer.quota_method import MAX_UNITS
-
     if scenario.objective.method != "quota":
         return []
+    from optimizer.quota_method import MAX_UNITS
+
     problems = [
         Problem(
             f"rules[{k}].type",
