@@ -101,7 +101,7 @@ app = typer.Typer(
 
 
 def main() -> None:
-    """Console entry point (``allot``)."""
+    """The command line, as the ``allot`` entry point (:func:`optimizer.start.main`) runs it."""
     for stream in (sys.stdout, sys.stderr):
         # Never crash on a name the terminal cannot encode; UTF-8 streams are left alone.
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")

@@ -4,6 +4,7 @@ interpreter, reading ``sys.modules``)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,34 @@ def test_a_command_starts_only_its_own_options_and_the_app_keeps_every_command()
     assert runner.invoke(one, ["--version"]).stdout.startswith("allot ")
     shown = runner.invoke(one, ["solve", str(ROOT / "scenarios/regions-2025.yaml"), "-f", "json"])
     assert shown.exit_code == 0 and json.loads(shown.stdout)["status"] == "optimal"
+
+
+def test_allot_starts_numpy_single_threaded_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The installed ``allot`` runs :func:`optimizer.start.main`, which sets OpenBLAS to one
+    thread before numpy loads (a process that has loaded it keeps its pool) and leaves a
+    value the user set alone."""
+    from importlib import metadata
+
+    from optimizer import start
+
+    (entry,) = metadata.entry_points(group="console_scripts", name="allot")
+    assert entry.value == "optimizer.start:main"
+    monkeypatch.setattr(sys, "argv", ["allot", "--version"])
+    for given, expected in ((None, "1"), ("4", "4")):
+        if given is None:
+            monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+        else:
+            monkeypatch.setenv("OPENBLAS_NUM_THREADS", given)
+        with pytest.raises(SystemExit) as exit:
+            start.main()
+        assert exit.value.code in (0, None)
+        assert os.environ["OPENBLAS_NUM_THREADS"] == expected
+    probe = "import os, sys\nprint(os.environ.get('OPENBLAS_NUM_THREADS'), 'numpy' in sys.modules)"
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    code = f"import sys\nsys.argv = ['allot', '--version']\nfrom optimizer import start\n{probe}"
+    shown = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=environment
+    )
+    assert shown.stdout.split() == ["None", "False"]  # importing the module sets nothing
