@@ -221,6 +221,13 @@ def measure(size: int, repeat: int, folder: Path, *, checks: bool = True) -> lis
         wall, cpu, peak = timed(command, repeat)
         rows.append(_row(name, wall, cpu, rows[0] if rows else None, gate, peak))
     same_answer(out, json_out)
+    single = dict.fromkeys(SINGLE_THREADED, "1")  # like for like: allot runs it so
+    wall, cpu, peak = timed(commands[rows[0].pipeline][0], repeat, single)
+    alike = _row("the floor, OpenBLAS single-threaded", wall, cpu, None, None, peak)
+    rows.append(alike)
+    for gated in [r for r in rows[1:] if r.gate is not None]:
+        again = f"{gated.pipeline}, against it"
+        rows.append(_row(again, gated.wall_s, gated.cpu_s, alike, None, gated.peak_mb or 0))
     return rows
 
 
