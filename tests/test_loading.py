@@ -668,6 +668,14 @@ def test_unreadable_files(tmp_path: Path, name: str, content: bytes, expected: s
     assert expected in error.problems[0].message
 
 
+def test_a_yaml_file_of_comments_only_is_empty_not_malformed(tmp_path: Path) -> None:
+    """The empty document is said as such (it once read "malformed YAML: a tagged value
+    cannot be read (...: file is empty)")."""
+    error = load_error(write(tmp_path / "s.yaml", b"# only a comment\n\n# another\n"))
+    (problem,) = error.problems
+    assert problem.message.endswith("s.yaml: file is empty") and "malformed" not in problem.message
+
+
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     error = load_error(tmp_path / "nope.yaml")
     assert paths(error) == [""]

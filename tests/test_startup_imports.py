@@ -90,6 +90,19 @@ def test_a_json_solve_draws_no_table_and_loads_only_its_own_path(tmp_path: Path)
     assert loaded_after(no_checks, watch) == []
 
 
+def test_a_json_scenario_never_loads_pyyaml(tmp_path: Path) -> None:
+    """PyYAML loads only to read YAML (:mod:`optimizer.yaml_text`); control: a YAML file."""
+    from optimizer.loading import load_data
+
+    scenario = tmp_path / "s.json"
+    scenario.write_text(json.dumps(load_data(ROOT / "scenarios/regions-2025.yaml")))
+    watch = ("yaml", "optimizer.yaml_text")
+    as_json = run_cli("solve", str(scenario), "-f", "json", "--no-checks")
+    assert loaded_after(as_json, watch) == []
+    as_yaml = run_cli("solve", "scenarios/regions-2025.yaml", "-f", "json", "--no-checks")
+    assert loaded_after(as_yaml, watch) == list(watch)
+
+
 def test_a_table_on_the_terminal_and_a_plan_load_what_they_use(tmp_path: Path) -> None:
     """Control: the table format loads Rich, and a two-stage plan its module."""
     table = run_cli("solve", "scenarios/regions-2025.yaml", "-f", "table", "--no-checks")
