@@ -464,7 +464,8 @@ def _pair(text: str) -> tuple[Fraction, Fraction]:
 
 _Path = tuple[tuple[int, bool, Fraction], ...]
 """The constraints a search node adds, root first: (grade level, up, ratio): ``up``, every
-member of the level has at least ``ratio`` units per weight; else at most ``ratio``."""
+member of the level has at least ``ratio`` units per weight; else at most ``ratio``. A
+split on recipient ``i``'s units is (``-1 - i``, up, units): at least, else at most."""
 
 
 def search_tree(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> list[str]:
@@ -518,6 +519,19 @@ def search_tree(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> l
         elif leaf == "empty":
             if box is not None and space.allows(box):
                 out.append(f"node {node}: said empty, but allocations fit its bounds")
+        elif leaf == "pruned":
+            if box is None:
+                continue  # nothing there: any bound holds
+            if kind != "weighted":
+                out.append(f"node {node}: no pruned leaf is checked for {kind}")
+                continue
+            try:
+                order_bound = space.order_lagrangian(box, row["prices"])
+            except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+                out.append(f"node {node}: prices unreadable ({exc})")
+                continue
+            if order_bound is not None and order_bound < cost:
+                out.append(f"node {node}: bound {float(order_bound):.9g} < cost {float(cost):.9g}")
         elif leaf == "bound":
             if box is None:
                 continue  # nothing there: any bound holds
@@ -561,6 +575,11 @@ def _leaves(
         if split is None:
             leaves.append((node, row, path))
             continue
+        if "member" in split:  # at least units in child up, at most units - 1 in down
+            i, units = _member(problem, split["member"]), int(split["units"])
+            stack.append((int(split["up"]), (*path, (-1 - i, True, Fraction(units)))))
+            stack.append((int(split["down"]), (*path, (-1 - i, False, Fraction(units - 1)))))
+            continue
         better, worse = grade[split["better"]], grade[split["worse"]]
         if better >= worse:
             raise ValueError(f"node {node}: {split['better']} is not better than {split['worse']}")
@@ -576,7 +595,8 @@ def _leaves(
 class _Space:
     """The scenario in exact integers for the search certificate: quotas ``numer[i] /
     denom``, weights ``scaled[i] / scale``, the kept group rules (the first of any that
-    overlap, as a relaxation may), and the root bounds."""
+    overlap, as a relaxation may; a rule over one recipient is folded into its bounds
+    instead), and the root bounds."""
 
     problem: Problem
     numer: list[int]
@@ -601,8 +621,8 @@ class _Space:
         ]
         kept = []
         seen = np.zeros(len(problem.ids), dtype=bool)
-        for row in problem.groups:
-            if not seen[row[1]].any():
+        for row in problem.groups:  # a rule over one recipient is its bounds (``box``)
+            if len(np.unique(row[1])) > 1 and not seen[row[1]].any():
                 kept.append(row)
                 seen[row[1]] = True
         numer = [problem.budget * e for e in whole]
@@ -647,6 +667,13 @@ class _Space:
                 for i in index:
                     hi[i] = min(hi[i], most - others + lo[i])
         for g, up, ratio in path:
+            if g < 0:  # one recipient's units
+                i = -1 - g
+                if up:
+                    lo[i] = max(lo[i], int(ratio))
+                else:
+                    hi[i] = min(hi[i], int(ratio))
+                continue
             for i in self.grades[g]:
                 if up:
                     lo[i] = max(lo[i], self._at_least(ratio, i))
@@ -717,3 +744,67 @@ class _Space:
                 best = min(b * abs(k * d - q) - a * k * d for k in ks)
             sums[p] = sums.get(p, 0) + best
         return value + sum((Fraction(s, d * p.denominator) for p, s in sums.items()), Fraction(0))
+
+    def order_lagrangian(
+        self, box: tuple[IntArray, IntArray], prices: dict[str, Any]
+    ) -> Fraction | None:
+        """``weighted``, a pruned leaf: the Lagrangian with prices on the budget, the group
+        rules named and, per threshold ``t`` between two grades, each member's side (``up``:
+        ``x_i >= t w_i`` in the better grade, ``down``: ``x_j <= t w_j`` in the worse),
+        ``t`` free between the worse grade's largest floor and the better grade's smallest
+        cap per weight in the box: at most the cost of any allocation there that keeps the
+        budget, those rules and ``grade_order`` (weak duality). None: some ``t`` has no
+        room, so the box holds no allocation keeping ``grade_order``."""
+        problem = self.problem
+        lam = Fraction(prices["budget"])
+        price = [lam] * len(problem.ids)
+        value = lam * problem.budget
+        for entry in prices.get("groups") or ():
+            named = [g for g, label in enumerate(problem.group_labels) if label == entry["group"]]
+            if len(named) != 1:
+                raise ValueError(f"{len(named)} group rules named {entry['group']!r}")
+            _, members, least, most = problem.groups[named[0]]
+            mu = Fraction(entry["price"])
+            side = least if entry["bound"] == "min" else most
+            if side is None or (mu < 0 if entry["bound"] == "min" else mu > 0):
+                raise ValueError(f"{entry['group']}: a {entry['bound']} price of {mu}")
+            value += mu * side
+            for i in members.tolist():
+                price[i] += mu
+        grade = {name: g for g, name in enumerate(problem.grade_names)}
+        floors, caps = box[0].tolist(), box[1].tolist()
+        weight = problem.weight_exact
+        for entry in prices.get("orders") or ():
+            better, worse = grade[entry["better"]], grade[entry["worse"]]
+            above, below = self.grades[better], self.grades[worse]
+            if better >= worse or not above or not below:
+                raise ValueError(f"no threshold between {entry['better']}, {entry['worse']}")
+            slope = Fraction(0)
+            for side_name, level, sign in (("up", above, 1), ("down", below, -1)):
+                for name, text in (entry.get(side_name) or {}).items():
+                    i, p = _member(problem, name), Fraction(text)
+                    if i not in level or p < 0:
+                        raise ValueError(f"{name}: a {side_name} price of {p} here")
+                    price[i] += sign * p
+                    slope += sign * p * weight[i]
+            t_least = max(Fraction(floors[j]) / weight[j] for j in below)
+            t_most = min(Fraction(caps[i]) / weight[i] for i in above)
+            if t_least > t_most:
+                return None
+            value += min(slope * t_least, slope * t_most)
+        d = self.denom
+        for i, (floor, cap) in enumerate(zip(floors, caps, strict=True)):
+            reduced = -Fraction(self.numer[i], d) - price[i]
+            value += reduced * (floor if reduced >= 0 else cap)
+        return value
+
+
+def _member(problem: Problem, name: str) -> int:
+    """The recipient a certificate names: by id, or ``#k``, the k-th id in code-point
+    order."""
+    ids = list(problem.ids)
+    if name in ids:
+        return ids.index(name)
+    if name.startswith("#") and name[1:].isdigit():
+        return ids.index(sorted(ids)[int(name[1:])])
+    raise ValueError(f"no recipient {name!r}")

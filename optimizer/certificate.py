@@ -32,6 +32,7 @@ from optimizer.entitlement import IntArray
 from optimizer.exact import ExactQuota, divisor_of
 from optimizer.model import SubsetSum
 from optimizer.objectives import DIVISOR_METHODS
+from optimizer.order_bound import Prices
 from optimizer.thresholds import SearchTree
 
 _DIGITS = 30
@@ -245,6 +246,7 @@ def search_certificate(
     sums: tuple[SubsetSum, ...],
     tree: SearchTree,
     pair_grades: tuple[tuple[str, str], ...],
+    ids: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The threshold search's tree as a proof a reader can check from the data
     (``sums``: the group rules each node kept, over disjoint member sets). Open leaves need
@@ -260,7 +262,16 @@ def search_certificate(
     group rules that bind there, whose Lagrangian bound ``sum_i min_k (cost_i(k) - (lambda
     + mu_g(i)) k) + lambda B + sum_g mu_g bound_g`` no allocation of the leaf can beat (weak
     duality) and which equals the leaf's optimum (strong duality holds for these separable
-    convex costs over a partition); empty leaves hold no allocation."""
+    convex costs over a partition); empty leaves hold no allocation.
+
+    A search that bounds its nodes by their relaxation (``weighted``) also splits on one
+    recipient's units (child ``up`` at least ``units``, ``down`` at most one fewer) and
+    closes ``pruned`` leaves: prices on the budget, the group rules and, per pair of grades,
+    on each member's side of the threshold (``x_i >= t w_i`` over the better grade, ``x_j
+    <= t w_j`` over the worse, ``t`` free between the worse grade's largest floor and the
+    better grade's smallest cap per weight), whose Lagrangian is above the answer's cost.
+    Recipients are named by ``ids`` (the program's order), or as ``#k``, the k-th id in
+    code-point order, when none are given."""
     cost = _unit_cost(rule, exact) if tree.open else None
     groups = _merged(sums, len(exact.numer))
     nodes: list[dict[str, Any]] = []
@@ -276,6 +287,30 @@ def search_certificate(
                     "up": split.up,
                     "down": split.down,
                 },
+            }
+        )
+
+    def member(i: int) -> str:
+        return ids[i] if ids else f"#{i}"
+
+    for cut in tree.cuts:
+        nodes.append(
+            {
+                "node": cut.node,
+                "split": {
+                    "member": member(cut.member),
+                    "units": cut.units,
+                    "up": cut.up,
+                    "down": cut.down,
+                },
+            }
+        )
+    for closed in tree.pruned:
+        nodes.append(
+            {
+                "node": closed.node,
+                "leaf": "pruned",
+                "prices": _order_prices(closed.prices, groups[0], pair_grades, member),
             }
         )
     if tree.accepted:
@@ -309,9 +344,42 @@ def search_certificate(
         "grade at least ratio units per weight in child up, every member of the worse grade "
         "at most ratio in child down); the accepted leaf's allocation is optimal within its "
         "bounds, each bound leaf's Lagrangian bound (prices on the budget and on the group "
-        "rules named) is at least the accepted cost, and empty leaves hold no allocation",
+        "rules named) is at least the accepted cost, and empty leaves hold no allocation"
+        + (
+            "; a split on a member gives it at least units in child up, at most units - 1 "
+            "in child down; each pruned leaf's Lagrangian bound (prices on the budget, the "
+            "group rules named and each member's side of a threshold t between the grades "
+            "named, t free between the worse grade's largest floor and the better grade's "
+            "smallest cap per weight) is at least the accepted cost"
+            if tree.pruned or tree.cuts
+            else ""
+        ),
         "nodes": nodes,
     }
+
+
+def _order_prices(
+    prices: Prices,
+    found: tuple[_Group, ...],
+    pair_grades: tuple[tuple[str, str], ...],
+    member: Callable[[int], str],
+) -> dict[str, Any]:
+    """A pruned leaf's prices (:class:`optimizer.order_bound.Prices`, for the cost ``-q``
+    per unit) as the certificate states them: nonzero ones only."""
+    unit = prices.unit
+    groups = []
+    for group, mu in zip(found, prices.groups, strict=True):
+        if mu > 0 and group.lower is not None:
+            groups.append({"group": group.lower[1], "bound": "min", "price": str(mu * unit)})
+        elif mu < 0 and group.upper is not None:
+            groups.append({"group": group.upper[1], "bound": "max", "price": str(mu * unit)})
+    orders = []
+    for k, (better, worse) in enumerate(pair_grades):
+        up = {member(i): str(a * unit) for i, a in prices.up[k] if a}
+        down = {member(j): str(b * unit) for j, b in prices.down[k] if b}
+        if up or down:
+            orders.append({"better": better, "worse": worse, "up": up, "down": down})
+    return {"budget": str(prices.budget * unit), "groups": groups, "orders": orders}
 
 
 def _unit_cost(rule: str, exact: ExactQuota) -> Callable[[int, int], int]:

@@ -265,7 +265,8 @@ Optimal = Callable[[list[int], list[int], list[Group]], str | None]
 """The caller's exchange check: why ``x`` is not optimal within these bounds under these
 group rules (disjoint), or None."""
 _Path = tuple[tuple[int, bool, Fraction], ...]
-"""A node's constraints from the root: (grade, up, ratio)."""
+"""A node's constraints from the root: (grade, up, ratio), or for a split on one
+recipient ``i``'s units (``-1 - i``, up, units)."""
 
 
 def search_problems(
@@ -287,7 +288,7 @@ def search_problems(
         floors = [math.floor(m * q) + 1 if q > 0 else 0 for q in data.q]
     elif kinds.count("accepted") != 1:
         return f"the tree needs exactly one accepted leaf ({kinds.count('accepted')} given)"
-    kept = _disjoint(data.groups)
+    kept = _disjoint([g for g in data.groups if len(set(g[1])) != 1])  # one member: bounds
     cost = _cost(rule, data) if rule in ("hamilton", "weighted") else None
     ints = _Integers.of(data)
     for node, row, path in leaves:
@@ -304,6 +305,17 @@ def search_problems(
         elif leaf == "empty":
             if box is not None and _allows(data, box, kept):
                 return f"node {node}: said empty, but allocations fit its bounds"
+        elif leaf == "pruned":
+            if rule != "weighted" or cost is None:
+                return f"node {node}: no pruned leaf is checked for {rule}"
+            if box is None:
+                continue  # nothing there: any bound holds
+            below_cost = _order_lagrangian(data, ints, box, row["prices"])
+            if below_cost is not None and below_cost < cost:
+                return (
+                    f"node {node}: its Lagrangian bound {below_cost} is below the answer's cost "
+                    f"{cost}: the leaf may hold a cheaper allocation"
+                )
         elif leaf == "bound":
             if cost is None:
                 return f"node {node}: no bound leaf is checked for {rule}"
@@ -349,6 +361,11 @@ def _leaves(data: Data, rows: Sequence[Mapping[str, Any]]) -> list[tuple[int, An
         if split is None:
             leaves.append((node, by_id[node], path))
             continue
+        if "member" in split:  # x_i >= units in child up, <= units - 1 in child down
+            i, units = _member(data, split["member"]), int(split["units"])
+            stack.append((int(split["up"]), (*path, (-1 - i, True, Fraction(units)))))
+            stack.append((int(split["down"]), (*path, (-1 - i, False, Fraction(units - 1)))))
+            continue
         better, worse = grade[split["better"]], grade[split["worse"]]
         if better >= worse:
             raise ValueError(f"node {node}: {split['better']} is not better than {split['worse']}")
@@ -392,6 +409,11 @@ def _box(
     lo, hi = list(data.lo), list(data.hi)
     if floors is not None:
         lo = [max(a, b) for a, b in zip(lo, floors, strict=True)]
+    for _, members, least, most in data.groups:  # a rule over one recipient: its bounds
+        if len(set(members)) == 1:
+            i = next(iter(members))
+            lo[i] = lo[i] if least is None else max(lo[i], least)
+            hi[i] = hi[i] if most is None else min(hi[i], most)
     least = sum(lo)
     hi = [min(h, data.budget - least + f) for h, f in zip(hi, lo, strict=True)]
     for _, members, _, most in data.groups:
@@ -401,6 +423,13 @@ def _box(
                 hi[i] = min(hi[i], most - others + lo[i])
     big = ints.big
     for g, up, ratio in path:
+        if g < 0:  # one recipient's units
+            i, units = -1 - g, int(ratio)
+            if up:
+                lo[i] = max(lo[i], units)
+            else:
+                hi[i] = min(hi[i], units)
+            continue
         a, b = ratio.numerator, ratio.denominator * ints.scale
         for i in data.grades[g][1]:
             if up:
@@ -512,4 +541,67 @@ def _lagrangian(
             best = min(b * abs(k * d - q) - a * k * d for k in ks)
         sums[a, b] = sums.get((a, b), 0) + best
     value += sum((Fraction(v, d * b) for (_, b), v in sums.items()), Fraction(0))
+    return value
+
+
+def _member(data: Data, name: str) -> int:
+    """The recipient a certificate names: by id, or ``#k``, the k-th id in code-point
+    order (the engine's own order)."""
+    if name in data.ids:
+        return list(data.ids).index(name)
+    if name.startswith("#") and name[1:].isdigit():
+        return list(data.ids).index(sorted(data.ids)[int(name[1:])])
+    raise ValueError(f"no recipient {name!r}")
+
+
+def _order_lagrangian(
+    data: Data, ints: _Integers, box: tuple[list[int], list[int]], prices: Mapping[str, Any]
+) -> Fraction | None:
+    """``weighted``: the Lagrangian of a pruned leaf, ``lambda B + sum_g mu_g bound_g +
+    sum_i min_k (-q_i - p_i) k + sum_t min_t s t`` over the box, where ``p_i`` adds to
+    ``lambda`` the prices of ``i``'s groups and, per threshold ``t`` between grades, ``i``'s
+    ``up`` price (``x_i >= t w_i``, better grade) less its ``down`` price (``x_j <= t w_j``,
+    worse grade), and ``s`` is ``sum up w - sum down w``; ``t`` lies between the worse
+    grade's largest floor and the better grade's smallest cap per weight. At most the cost
+    of any allocation of the leaf keeping the budget, the priced rules and ``grade_order``
+    (weak duality: prices of the right sign). None: some ``t`` has no room, so the leaf
+    holds no allocation keeping ``grade_order``."""
+    lam = Fraction(str(prices["budget"]))
+    price = [lam] * len(data.q)
+    value = lam * data.budget
+    for entry in prices.get("groups") or ():
+        named = [g for g in data.groups if g[0] == entry["group"]]
+        if len(named) != 1:
+            raise ValueError(f"{len(named)} group rules named {entry['group']!r}")
+        _, members, least, most = named[0]
+        mu = Fraction(str(entry["price"]))
+        side = least if entry["bound"] == "min" else most
+        if side is None or (mu < 0 if entry["bound"] == "min" else mu > 0):
+            raise ValueError(f"{entry['group']}: a {entry['bound']} price of {mu}")
+        value += mu * side
+        for i in set(members):
+            price[i] += mu
+    grade = {name: g for g, (name, _) in enumerate(data.grades)}
+    lo, hi = box
+    for entry in prices.get("orders") or ():
+        better, worse = grade[entry["better"]], grade[entry["worse"]]
+        above, below = data.grades[better][1], data.grades[worse][1]
+        if better >= worse or not above or not below:
+            raise ValueError(f"no threshold between {entry['better']} and {entry['worse']}")
+        slope = Fraction(0)
+        for side_name, level, sign in (("up", above, 1), ("down", below, -1)):
+            for name, text in (entry.get(side_name) or {}).items():
+                i, p = _member(data, name), Fraction(str(text))
+                if i not in level or p < 0:
+                    raise ValueError(f"{name}: a {side_name} price of {p} between these grades")
+                price[i] += sign * p
+                slope += sign * p * data.weight[i]
+        t_least = max(Fraction(lo[j]) / data.weight[j] for j in below)
+        t_most = min(Fraction(hi[i]) / data.weight[i] for i in above)
+        if t_least > t_most:
+            return None
+        value += min(slope * t_least, slope * t_most)
+    for i, (low, high) in enumerate(zip(lo, hi, strict=True)):
+        reduced = -data.q[i] - price[i]
+        value += reduced * (low if reduced >= 0 else high)
     return value
