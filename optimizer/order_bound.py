@@ -211,6 +211,14 @@ class NodeRelaxation:
         x = [self.ref[i] + value[i] * self.scale for i in range(self.size)]
         return Relaxed(prices, x)
 
+    def value(self, lo: IntArray, hi: IntArray) -> float:
+        """The relaxation's optimum cost within ``lo``, ``hi`` per ``max |cost|``, less the
+        reference point's (floats: a guess, never a proof; infinite when HiGHS finds no
+        optimum)."""
+        if not self._solve(lo, hi, -1, None):
+            return math.inf
+        return float(self.h.getInfo().objective_function_value)
+
     def optimum(self, lo: IntArray, hi: IntArray) -> tuple[list[float], list[Fraction]] | None:
         """The relaxation's optimum within ``lo``, ``hi``: units and each pair's threshold
         (None: HiGHS found none)."""

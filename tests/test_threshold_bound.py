@@ -270,7 +270,13 @@ def test_a_tampered_pruned_leaf_is_caught(seed: int) -> None:
     assert _checks(hidden, scenario, problem, x) == (False, False)
 
     parent = next(
-        (row for row in nodes if accepted["node"] in (row.get("split") or {}).values()), None
+        (
+            row
+            for row in nodes
+            if accepted["node"]
+            in (row.get("split", {}).get("up"), row.get("split", {}).get("down"))
+        ),
+        None,
     )
     if parent is not None and "member" in parent["split"]:  # moved to exclude the answer
         split = parent["split"]
