@@ -154,15 +154,20 @@ class Problem:
         rated = self.weight > 0
         bands = []  # (grade, smallest and largest units per weight), best grade first
         for g in range(int(self.level.max()) + 1):
-            members = rated & (self.level == g)
-            if members.any():
-                ratio = x[members] / self.weight[members]
-                bands.append((g, float(ratio.min()), float(ratio.max())))
+            members = np.flatnonzero(rated & (self.level == g)).tolist()
+            if members:
+                # exactly, weights read as the decimals they show: at 10^12 units two grades
+                # can tie, and floating-point ratios then break the tie either way
+                ratio = [
+                    Fraction(int(x[i])) / Fraction(repr(float(self.weight[i]))) for i in members
+                ]
+                bands.append((g, min(ratio), max(ratio)))
         out = []
         for a, (g, low, _) in enumerate(bands):
             for h, _, high in bands[a + 1 :]:
-                if low < high - _EPS:
-                    out.append(f"grade_order: grade {g} gets {low:g}/weight < grade {h}'s {high:g}")
+                if low < high:
+                    shown = f"{float(low):g}/weight < grade {h}'s {float(high):g}"
+                    out.append(f"grade_order: grade {g} gets {shown}")
         return out
 
     def cost(self, x: IntArray) -> float:
