@@ -370,11 +370,22 @@ def test_the_columnar_benchmark_runs_its_pipelines_and_checks_the_answer(tmp_pat
     rows = columnar.measure(300, 1, tmp_path)
     assert [r.pipeline.split(":")[0].split(",")[0] for r in rows] == [
         "floor",
-        "allot solve",
-        "allot solve",
-        "allot solve",
+        *["allot solve"] * 5,  # the paradox-check run; then the two gated ones with the pool
+        "floor",  # single-threaded, and the two gated runs against it
+        *["allot solve"] * 2,
     ]
     assert rows[0].ratio == 1.0 and all(r.cpu_s > 0 and r.ratio is not None for r in rows)
+    gated = [r for r in rows if r.gate is not None]
+    assert [r.pipeline for r in gated] == [
+        r.pipeline for r in rows[1:4] if "checks)" not in r.pipeline
+    ]
+    single = rows[6]
+    assert single.pipeline.endswith("OpenBLAS single-threaded") and single.reference is None
+    for row, again in zip(gated, rows[7:], strict=True):
+        assert again.pipeline == f"{row.pipeline}, against it" and again.gate is None
+        assert again.reference == single.pipeline and again.cpu_s == row.cpu_s
+        assert again.ratio == round(row.cpu_s / single.cpu_s, 2)
+    assert all(r.reference == rows[0].pipeline for r in rows[4:6])
     floor = pq.read_table(tmp_path / "floor.parquet")
     allot = pq.read_table(tmp_path / "out.parquet")
     assert floor.num_rows == allot.num_rows == 300
