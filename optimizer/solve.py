@@ -452,7 +452,7 @@ def _by_search(
         above = searcher.run(_above_smallest_ratio(given.lo, x, cost.exact))
         if above is not None and above.x is None and above.tree is not None:
             sums = searcher.relaxed.sums
-            proof(search_certificate("maxmin", cost.exact, sums, above.tree, names))
+            proof(search_certificate("maxmin", cost.exact, sums, above.tree, names, ent.ids))
     if (
         proof is not None
         and not maxmin
@@ -460,10 +460,12 @@ def _by_search(
         and isinstance(cost, MarginalCost)
         and (cost.rule in ("hamilton", "weighted") or not tree.open)
     ):  # divisor methods: only a tree without open leaves (those would need a bound)
-        proof(search_certificate(cost.rule, cost.exact, searcher.relaxed.sums, tree, names))
+        sums = searcher.relaxed.sums
+        proof(search_certificate(cost.rule, cost.exact, sums, tree, names, ent.ids))
+    each = "bounded by its linear relaxation" if searcher.bounded else "a nested greedy"
     note = (
         f"grade_order by the exact search over grade thresholds ({opened:,} "
-        f"node{'' if opened == 1 else 's'}, each a nested greedy): no MILP was needed"
+        f"node{'' if opened == 1 else 's'}, each {each}): no MILP was needed"
     )
     return "search", program, x, note
 

@@ -182,6 +182,10 @@ def test_the_14_regions_settle_at_large_budgets(
     assert check.ok is True, check.detail
     leaves = {row.get("leaf") for row in result.certificate["nodes"]}
     assert "pruned" in leaves
+    splits = [row["split"] for row in result.certificate["nodes"] if "split" in row]
+    named = {split["member"] for split in splits if "member" in split}
+    assert named <= {r["id"] for r in data["recipients"]}  # ids, as a reader looks them up
+    assert "bounded by its linear relaxation" in result.message
 
 
 @pytest.mark.parametrize("exponent", [3, 6])
