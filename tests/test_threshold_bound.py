@@ -293,3 +293,22 @@ def test_a_tampered_pruned_leaf_is_caught(seed: int) -> None:
                 up = row["split"]["up"] == accepted["node"]
                 row["split"]["units"] = int(x[i]) + 1 if up else int(x[i])
         assert _checks(moved, scenario, problem, x) == (False, False)
+
+
+def test_840_programmes_too_many_units_to_sort_are_searched_with_the_bound() -> None:
+    """Issue 11: at 10^12 units the 840 programmes' ``weighted`` with every rule cannot be
+    sorted; the search without the bound may open 24 nodes there and gave up (the MILP then
+    refused, "too large"). With the bound it settles, its tree accepted by both checkers,
+    every rule kept."""
+    data = generate(InstanceSpec(840, "weighted", "all", budget=10**12))
+    result = solve(Scenario.from_data(data))
+    assert result.status == "optimal" and result.solver.path == "search", result.message
+    assert "bounded by its linear relaxation" in result.message
+    problem = Problem.of(data)
+    x = _units(data, result)
+    assert problem.violations(x) == [] and result.certificate is not None
+    assert search_tree(problem, x, result.certificate) == []
+    checks = verify(result.to_dict(), Scenario.from_data(data))
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    searcher = thresholds.ThresholdSearch(build_program(Scenario.from_data(data))[2].folded())
+    assert searcher.exact is not None and searcher.bounded  # no table: the bound decides
