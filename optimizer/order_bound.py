@@ -25,6 +25,7 @@ from fractions import Fraction
 import numpy as np
 
 from optimizer.entitlement import IntArray
+from optimizer.exact import ExactQuota
 from optimizer.model import IntegerProgram
 from optimizer.partition import partition_of
 
@@ -73,7 +74,11 @@ class NodeRelaxation:
     ``u`` are a few units, wherever the budget is."""
 
     def __init__(
-        self, program: IntegerProgram, pairs: Pairs, weight: dict[int, Fraction], cost: list[int]
+        self,
+        program: IntegerProgram,
+        pairs: Pairs,
+        weight: dict[int, Fraction],
+        cost: list[int] | ExactQuota,
     ) -> None:
         groups = partition_of(program.sums, program.size)
         if groups is None:
@@ -84,8 +89,12 @@ class NodeRelaxation:
             pairs,
             weight,
         )
-        self.cost = cost
-        self.top = max((abs(c) for c in cost), default=0) or 1
+        self.quota = cost if isinstance(cost, ExactQuota) else None
+        self.cost = [] if isinstance(cost, ExactQuota) else cost
+        if isinstance(cost, ExactQuota):  # Hamilton: cost units are denom |x - q|
+            self.top = cost.denom
+        else:
+            self.top = max((abs(c) for c in cost), default=0) or 1
         self.members = groups.members
         self.lower: list[int | None] = []
         self.upper: list[int | None] = []
@@ -123,6 +132,13 @@ class NodeRelaxation:
         self.ref, self.tref, self.scale = ref, tref, scale
         self._ref = np.array(ref, dtype=np.float64)
         self._tref = np.array([float(t) for t in tref])
+        quota = self.quota
+        deviation = [] if quota is None else [_deviation(quota, i, ref[i]) for i in range(n)]
+        if quota is None:
+            self._ref_cost = Fraction(sum(c * r for c, r in zip(self.cost, ref, strict=True)))
+        else:
+            self._ref_cost = quota.denom * sum(deviation, Fraction(0))
+        columns = n + p + (0 if quota is None else n)
         with _quiet_stdout():
             h = highspy.Highs()  # type: ignore[no-untyped-call]
         for option, setting in (
@@ -135,7 +151,7 @@ class NodeRelaxation:
         ):
             h.setOptionValue(option, setting)
         inf = highspy.kHighsInf
-        h.addVars(n + p, np.full(n + p, -inf), np.full(n + p, inf))
+        h.addVars(columns, np.full(columns, -inf), np.full(columns, inf))
         rest = (self.budget - sum(ref)) / scale
         rows: list[tuple[list[int], list[float], float, float]] = [
             (list(range(n)), [1.0] * n, rest, rest)
@@ -158,7 +174,14 @@ class NodeRelaxation:
             for j in worse.tolist():
                 side = float((w[j] * tref[k] - ref[j]) / Fraction(scale))
                 rows.append(([j, n + k], [1.0, -float(w[j])], -inf, side))
-        rows.append((list(range(n)), [c / self.top for c in self.cost], -inf, inf))
+        if quota is None:
+            rows.append((list(range(n)), [c / self.top for c in self.cost], -inf, inf))
+        else:  # s_i at least each line of |x_i - q_i|'s integer hull; the cost is sum s
+            for i in range(n):
+                for a, b in _hull_lines(quota, i):
+                    side = float((a + b * ref[i] - deviation[i]) / Fraction(scale))
+                    rows.append(([n + p + i, i], [1.0, -float(b)], side, inf))
+            rows.append((list(range(n + p, n + p + n)), [1.0] * n, -inf, inf))
         starts = np.cumsum([0] + [len(r[0]) for r in rows[:-1]]).astype(np.int32)
         index = np.array([c for r in rows for c in r[0]], dtype=np.int32)
         value = np.array([v for r in rows for v in r[1]], dtype=np.float64)
@@ -248,6 +271,7 @@ class NodeRelaxation:
         cost at most ``best`` (None: free); whether it found an optimum."""
         n, h, s = self.size, self.h, self.scale
         p = len(self.pairs)
+        m = n + p + (0 if self.quota is None else n)
         t_lo = [max(lo[worse] / w) for _, worse, _, w in self._levels]
         t_hi = [min(hi[better] / w) for better, _, w, _ in self._levels]
         lower = np.concatenate([(lo - self._ref) / s, (np.array(t_lo) - self._tref) / s])
@@ -258,17 +282,19 @@ class NodeRelaxation:
         columns = np.arange(n + p, dtype=np.int32)
         h.changeColsBounds(n + p, columns, lower, upper)
         if objective != self._objective:
-            cost = np.zeros(n + p)
-            if objective < 0:
+            cost = np.zeros(m)
+            if objective < 0 and self.quota is not None:
+                cost[n + p :] = 1.0
+            elif objective < 0:
                 cost[:n] = np.array(self.cost, dtype=np.float64) / self.top
             else:
                 cost[n + objective // 2] = -1.0 if objective % 2 else 1.0
-            h.changeColsCost(n + p, columns, cost)
+            h.changeColsCost(m, np.arange(m, dtype=np.int32), cost)
             self._objective = objective
         if best is None:
             h.changeRowBounds(self._cut, -self._inf, self._inf)
         else:
-            rest = Fraction(best - sum(c * r for c, r in zip(self.cost, self.ref, strict=True)))
+            rest = best - self._ref_cost
             h.changeRowBounds(self._cut, -self._inf, float(rest / self.top / Fraction(s)))
         h.run()
         return bool(h.getModelStatus() == self._ok)
@@ -285,10 +311,13 @@ class NodeRelaxation:
             high.append(Fraction(int(hi[i]) * self._wscale, big[i]))
         return low, high
 
-    def bound(self, prices: Prices, cost: list[int], lo: IntArray, hi: IntArray) -> Fraction:
-        """The Lagrangian under ``prices`` (for the cost ``cost``, per unit) within ``lo``,
-        ``hi``, exactly: at most the cost of every allocation there that keeps the budget,
-        the groups' bounds and the order (weak duality)."""
+    def bound(
+        self, prices: Prices, cost: list[int] | ExactQuota, lo: IntArray, hi: IntArray
+    ) -> Fraction:
+        """The Lagrangian under ``prices`` (for the cost ``cost``: per unit, or Hamilton's
+        ``denom |x - q|`` for quotas) within ``lo``, ``hi``, exactly: at most the cost of
+        every allocation there that keeps the budget, the groups' bounds and the order
+        (weak duality)."""
         num, den = prices.unit.numerator, prices.unit.denominator
         total = prices.budget * self.budget
         price = [prices.budget] * self.size
@@ -314,7 +343,31 @@ class NodeRelaxation:
                 end = t_lo[k] if slope > 0 else t_hi[k]
                 value += Fraction(slope * num, self._wscale * den) * end
         acc = 0
+        if isinstance(cost, ExactQuota):  # min_k den |k d - q| - num p k: an end or next to q
+            d = cost.denom
+            for q, p, low, high in zip(cost.numer, price, lo.tolist(), hi.tolist(), strict=True):
+                near = (min(max(k, low), high) for k in (q // d, q // d + 1))
+                acc += min(den * abs(k * d - q) - num * p * k for k in (low, high, *near))
+            return value + Fraction(acc + num * total, den)
         for c, p, low, high in zip(cost, price, lo.tolist(), hi.tolist(), strict=True):
             reduced = c * den - num * p
             acc += reduced * (low if reduced >= 0 else high)
         return value + Fraction(acc + num * total, den)
+
+
+def _deviation(quota: ExactQuota, i: int, units: int) -> Fraction:
+    """``|units - q_i|``, exactly."""
+    return abs(units - quota.fraction(i))
+
+
+def _hull_lines(quota: ExactQuota, i: int) -> list[tuple[Fraction, Fraction]]:
+    """Lines ``a + b x`` whose maximum is the convex hull of ``|k - q_i|`` over whole ``k``:
+    ``q - x``, ``x - q`` and, for a fractional quota, the chord between the whole numbers
+    next to it (tighter than ``|x - q|`` there)."""
+    q = quota.fraction(i)
+    lines = [(q, Fraction(-1)), (-q, Fraction(1))]
+    below = math.floor(q)
+    r = q - below
+    if r:
+        lines.append((r - (1 - 2 * r) * below, 1 - 2 * r))
+    return lines

@@ -1,0 +1,118 @@
+"""Hamilton's primary cost ``sum |x - q|`` in a threshold-search node's relaxation
+(:class:`optimizer.order_bound.NodeRelaxation` given the exact quotas): the exact
+Lagrangian under HiGHS's prices is at most the primary of every allocation of the node
+that keeps the budget, the partition's groups and the order (enumerated), and its
+per-recipient minimum is the brute-force one."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from fractions import Fraction
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+
+from optimizer import thresholds
+from optimizer.exact import ExactQuota
+from optimizer.model import IntegerProgram
+from optimizer.objectives import MarginalCost
+from optimizer.order_bound import NodeRelaxation, Prices
+from optimizer.partition import partition_of
+from tests.hypothesis_profile import examples
+from tests.test_thresholds import ordered_programs
+
+EXAMPLES = settings(
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+def _hamilton(program: IntegerProgram) -> IntegerProgram:
+    cost = program.cost
+    assert isinstance(cost, MarginalCost)
+    return replace(program, cost=MarginalCost("hamilton", cost.quota, cost.rank))
+
+
+def _relaxation(program: IntegerProgram) -> tuple[NodeRelaxation, ExactQuota, IntegerProgram]:
+    """The relaxation of ``program``'s nodes under Hamilton's primary (its search's
+    tightened program, whose groups must be a partition)."""
+    searcher = thresholds.ThresholdSearch(program)
+    relaxed = searcher.relaxed
+    assume(len(searcher.pairs) > 0)
+    assume(partition_of(relaxed.sums, relaxed.size) is not None)
+    cost = program.cost
+    assert isinstance(cost, MarginalCost)
+    weight = thresholds.ExactOrders(searcher.pairs).weight
+    levels = tuple((better, worse) for better, _, worse, _ in searcher.pairs)
+    return NodeRelaxation(relaxed, levels, weight, cost.exact), cost.exact, relaxed
+
+
+def _primary(quota: ExactQuota, units: tuple[int, ...]) -> int:
+    """``sum |x - q|`` times the quotas' denominator."""
+    d = quota.denom
+    return sum(abs(u * d - q) for u, q in zip(units, quota.numer, strict=True))
+
+
+@EXAMPLES
+@given(ordered_programs().map(_hamilton))
+def test_the_hamilton_bound_is_below_every_allocation_of_a_node(program: IntegerProgram) -> None:
+    """For random bounds inside the program's, the exact Lagrangian under HiGHS's prices
+    (scaled to the cost ``denom |x - q|``) is at most that cost of every allocation within
+    them keeping the budget, the partition's groups and the order."""
+    relaxation, quota, relaxed = _relaxation(program)
+    lo, hi = relaxed.lo, relaxed.hi
+    assume(int((hi - lo + 1).prod()) <= 20_000)
+    weight = relaxation.weight
+    levels = program.orders[0].levels
+    checked = 0
+    for trial in range(3):
+        rng = np.random.default_rng(trial)
+        low = lo + rng.integers(0, 2, len(lo)) * (hi - lo) // 3
+        high = hi - rng.integers(0, 2, len(hi)) * (hi - low) // 3
+        found = relaxation.relax(low, high)
+        if found is None:
+            continue
+        bound = relaxation.bound(found.prices.scaled(Fraction(quota.denom)), quota, low, high)
+        for units in itertools.product(*(range(a, b + 1) for a, b in zip(low, high, strict=True))):
+            x = np.array(units, dtype=np.int64)
+            if int(x.sum()) != program.budget or relaxed.violations(x):
+                continue
+            if any(
+                min(Fraction(int(x[i])) / weight[i] for i in better.tolist())
+                < max(Fraction(int(x[j])) / weight[j] for j in worse.tolist())
+                for better, worse in itertools.pairwise(levels)
+            ):
+                continue
+            checked += 1
+            assert bound <= _primary(quota, units)
+    assume(checked > 0)
+
+
+@EXAMPLES
+@given(ordered_programs().map(_hamilton))
+def test_the_hamilton_terms_are_the_brute_force_minima(program: IntegerProgram) -> None:
+    """Under a budget price alone (no group or order price), the bound is ``lambda B`` plus
+    each recipient's least ``denom |k - q| - lambda k`` over its bounds, found by trying
+    every ``k``."""
+    relaxation, quota, relaxed = _relaxation(program)
+    pairs = len(relaxation.pairs)
+    for budget_price in (0, 1, -1, 3, -5):
+        unit = Fraction(1, 7)
+        prices = Prices(
+            budget_price,
+            tuple(0 for _ in relaxation.members),
+            tuple(() for _ in range(pairs)),
+            tuple(() for _ in range(pairs)),
+            unit,
+        )
+        lam = budget_price * unit
+        expected = lam * relaxed.budget + sum(
+            min(
+                abs(k * quota.denom - q) - lam * k
+                for k in range(int(relaxed.lo[i]), int(relaxed.hi[i]) + 1)
+            )
+            for i, q in enumerate(quota.numer)
+        )
+        assert relaxation.bound(prices, quota, relaxed.lo, relaxed.hi) == expected
