@@ -14,7 +14,14 @@ member's order row), ``lambda B + sum_g mu_g bound_g + sum_i min_{lo_i <= k <= h
 lower bound on the cost of every allocation of the node whatever prices are given, so no
 floating-point error can prune the optimum; the prices only decide how tight it is. A
 reader checks it the same way from the certificate
-(:func:`optimizer.certificate_check.search_problems`)."""
+(:func:`optimizer.certificate_check.search_problems`).
+
+Given the exact quotas instead of a linear cost, the relaxation bounds Hamilton's primary
+``sum |x - q|``: each ``|x_i - q_i|`` is written as the convex hull of its whole values (a
+column ``s_i`` above three lines) and the Lagrangian's term is ``min_k |k - q_i| - p_i k``,
+least at a bound or at a whole number next to ``q_i``. The search does not use it yet
+(issue 11): on the 840 programmes with every rule that primary is flat over half of each
+threshold's range, so only the secondary ``sum (x - q)^2`` could close nodes."""
 
 from __future__ import annotations
 
