@@ -708,12 +708,9 @@ class _Space:
         """Whether some allocation within ``box`` keeps the budget and the kept groups."""
         return _allowed_at(replace(self.problem, hi=box[1], groups=self.kept), box[0])
 
-    def lagrangian(self, box: tuple[IntArray, IntArray], prices: dict[str, Any]) -> Fraction:
-        """``sum_i min_k (cost_i(k) - p_i k) + lambda B + sum_g mu_g bound_g`` over the box,
-        with ``p_i = lambda + sum of mu_g over i's priced groups``: at most the cost of any
-        allocation in the box that keeps the budget and the priced group rules (a ``min``
-        price must be >= 0 on a rule with a lower bound, a ``max`` price <= 0 on one with
-        an upper bound)."""
+    def priced(self, prices: dict[str, Any]) -> tuple[list[Fraction], Fraction]:
+        """Each recipient's price (``lambda`` plus its groups' prices) and ``lambda B +
+        sum_g mu_g bound_g``; a price of the wrong sign for its bound is refused."""
         problem = self.problem
         lam = Fraction(prices["budget"])
         price = [lam] * len(problem.ids)
@@ -730,6 +727,16 @@ class _Space:
             value += mu * side
             for i in members.tolist():
                 price[i] += mu
+        return price, value
+
+    def lagrangian(self, box: tuple[IntArray, IntArray], prices: dict[str, Any]) -> Fraction:
+        """``sum_i min_k (cost_i(k) - p_i k) + lambda B + sum_g mu_g bound_g`` over the box,
+        with ``p_i = lambda + sum of mu_g over i's priced groups``: at most the cost of any
+        allocation in the box that keeps the budget and the priced group rules (a ``min``
+        price must be >= 0 on a rule with a lower bound, a ``max`` price <= 0 on one with
+        an upper bound)."""
+        problem = self.problem
+        price, value = self.priced(prices)
         d = self.denom
         weighted = problem.kind == "weighted"
         sums: dict[Fraction, int] = {}  # per price p: sum of min_k (cost - p k) * d * den(p)
@@ -756,21 +763,7 @@ class _Space:
         budget, those rules and ``grade_order`` (weak duality). None: some ``t`` has no
         room, so the box holds no allocation keeping ``grade_order``."""
         problem = self.problem
-        lam = Fraction(prices["budget"])
-        price = [lam] * len(problem.ids)
-        value = lam * problem.budget
-        for entry in prices.get("groups") or ():
-            named = [g for g, label in enumerate(problem.group_labels) if label == entry["group"]]
-            if len(named) != 1:
-                raise ValueError(f"{len(named)} group rules named {entry['group']!r}")
-            _, members, least, most = problem.groups[named[0]]
-            mu = Fraction(entry["price"])
-            side = least if entry["bound"] == "min" else most
-            if side is None or (mu < 0 if entry["bound"] == "min" else mu > 0):
-                raise ValueError(f"{entry['group']}: a {entry['bound']} price of {mu}")
-            value += mu * side
-            for i in members.tolist():
-                price[i] += mu
+        price, value = self.priced(prices)
         grade = {name: g for g, name in enumerate(problem.grade_names)}
         floors, caps = box[0].tolist(), box[1].tolist()
         weight = problem.weight_exact

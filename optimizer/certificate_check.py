@@ -515,6 +515,24 @@ def _lagrangian(
     ``p_i`` being ``lambda`` plus the prices of ``i``'s groups: at most the cost of any
     allocation in the box that keeps the budget and the priced rules (weak duality: a
     ``min`` price must be at least 0, a ``max`` price at most 0)."""
+    price, value = _priced(data, prices)
+    d = ints.denom
+    sums: dict[tuple[int, int], int] = {}  # per price a / b: sum of min_k (cost - p k) d b
+    for i, (low, high) in enumerate(zip(box[0], box[1], strict=True)):
+        q, a, b = ints.numer[i], price[i].numerator, price[i].denominator
+        if rule == "weighted":  # -(q + p) k, times d b
+            best = min(-(q * b + a * d) * k for k in (low, high))
+        else:  # |k - q| - p k: least at an end or at a whole number next to q
+            ks = {low, high, *(min(max(k, low), high) for k in (q // d, q // d + 1))}
+            best = min(b * abs(k * d - q) - a * k * d for k in ks)
+        sums[a, b] = sums.get((a, b), 0) + best
+    value += sum((Fraction(v, d * b) for (_, b), v in sums.items()), Fraction(0))
+    return value
+
+
+def _priced(data: Data, prices: Mapping[str, Any]) -> tuple[list[Fraction], Fraction]:
+    """Each recipient's price (``lambda`` plus its groups' prices) and ``lambda B + sum_g
+    mu_g bound_g``; a price of the wrong sign for its bound (weak duality) is refused."""
     lam = Fraction(str(prices["budget"]))
     price = [lam] * len(data.q)
     value = lam * data.budget
@@ -530,18 +548,7 @@ def _lagrangian(
         value += mu * side
         for i in set(members):
             price[i] += mu
-    d = ints.denom
-    sums: dict[tuple[int, int], int] = {}  # per price a / b: sum of min_k (cost - p k) d b
-    for i, (low, high) in enumerate(zip(box[0], box[1], strict=True)):
-        q, a, b = ints.numer[i], price[i].numerator, price[i].denominator
-        if rule == "weighted":  # -(q + p) k, times d b
-            best = min(-(q * b + a * d) * k for k in (low, high))
-        else:  # |k - q| - p k: least at an end or at a whole number next to q
-            ks = {low, high, *(min(max(k, low), high) for k in (q // d, q // d + 1))}
-            best = min(b * abs(k * d - q) - a * k * d for k in ks)
-        sums[a, b] = sums.get((a, b), 0) + best
-    value += sum((Fraction(v, d * b) for (_, b), v in sums.items()), Fraction(0))
-    return value
+    return price, value
 
 
 def _member(data: Data, name: str) -> int:
@@ -566,21 +573,7 @@ def _order_lagrangian(
     of any allocation of the leaf keeping the budget, the priced rules and ``grade_order``
     (weak duality: prices of the right sign). None: some ``t`` has no room, so the leaf
     holds no allocation keeping ``grade_order``."""
-    lam = Fraction(str(prices["budget"]))
-    price = [lam] * len(data.q)
-    value = lam * data.budget
-    for entry in prices.get("groups") or ():
-        named = [g for g in data.groups if g[0] == entry["group"]]
-        if len(named) != 1:
-            raise ValueError(f"{len(named)} group rules named {entry['group']!r}")
-        _, members, least, most = named[0]
-        mu = Fraction(str(entry["price"]))
-        side = least if entry["bound"] == "min" else most
-        if side is None or (mu < 0 if entry["bound"] == "min" else mu > 0):
-            raise ValueError(f"{entry['group']}: a {entry['bound']} price of {mu}")
-        value += mu * side
-        for i in set(members):
-            price[i] += mu
+    price, value = _priced(data, prices)
     grade = {name: g for g, (name, _) in enumerate(data.grades)}
     lo, hi = box
     for entry in prices.get("orders") or ():
