@@ -39,10 +39,11 @@ EXAMPLES = settings(
 )
 
 
-def _weighted(program: IntegerProgram) -> IntegerProgram:
+def with_rule(program: IntegerProgram, rule: str = "weighted") -> IntegerProgram:
+    """``program`` with its quotas and ranks under the cost ``rule``."""
     cost = program.cost
     assert isinstance(cost, MarginalCost)
-    return replace(program, cost=MarginalCost("weighted", cost.quota, cost.rank))
+    return replace(program, cost=MarginalCost(rule, cost.quota, cost.rank))
 
 
 def _unbounded(program: IntegerProgram, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -66,7 +67,7 @@ def _search(program: IntegerProgram, *, exact: bool, bounded: bool) -> Any:
 
 
 @EXAMPLES
-@given(ordered_programs().map(_weighted))
+@given(ordered_programs().map(with_rule))
 def test_the_bounded_search_is_the_exhaustive_optimum(program: IntegerProgram) -> None:
     """On the sorted table (the costs brute force sees): the allocation brute force finds,
     ties included, or a give-up where an overlapping rule binds. In exact arithmetic: the
@@ -92,7 +93,7 @@ def test_the_bounded_search_is_the_exhaustive_optimum(program: IntegerProgram) -
 
 
 @EXAMPLES
-@given(ordered_programs().map(_weighted))
+@given(ordered_programs().map(with_rule))
 def test_the_bound_is_below_every_allocation_of_a_node(program: IntegerProgram) -> None:
     """For random bounds inside the program's, the exact Lagrangian under HiGHS's prices is
     at most the cost of every allocation within them that keeps the budget, the groups of

@@ -7,11 +7,10 @@ per-recipient minimum is the brute-force one."""
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 
 from optimizer import thresholds
 from optimizer.exact import ExactQuota
@@ -19,20 +18,8 @@ from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.order_bound import NodeRelaxation, Prices
 from optimizer.partition import partition_of
-from tests.hypothesis_profile import examples
+from tests.test_threshold_bound import EXAMPLES, with_rule
 from tests.test_thresholds import ordered_programs
-
-EXAMPLES = settings(
-    max_examples=examples(150),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-
-
-def _hamilton(program: IntegerProgram) -> IntegerProgram:
-    cost = program.cost
-    assert isinstance(cost, MarginalCost)
-    return replace(program, cost=MarginalCost("hamilton", cost.quota, cost.rank))
 
 
 def _relaxation(program: IntegerProgram) -> tuple[NodeRelaxation, ExactQuota, IntegerProgram]:
@@ -56,7 +43,7 @@ def _primary(quota: ExactQuota, units: tuple[int, ...]) -> int:
 
 
 @EXAMPLES
-@given(ordered_programs().map(_hamilton))
+@given(ordered_programs().map(lambda p: with_rule(p, "hamilton")))
 def test_the_hamilton_bound_is_below_every_allocation_of_a_node(program: IntegerProgram) -> None:
     """For random bounds inside the program's, the exact Lagrangian under HiGHS's prices
     (scaled to the cost ``denom |x - q|``) is at most that cost of every allocation within
@@ -91,7 +78,7 @@ def test_the_hamilton_bound_is_below_every_allocation_of_a_node(program: Integer
 
 
 @EXAMPLES
-@given(ordered_programs().map(_hamilton))
+@given(ordered_programs().map(lambda p: with_rule(p, "hamilton")))
 def test_the_hamilton_terms_are_the_brute_force_minima(program: IntegerProgram) -> None:
     """Under a budget price alone (no group or order price), the bound is ``lambda B`` plus
     each recipient's least ``denom |k - q| - lambda k`` over its bounds, found by trying
