@@ -3,6 +3,7 @@ interpreter, reading ``sys.modules``)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -180,12 +181,12 @@ def test_a_command_starts_only_its_own_options_and_the_app_keeps_every_command()
     assert shown.exit_code == 0 and json.loads(shown.stdout)["status"] == "optimal"
 
 
-def test_allot_starts_numpy_single_threaded_unless_told_otherwise(
+def test_allot_starts_numpy_single_threaded_and_freezes_what_importing_made(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The installed ``allot`` runs :func:`optimizer.start.main`, which sets OpenBLAS to one
-    thread before numpy loads (a process that has loaded it keeps its pool) and leaves a
-    value the user set alone."""
+    thread before numpy loads (a process that has loaded it keeps its pool), leaves a value
+    the user set alone, and freezes what importing made before the command runs."""
     from importlib import metadata
 
     from optimizer import start
@@ -193,6 +194,8 @@ def test_allot_starts_numpy_single_threaded_unless_told_otherwise(
     (entry,) = metadata.entry_points(group="console_scripts", name="allot")
     assert entry.value == "optimizer.start:main"
     monkeypatch.setattr(sys, "argv", ["allot", "--version"])
+    frozen: list[bool] = []  # (not this test process's objects: only that it was asked)
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
     for given, expected in ((None, "1"), ("4", "4")):
         if given is None:
             monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
@@ -202,6 +205,7 @@ def test_allot_starts_numpy_single_threaded_unless_told_otherwise(
             start.main()
         assert exit.value.code in (0, None)
         assert os.environ["OPENBLAS_NUM_THREADS"] == expected
+    assert frozen == [True, True]  # once a run (after the imports: the new process below)
     probe = "import os, sys\nprint(os.environ.get('OPENBLAS_NUM_THREADS'), 'numpy' in sys.modules)"
     environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     code = f"import sys\nsys.argv = ['allot', '--version']\nfrom optimizer import start\n{probe}"
@@ -209,3 +213,10 @@ def test_allot_starts_numpy_single_threaded_unless_told_otherwise(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=environment
     )
     assert shown.stdout.split() == ["None", "False"]  # importing the module sets nothing
+    run = (
+        "import gc, sys\nsys.argv = ['allot', '--version']\nfreeze = gc.freeze\n"
+        "def recorded():\n    print('frozen after', 'optimizer.cli' in sys.modules)\n    freeze()\n"
+        "gc.freeze = recorded\nfrom optimizer import start\nstart.main()"
+    )
+    shown = subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, cwd=ROOT)
+    assert shown.stdout.splitlines()[0] == "frozen after True" and gc.get_freeze_count() == 0
