@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,8 +32,10 @@ from optimizer.entitlement import IntArray
 from optimizer.exact import ExactQuota, divisor_of
 from optimizer.model import SubsetSum
 from optimizer.objectives import DIVISOR_METHODS
-from optimizer.order_bound import Prices
-from optimizer.thresholds import SearchTree
+
+if TYPE_CHECKING:  # the search and its bound load only where a program has grade orders
+    from optimizer.order_bound import Prices
+    from optimizer.thresholds import SearchTree
 
 _DIGITS = 30
 MAX_LISTED = 1000

@@ -77,9 +77,12 @@ UNUSED_BY_THE_REGIONS_RUN = (
     "optimizer.components",
     "optimizer.twoway",
     "optimizer.biproportional",
+    "optimizer.thresholds",
+    "optimizer.order_bound",
 )
 """What the 14-region run, written as JSON, takes no path through: no table is drawn, the
-scenario is feasible, and it is no plan (two stages, components, a matrix)."""
+scenario is feasible, it is no plan (two stages, components, a matrix), and its
+``grade_order`` holds at the relaxation's optimum (no threshold search)."""
 
 
 def test_a_json_solve_draws_no_table_and_loads_only_its_own_path(tmp_path: Path) -> None:
