@@ -530,8 +530,8 @@ def search_tree(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> l
             except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
                 out.append(f"node {node}: prices unreadable ({exc})")
                 continue
-            if order_bound is not None and order_bound < cost:
-                out.append(f"node {node}: bound {float(order_bound):.9g} < cost {float(cost):.9g}")
+            if order_bound is not None and order_bound <= cost:  # equal: the leaf may tie
+                out.append(f"node {node}: bound {float(order_bound):.9g} <= cost {float(cost):.9g}")
         elif leaf == "bound":
             if box is None:
                 continue  # nothing there: any bound holds

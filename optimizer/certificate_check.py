@@ -311,10 +311,10 @@ def search_problems(
             if box is None:
                 continue  # nothing there: any bound holds
             below_cost = _order_lagrangian(data, ints, box, row["prices"])
-            if below_cost is not None and below_cost < cost:
+            if below_cost is not None and below_cost <= cost:  # equal: a tie the leaf may win
                 return (
-                    f"node {node}: its Lagrangian bound {below_cost} is below the answer's cost "
-                    f"{cost}: the leaf may hold a cheaper allocation"
+                    f"node {node}: its Lagrangian bound {below_cost} is not above the answer's "
+                    f"cost {cost}: the leaf may hold an allocation as cheap or cheaper"
                 )
         elif leaf == "bound":
             if cost is None:

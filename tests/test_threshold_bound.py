@@ -313,3 +313,32 @@ def test_840_programmes_too_many_units_to_sort_are_searched_with_the_bound() -> 
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     searcher = thresholds.ThresholdSearch(build_program(Scenario.from_data(data))[2].folded())
     assert searcher.exact is not None and searcher.bounded  # no table: the bound decides
+
+
+def test_a_pruned_leaf_must_be_strictly_above_the_answer(
+    regions: dict[int, tuple[dict[str, Any], Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pruned leaf whose bound only equals the answer's cost may hold an allocation as
+    cheap, which the secondary cost could prefer: both checkers refuse it (the search
+    prunes only on a bound strictly above the best allocation found)."""
+    from benchmarks.certificate import _Space
+    from optimizer import certificate_check
+
+    data, result = regions[9]
+    problem, x = Problem.of(data), _units(data, result)
+    assert result.certificate is not None
+    assert any(row.get("leaf") == "pruned" for row in result.certificate["nodes"])
+    scenario = Scenario.from_data(data)
+    (check,) = [c for c in verify(result.to_dict(), scenario) if c.name == "certificate"]
+    assert check.ok is True and search_tree(problem, x, result.certificate) == []
+    with monkeypatch.context() as patch:  # every pruned leaf's bound exactly the answer's cost
+        patch.setattr(
+            certificate_check,
+            "_order_lagrangian",
+            lambda data, *_: certificate_check._cost("weighted", data),
+        )
+        (check,) = [c for c in verify(result.to_dict(), scenario) if c.name == "certificate"]
+        assert check.ok is False and "not above the answer's cost" in check.detail
+    with monkeypatch.context() as patch:
+        patch.setattr(_Space, "order_lagrangian", lambda space, *_: space.cost(x))
+        assert any("<= cost" in line for line in search_tree(problem, x, result.certificate))
