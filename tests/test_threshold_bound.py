@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -105,27 +106,42 @@ def test_the_bound_is_below_every_allocation_of_a_node(program: IntegerProgram) 
     lo, hi = searcher.program.lo, searcher.program.hi
     assume(int((hi - lo).prod()) <= 20_000)
     relaxation = pruning.relaxation
-    relaxed = searcher.relaxed
-    order = program.orders[0]
-    weight = relaxation.weight
-    for trial in range(3):
-        rng = np.random.default_rng(trial)
-        low = lo + rng.integers(0, 2, len(lo)) * (hi - lo) // 3
-        high = hi - rng.integers(0, 2, len(hi)) * (hi - low) // 3
+    for low, high in sub_boxes(lo, hi):
         bound = pruning.evaluate(low, high)
         if bound is None:
             continue
-        for units in itertools.product(*(range(a, b + 1) for a, b in zip(low, high, strict=True))):
-            x = np.array(units, dtype=np.int64)
-            if int(x.sum()) != program.budget or relaxed.violations(x):
-                continue
-            if any(
-                min(Fraction(int(x[i])) / weight[i] for i in better.tolist())
-                < max(Fraction(int(x[j])) / weight[j] for j in worse.tolist())
-                for better, worse in itertools.pairwise(order.levels)
-            ):
-                continue
-            assert bound.value <= sum(c * u for c, u in zip(pruning.cost, units, strict=True))
+        for x in kept_within(program, searcher.relaxed, relaxation.weight, low, high):
+            assert bound.value <= sum(c * u for c, u in zip(pruning.cost, x.tolist(), strict=True))
+
+
+def sub_boxes(lo: np.ndarray, hi: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Three boxes within ``[lo, hi]``, each bound moved in by a third or not (seeded)."""
+    for trial in range(3):
+        rng = np.random.default_rng(trial)
+        low = lo + rng.integers(0, 2, len(lo)) * (hi - lo) // 3
+        yield low, hi - rng.integers(0, 2, len(hi)) * (hi - low) // 3
+
+
+def kept_within(
+    program: IntegerProgram,
+    relaxed: IntegerProgram,
+    weight: Mapping[int, Fraction],
+    low: np.ndarray,
+    high: np.ndarray,
+) -> Iterator[np.ndarray]:
+    """Every allocation within ``[low, high]`` that keeps the budget, ``relaxed``'s rules and
+    ``program``'s first order (units per weight exactly), enumerated."""
+    levels = program.orders[0].levels
+    for units in itertools.product(*(range(a, b + 1) for a, b in zip(low, high, strict=True))):
+        x = np.array(units, dtype=np.int64)
+        if int(x.sum()) != program.budget or relaxed.violations(x):
+            continue
+        if not any(
+            min(Fraction(int(x[i])) / weight[i] for i in better.tolist())
+            < max(Fraction(int(x[j])) / weight[j] for j in worse.tolist())
+            for better, worse in itertools.pairwise(levels)
+        ):
+            yield x
 
 
 @pytest.fixture(scope="module")

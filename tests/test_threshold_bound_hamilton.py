@@ -6,10 +6,8 @@ per-recipient minimum is the brute-force one."""
 
 from __future__ import annotations
 
-import itertools
 from fractions import Fraction
 
-import numpy as np
 from hypothesis import assume, given
 
 from optimizer import thresholds
@@ -18,7 +16,7 @@ from optimizer.model import IntegerProgram
 from optimizer.objectives import MarginalCost
 from optimizer.order_bound import NodeRelaxation, Prices
 from optimizer.partition import partition_of
-from tests.test_threshold_bound import EXAMPLES, with_rule
+from tests.test_threshold_bound import EXAMPLES, kept_within, sub_boxes, with_rule
 from tests.test_thresholds import ordered_programs
 
 
@@ -51,29 +49,15 @@ def test_the_hamilton_bound_is_below_every_allocation_of_a_node(program: Integer
     relaxation, quota, relaxed = _relaxation(program)
     lo, hi = relaxed.lo, relaxed.hi
     assume(int((hi - lo + 1).prod()) <= 20_000)
-    weight = relaxation.weight
-    levels = program.orders[0].levels
     checked = 0
-    for trial in range(3):
-        rng = np.random.default_rng(trial)
-        low = lo + rng.integers(0, 2, len(lo)) * (hi - lo) // 3
-        high = hi - rng.integers(0, 2, len(hi)) * (hi - low) // 3
+    for low, high in sub_boxes(lo, hi):
         found = relaxation.relax(low, high)
         if found is None:
             continue
         bound = relaxation.bound(found.prices.scaled(Fraction(quota.denom)), quota, low, high)
-        for units in itertools.product(*(range(a, b + 1) for a, b in zip(low, high, strict=True))):
-            x = np.array(units, dtype=np.int64)
-            if int(x.sum()) != program.budget or relaxed.violations(x):
-                continue
-            if any(
-                min(Fraction(int(x[i])) / weight[i] for i in better.tolist())
-                < max(Fraction(int(x[j])) / weight[j] for j in worse.tolist())
-                for better, worse in itertools.pairwise(levels)
-            ):
-                continue
+        for x in kept_within(program, relaxed, relaxation.weight, low, high):
             checked += 1
-            assert bound <= _primary(quota, units)
+            assert bound <= _primary(quota, tuple(x.tolist()))
     assume(checked > 0)
 
 
