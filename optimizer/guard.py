@@ -1,5 +1,6 @@
-"""The resource guard: how much memory one run may use, and how many units the paths that
-tabulate units (the MILP backends, the threshold search's sorted table) may build under it.
+"""The resource guard: how much memory one run may use, how many units the paths that
+tabulate units (the MILP backends, the threshold search's sorted table) may build under it,
+and the run's deadline for the paths without a solver's own time limit.
 
 Every other path costs memory in proportion to the recipients, not the units. The two
 that tabulate units are estimated before anything is built, from per-unit costs measured
@@ -56,3 +57,9 @@ def too_large(what: str, units: int, bytes_per_unit: int, memory_mb: float) -> s
         "--max-memory-mb); give the recipients caps, or drop the rules that need the MILP "
         "(grade_order where it binds, group rules over more than one tag)"
     )
+
+
+class TimeLimitReached(Exception):
+    """A path without a solver's own time limit (the threshold search, maxmin's floor
+    raising) reached the run's deadline: the run ends ``time_limit`` without an allocation;
+    the message says what had been done."""

@@ -45,6 +45,7 @@ from optimizer.guard import (
     DEFAULT_RUN_MEMORY_MB,
     MILP_BYTES_PER_UNIT,
     SORT_BYTES_PER_UNIT,
+    TimeLimitReached,
     run_memory_mb,
     too_large,
     units_allowed,
@@ -208,6 +209,7 @@ def _solve(
     engine = None if name == "greedy" else solvers.backend(name)
     limit = time_limit_s or scenario.solver.time_limit_s
     built = time.perf_counter() - started
+    deadline = time.monotonic() + limit - built  # the whole run's, search and MILP alike
     maxmin = scenario.objective.kind == "maxmin"
     status, x, gap, detail = Status.INFEASIBLE, None, None, ""
     milp_stages: tuple[tuple[int, float | None, float | None], ...] = ()
@@ -220,10 +222,21 @@ def _solve(
             if solved is None and not program.orders:
                 solved = _by_crossing(program, ent.quota, maxmin=maxmin, proof=proofs.append)
             if solved is None and program.orders:
-                solved = _by_search(
-                    program, ent, maxmin=maxmin, memory_mb=memory_mb, proof=proofs.append
-                )
-        if solved is not None:
+                try:
+                    solved = _by_search(
+                        program,
+                        ent,
+                        maxmin=maxmin,
+                        memory_mb=memory_mb,
+                        deadline=deadline,
+                        proof=proofs.append,
+                    )
+                except TimeLimitReached as stopped:
+                    path, status = "search", Status.TIME_LIMIT
+                    detail = _out_of_time(stopped, limit)
+        if status == Status.TIME_LIMIT:
+            name, engine = "greedy", None
+        elif solved is not None:
             name, engine, (path, program, x, detail) = "greedy", None, solved
             status, gap = (Status.OPTIMAL, 0.0) if x is not None else (Status.INFEASIBLE, None)
         elif name == "greedy":
@@ -231,11 +244,15 @@ def _solve(
             status, gap = (Status.OPTIMAL, 0.0) if x is not None else (Status.INFEASIBLE, None)
         else:
             assert engine is not None
-            program, outcome = _milp(
-                program, ent.quota, engine, limit, maxmin=maxmin, memory_mb=memory_mb
-            )
-            status, x, gap, detail = outcome.status, outcome.x, outcome.gap, outcome.detail
-            milp_stages = outcome.proof
+            left = max(deadline - time.monotonic(), 0.01)  # what a search gave up left
+            try:
+                program, outcome = _milp(
+                    program, ent.quota, engine, left, maxmin=maxmin, memory_mb=memory_mb
+                )
+                status, x, gap, detail = outcome.status, outcome.x, outcome.gap, outcome.detail
+                milp_stages = outcome.proof
+            except TimeLimitReached as stopped:
+                status, detail = Status.TIME_LIMIT, _out_of_time(stopped, limit)
     if x is not None:
         broken = program.violations(x)
         if broken:
@@ -292,6 +309,14 @@ def _solve(
         message=diagnosis.summary if diagnosis else detail,
         certificate=proof,
         ties=found,
+    )
+
+
+def _out_of_time(stopped: TimeLimitReached, limit: float) -> str:
+    """The sentence of a run stopped by its time limit before any allocation."""
+    return (
+        f"time limit: {stopped} within the {limit:g} s the run may take "
+        "(solver.time_limit_s or --time-limit); no allocation"
     )
 
 
@@ -406,17 +431,22 @@ def _by_search(
     *,
     maxmin: bool,
     memory_mb: float = DEFAULT_RUN_MEMORY_MB,
+    deadline: float | None = None,
     proof: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[str, IntegerProgram, IntArray | None, str] | None:
     """Solve by the threshold search; None when it cannot settle the program. For
     ``maxmin`` the floors are raised with the search (stopping at the first allocation)
     as the feasibility oracle. Its sorted unit table must fit the run's memory, else the
     search runs in exact arithmetic without one. ``proof`` receives the search's
-    certificate (Hamilton and ``weighted``: :func:`optimizer.certificate.search_certificate`)."""
+    certificate (Hamilton and ``weighted``: :func:`optimizer.certificate.search_certificate`).
+    Past ``deadline`` (:func:`time.monotonic`) it raises
+    :class:`optimizer.thresholds.TimeLimitReached`."""
     from optimizer.thresholds import ThresholdSearch
 
     searcher = ThresholdSearch(
-        program, max_sorted_units=units_allowed(memory_mb, SORT_BYTES_PER_UNIT)
+        program,
+        max_sorted_units=units_allowed(memory_mb, SORT_BYTES_PER_UNIT),
+        deadline=deadline,
     )
     opened = 0
     last: list[Searched] = []
@@ -501,15 +531,26 @@ def _milp(
     if window > units_allowed(memory_mb, MILP_BYTES_PER_UNIT):
         message = too_large("the MILP", window, MILP_BYTES_PER_UNIT, memory_mb)
         return program, Outcome(Status.ERROR, None, None, message)
+    end = time.monotonic() + limit  # the feasibility tests and the solve share the limit
     if maxmin:
+        tests = 0
 
         def feasible(trial: IntegerProgram) -> bool:
-            outcome = engine.solve(trial.tightened(), time_limit_s=limit, stages=0)
+            nonlocal tests
+            outcome = engine.solve(
+                trial.tightened(), time_limit_s=max(end - time.monotonic(), 0.01), stages=0
+            )
+            tests += 1
+            if outcome.status == Status.TIME_LIMIT and outcome.x is None:
+                raise TimeLimitReached(
+                    f"{engine.name} ran out of time in feasibility test {tests} of maxmin's "
+                    "floor raising"
+                )
             return outcome.status != Status.INFEASIBLE
 
         program = _raise_floors(program, quota, feasible)
     program = program.tightened()
-    return program, engine.solve(program, time_limit_s=limit)
+    return program, engine.solve(program, time_limit_s=max(end - time.monotonic(), 0.01))
 
 
 def _allocations(

@@ -14,10 +14,14 @@ from typer.testing import CliRunner
 
 from optimizer import cli
 from optimizer.errors import InputError
+from optimizer.model import IntegerProgram
+from optimizer.solvers import Outcome
+from optimizer.solvers.base import Backend
 from optimizer.guard import DEFAULT_RUN_MEMORY_MB, run_memory_mb
 from optimizer.result import Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
+from tests.test_thresholds import _graded
 
 
 def overlapping(budget: int, method: str = "huntington-hill") -> dict[str, Any]:
@@ -104,3 +108,43 @@ def test_a_budget_beyond_the_exact_range_is_refused_with_its_field() -> None:
     with pytest.raises(InputError) as bad:
         Scenario.from_data(data)
     assert [p.path for p in bad.value.problems] == ["budget"]
+
+
+def test_a_search_past_the_runs_time_limit_ends_time_limit_without_an_allocation(
+    tmp_path: Path,
+) -> None:
+    """The threshold search has no solver's clock: it checks the run's deadline before each
+    node, and a run past it says so (exit code 3) rather than running on."""
+    data = _graded([{"type": "grade_order"}])
+    assert solve(Scenario.from_data(data)).solver.path == "search"
+    stopped = solve(Scenario.from_data(data), time_limit_s=1e-9)
+    assert stopped.status == Status.TIME_LIMIT
+    assert stopped.solver.path == "search"
+    assert not stopped.allocations
+    assert stopped.message.startswith("time limit: the threshold search opened 0 nodes")
+    file = tmp_path / "graded.json"
+    file.write_text(json.dumps(data))
+    out = CliRunner().invoke(cli.app, ["solve", str(file), "-f", "json", "-t", "0.000000001"])
+    assert out.exit_code == 3
+    assert json.loads(out.stdout)["status"] == "time_limit"
+
+
+def test_maxmins_milp_floor_tests_share_the_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A feasibility test of maxmin's floor raising that runs out of time ends the run
+    ``time_limit``: it is not taken for "feasible" (that would raise floors nobody proved)."""
+    solve_milp = Backend.solve
+
+    def out_of_time(
+        self: Backend, program: IntegerProgram, *, time_limit_s: float, stages: int = 3
+    ) -> Outcome:
+        if stages == 0:
+            return Outcome(Status.TIME_LIMIT, None, None, "stopped")
+        return solve_milp(self, program, time_limit_s=time_limit_s, stages=stages)
+
+    data = {**overlapping(30), "objective": {"kind": "maxmin"}}
+    assert solve(Scenario.from_data(data), backend="highs").status == Status.OPTIMAL
+    monkeypatch.setattr(Backend, "solve", out_of_time)
+    stopped = solve(Scenario.from_data(data), backend="highs")
+    assert stopped.status == Status.TIME_LIMIT
+    assert not stopped.allocations
+    assert "ran out of time in feasibility test 1 of maxmin's floor raising" in stopped.message

@@ -254,6 +254,28 @@ def test_past_its_node_limit_the_search_leaves_the_program_to_the_milp(
     assert [a.units for a in limited.allocations] == [a.units for a in searched.allocations]
 
 
+def test_the_sorted_search_stops_where_its_greedies_would_walk_too_many_units(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each node's nested greedy walks the whole sorted table, so the nodes allowed are
+    :data:`thresholds.MAX_SORTED_WORK` over the units between the bounds: enough for the
+    nodes it needs, it settles; one node short, the MILP takes over with the same answer."""
+    scenario = Scenario.from_data({**TIE, "objective": {"kind": "proportional"}})
+    searched = solve(scenario)
+    opened = re.search(r"\(([\d,]+) nodes?", searched.message)
+    assert opened is not None, searched.message
+    nodes = int(opened.group(1).replace(",", ""))
+    assert nodes > 4  # the search may always open 4
+    _, _, program = build_program(scenario)
+    window = thresholds.ThresholdSearch(program.folded()).program.window()
+    monkeypatch.setattr(thresholds, "MAX_SORTED_WORK", window * nodes)
+    assert solve(scenario).solver.path == "search"
+    monkeypatch.setattr(thresholds, "MAX_SORTED_WORK", window * nodes - 1)
+    limited = solve(scenario)
+    assert (searched.solver.path, limited.solver.path) == ("search", "milp")
+    assert [a.units for a in limited.allocations] == [a.units for a in searched.allocations]
+
+
 @EXAMPLES
 @given(ordered_programs())
 def test_the_exact_mode_for_huge_programs_finds_the_same_optimum(
