@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.check import Problem, unit_priority
+from benchmarks.check import Problem, as_written, unit_priority
 
 MAX_DIVISOR_ROWS = 100_000
 """Larger divisor-method models (one row per possible unit) are not built: the 14 regions at
@@ -130,9 +130,9 @@ def _build(pulp: Any, data: dict[str, Any], problem: Problem) -> _Model:
                 if prev is None:
                     continue
                 if rule.get("max_decrease") is not None:
-                    prob += x[i] >= math.ceil(prev * (1 - rule["max_decrease"]) - 1e-9)
+                    prob += x[i] >= math.ceil(prev * (1 - as_written(rule["max_decrease"])))
                 if rule.get("max_increase") is not None:
-                    prob += x[i] <= math.floor(prev * (1 + rule["max_increase"]) + 1e-9)
+                    prob += x[i] <= math.floor(prev * (1 + as_written(rule["max_increase"])))
         elif rule["type"] == "group":
             members = [
                 x[i]
@@ -145,9 +145,9 @@ def _build(pulp: Any, data: dict[str, Any], problem: Problem) -> _Model:
             if rule.get("max_units") is not None:
                 prob += total <= rule["max_units"]
             if rule.get("min_share") is not None:
-                prob += total >= math.ceil(rule["min_share"] * budget - 1e-9)
+                prob += total >= math.ceil(as_written(rule["min_share"]) * budget)
             if rule.get("max_share") is not None:
-                prob += total <= math.floor(rule["max_share"] * budget + 1e-9)
+                prob += total <= math.floor(as_written(rule["max_share"]) * budget)
         elif rule["type"] == "grade_order":
             # the chain of grades somebody (weight > 0) holds: an empty grade between two
             # others must not cut the chain (min of the better >= y >= max of the next)

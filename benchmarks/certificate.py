@@ -261,7 +261,8 @@ def _may(g: int, totals: dict[int, int], bound: list[int | None], step: int) -> 
 def engine_certificate(problem: Problem, x: IntArray, certificate: dict[str, Any]) -> list[str]:
     """What is wrong with Allot's ``certificate`` for ``x`` (an empty list: it holds)."""
     quota = exact_quotas(problem)
-    lo, hi = problem.lo.tolist(), problem.hi.tolist()
+    folded = _folded(problem)  # a group rule over one recipient: its bounds, as Allot folds it
+    lo, hi = folded.lo.tolist(), folded.hi.tolist()
     units = x.tolist()
     exact = certificate.get("exact") or {}
     out: list[str] = []

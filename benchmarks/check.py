@@ -19,7 +19,6 @@ from benchmarks.certificate import engine_certificate, optimality
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-_EPS = 1e-9
 DIVISOR_METHODS = ("jefferson", "webster", "huntington-hill", "adams")
 
 
@@ -56,10 +55,10 @@ class Problem:
         multiplier = np.array([grades[g]["multiplier"] if g >= 0 else 1.0 for g in level])
         ent = weight * score * multiplier
         exact_multiplier = [
-            _exact(grades[g]["multiplier"]) if g >= 0 else Fraction(1) for g in level.tolist()
+            as_written(grades[g]["multiplier"]) if g >= 0 else Fraction(1) for g in level.tolist()
         ]
         ent_exact = tuple(
-            _exact(r.get("weight", 1.0)) * _exact(r["score"]) * m
+            as_written(r.get("weight", 1.0)) * as_written(r["score"]) * m
             for r, m in zip(recipients, exact_multiplier, strict=True)
         )
         quota = budget * ent / ent.sum()
@@ -78,10 +77,10 @@ class Problem:
                     if prev is None:
                         continue
                     if rule.get("max_decrease") is not None:
-                        least = math.ceil(prev * (1 - rule["max_decrease"]) - _EPS)
+                        least = math.ceil(prev * (1 - as_written(rule["max_decrease"])))
                         lo[i] = max(lo[i], least)
                     if rule.get("max_increase") is not None:
-                        most = math.floor(prev * (1 + rule["max_increase"]) + _EPS)
+                        most = math.floor(prev * (1 + as_written(rule["max_increase"])))
                         hi[i] = min(hi[i], most)
             elif rule["type"] == "group":
                 members = np.array(
@@ -95,9 +94,9 @@ class Problem:
                 lows = [rule[k] for k in ("min_units",) if rule.get(k) is not None]
                 highs = [rule[k] for k in ("max_units",) if rule.get(k) is not None]
                 if rule.get("min_share") is not None:
-                    lows.append(math.ceil(rule["min_share"] * budget - _EPS))
+                    lows.append(math.ceil(as_written(rule["min_share"]) * budget))
                 if rule.get("max_share") is not None:
-                    highs.append(math.floor(rule["max_share"] * budget + _EPS))
+                    highs.append(math.floor(as_written(rule["max_share"]) * budget))
                 name = rule.get("name") or f"{rule['tag']}={rule['value']}"
                 labels.append(rule.get("name") or f"group {rule['tag']}={rule['value']}")
                 groups.append(
@@ -123,7 +122,7 @@ class Problem:
             grade_order=grade_order,
             kind=kind,
             entitlement_exact=ent_exact,
-            weight_exact=tuple(_exact(r.get("weight", 1.0)) for r in recipients),
+            weight_exact=tuple(as_written(r.get("weight", 1.0)) for r in recipients),
             grade_names=tuple(str(g["grade"]) for g in grades),
             group_labels=tuple(labels),
         )
@@ -183,7 +182,7 @@ class Problem:
         return -priority_sum(self.kind, q, x)
 
 
-def _exact(value: float | int) -> Fraction:
+def as_written(value: float | int) -> Fraction:
     """A number as written in the data: a float is the decimal its ``repr`` shows."""
     return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
 
