@@ -14,14 +14,14 @@ from typer.testing import CliRunner
 
 from optimizer import cli
 from optimizer.errors import InputError
-from optimizer.model import IntegerProgram
-from optimizer.solvers import Outcome
-from optimizer.solvers.base import Backend
 from optimizer.guard import DEFAULT_RUN_MEMORY_MB, run_memory_mb
+from optimizer.model import IntegerProgram
 from optimizer.result import Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
-from tests.test_thresholds import _graded
+from optimizer.solvers import Outcome
+from optimizer.solvers.base import Backend
+from tests.test_thresholds import graded
 
 
 def overlapping(budget: int, method: str = "huntington-hill") -> dict[str, Any]:
@@ -115,7 +115,7 @@ def test_a_search_past_the_runs_time_limit_ends_time_limit_without_an_allocation
 ) -> None:
     """The threshold search has no solver's clock: it checks the run's deadline before each
     node, and a run past it says so (exit code 3) rather than running on."""
-    data = _graded([{"type": "grade_order"}])
+    data = graded([{"type": "grade_order"}])
     assert solve(Scenario.from_data(data)).solver.path == "search"
     stopped = solve(Scenario.from_data(data), time_limit_s=1e-9)
     assert stopped.status == Status.TIME_LIMIT

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
-from benchmarks.certificate import search_tree
+from benchmarks.certificate import engine_certificate, search_tree
 from benchmarks.check import Problem, compare
 from benchmarks.instances import InstanceSpec, generate
 from optimizer import thresholds
@@ -304,3 +304,69 @@ def test_a_divisor_method_settled_at_the_root_carries_a_tree_without_bounds() ->
         {"node": 3, "leaf": "accepted"},
     ]
     assert any("no Lagrangian bound" in line for line in search_tree(problem, x, bounded))
+
+
+def _scaled(data: dict[str, Any], factor: int) -> dict[str, Any]:
+    """The same scenario counted in a unit ``factor`` times smaller: budget and last year's
+    units times ``factor`` (the rules are shares and ratios)."""
+    out = copy.deepcopy(data)
+    out["budget"] *= factor
+    for r in out["recipients"]:
+        r["previous"] *= factor
+    return out
+
+
+@settings(EXAMPLES, max_examples=examples(15))
+@given(SEEDS, EVERY_OBJECTIVE)
+def test_many_units_a_recipient_are_searched_exactly_to_the_sorted_searchs_answer(
+    seed: int, objective: str
+) -> None:
+    """Past :data:`thresholds.EXACT_FROM` units a recipient the search runs in exact
+    arithmetic although the units would fit a sorted table; the answer is the sorted
+    search's, and the independent checker certifies it."""
+    data = _scaled(search_scenario(seed, objective), 10_000)
+    problem, x, result = _solved(data)
+    assume(result.status == Status.OPTIMAL and result.solver.path == "search")
+    with mock.patch.object(thresholds, "EXACT_FROM", 10**12):
+        _, sorted_x, sorted_result = _solved(data)
+    assert sorted_result.solver.path == "search"
+    assert x.tolist() == sorted_x.tolist()
+    verdict = compare(problem, x, "optimal", None, "not run", result.certificate)
+    assert verdict.ok and verdict.relation == "certified", verdict
+
+
+@settings(EXAMPLES, max_examples=examples(15))
+@given(SEEDS, EVERY_OBJECTIVE)
+def test_at_10_9_units_a_recipient_the_search_is_certified_or_gives_up(
+    seed: int, objective: str
+) -> None:
+    """Counted to the won (10^8 times finer), the run settles the scenario (what it settles
+    keeps every rule and the independent checker certifies it), proves it infeasible with a
+    diagnosis, or hands it to the MILP, which refuses "too large"."""
+    data = _scaled(search_scenario(seed, objective), 10**8)
+    problem, x, result = _solved(data)
+    if result.status == Status.ERROR:
+        assert result.message.startswith("too large: the MILP"), result.message
+        return
+    if result.status == Status.INFEASIBLE:
+        assert result.diagnosis is not None
+        return
+    assert result.status == Status.OPTIMAL, result.message
+    assert int(x.sum()) == data["budget"]
+    verdict = compare(problem, x, "optimal", None, "not run", result.certificate)
+    assert verdict.ok and verdict.relation == "certified", (result.solver.path, verdict)
+
+
+def test_the_checker_folds_a_group_rule_over_one_recipient_into_its_bounds() -> None:
+    """Seed 7271: the r2 band (4% exactly) holds one recipient, which Allot folds into its
+    floor and cap; the greedy's certificate clips it there, and the checker must too."""
+    data = _scaled(search_scenario(7271, "hamilton"), 10_000)
+    band = [r for r in data["rules"] if r.get("name") == "r2 band"]
+    assert band and band[0]["min_share"] == band[0]["max_share"]
+    assert sum(r["tags"]["region"] == "r2" for r in data["recipients"]) == 1
+    problem, x, result = _solved(data)
+    assert result.status == Status.OPTIMAL and result.certificate is not None
+    assert result.certificate["kind"] == "largest_remainder"
+    assert engine_certificate(problem, x, result.certificate) == []
+    verdict = compare(problem, x, "optimal", None, "not run", result.certificate)
+    assert verdict.ok and verdict.relation == "certified", verdict
