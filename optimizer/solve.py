@@ -217,6 +217,7 @@ def _solve(
     path = structure(program) if name == "greedy" else "milp"
     if not _bounds_infeasible(program):
         solved = None
+        searched: list[int] = []  # nodes of a threshold search that could not settle it
         if requested == "auto" and name != "greedy":
             solved = _by_relaxation(program, ent.quota, maxmin=maxmin)
             if solved is None and not program.orders:
@@ -230,6 +231,7 @@ def _solve(
                         memory_mb=memory_mb,
                         deadline=deadline,
                         proof=proofs.append,
+                        gave_up=searched,
                     )
                 except TimeLimitReached as stopped:
                     path, status = "search", Status.TIME_LIMIT
@@ -251,6 +253,11 @@ def _solve(
                 )
                 status, x, gap, detail = outcome.status, outcome.x, outcome.gap, outcome.detail
                 milp_stages = outcome.proof
+                if searched and x is None:
+                    detail += (
+                        f" (the exact search over grade thresholds opened {searched[0]:,} "
+                        "nodes without settling it)"
+                    )
             except TimeLimitReached as stopped:
                 status, detail = Status.TIME_LIMIT, _out_of_time(stopped, limit)
     if x is not None:
@@ -433,6 +440,7 @@ def _by_search(
     memory_mb: float = DEFAULT_RUN_MEMORY_MB,
     deadline: float | None = None,
     proof: Callable[[dict[str, Any]], None] | None = None,
+    gave_up: list[int] | None = None,
 ) -> tuple[str, IntegerProgram, IntArray | None, str] | None:
     """Solve by the threshold search; None when it cannot settle the program. For
     ``maxmin`` the floors are raised with the search (stopping at the first allocation)
@@ -440,7 +448,8 @@ def _by_search(
     search runs in exact arithmetic without one. ``proof`` receives the search's
     certificate (Hamilton and ``weighted``: :func:`optimizer.certificate.search_certificate`).
     Past ``deadline`` (:func:`time.monotonic`) it raises
-    :class:`optimizer.thresholds.TimeLimitReached`."""
+    :class:`optimizer.guard.TimeLimitReached`; ``gave_up`` receives the nodes it opened
+    when it cannot settle the program."""
     from optimizer.thresholds import ThresholdSearch
 
     searcher = ThresholdSearch(
@@ -461,6 +470,7 @@ def _by_search(
         return found.x
 
     given = program
+    gave_up = [] if gave_up is None else gave_up
     try:
         if maxmin:
             program = _raise_floors(
@@ -470,6 +480,7 @@ def _by_search(
             )
         x = settled(program.lo, first_feasible=False)
     except _Unsettled:
+        gave_up.append(searcher.spent)
         return None
     cost = program.cost
     tree = last[-1].tree

@@ -255,6 +255,19 @@ def test_past_its_node_limit_the_search_leaves_the_program_to_the_milp(
     assert [a.units for a in limited.allocations] == [a.units for a in searched.allocations]
 
 
+def test_a_milp_refused_after_the_search_gave_up_says_how_far_the_search_went(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = Scenario.from_data({**TIE, "objective": {"kind": "proportional"}})
+    monkeypatch.setattr(thresholds, "MAX_NODES", 5)
+    refused = solve(scenario, memory_mb=0.001)
+    assert refused.status == Status.ERROR
+    assert refused.message.startswith("too large: the MILP would encode")
+    assert refused.message.endswith(
+        "(the exact search over grade thresholds opened 5 nodes without settling it)"
+    )
+
+
 def test_the_sorted_search_stops_where_its_greedies_would_walk_too_many_units(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
