@@ -19,7 +19,7 @@ from optimizer.compile import build_program
 from optimizer.model import IntegerProgram, RatioOrder, SubsetSum
 from optimizer.objectives import MarginalCost
 from optimizer.partition import Layout, SortedUnits, nested_greedy
-from optimizer.result import Status
+from optimizer.result import Result, Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 from optimizer.solvers.bruteforce import brute_force
@@ -240,19 +240,30 @@ def test_a_binding_overlapping_group_leaves_the_program_to_the_milp() -> None:
     assert [a.units for a in milp.allocations] == [a.units for a in auto.allocations]
 
 
+def searched_nodes(result: Result) -> int:
+    """The nodes the threshold search says it opened."""
+    opened = re.search(r"\(([\d,]+) nodes?", result.message)
+    assert opened is not None, result.message
+    return int(opened.group(1).replace(",", ""))
+
+
+def assert_the_milp_took_over(searched: Result, limited: Result) -> None:
+    """``limited`` went to the MILP where ``searched`` was settled by the search, with the
+    same answer."""
+    assert (searched.solver.path, limited.solver.path) == ("search", "milp")
+    assert [a.units for a in limited.allocations] == [a.units for a in searched.allocations]
+
+
 def test_past_its_node_limit_the_search_leaves_the_program_to_the_milp(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     scenario = Scenario.from_data(TIE)
     searched = solve(scenario)
-    opened = re.search(r"\(([\d,]+) nodes?", searched.message)
-    assert opened is not None, searched.message
-    nodes = int(opened.group(1).replace(",", ""))
+    nodes = searched_nodes(searched)
     assert nodes >= 2  # it branched: a limit one node short of its count stops it
     monkeypatch.setattr(thresholds, "MAX_NODES", nodes - 1)
     limited = solve(scenario)
-    assert (searched.solver.path, limited.solver.path) == ("search", "milp")
-    assert [a.units for a in limited.allocations] == [a.units for a in searched.allocations]
+    assert_the_milp_took_over(searched, limited)
 
 
 def test_a_milp_refused_after_the_search_gave_up_says_how_far_the_search_went(
@@ -276,9 +287,7 @@ def test_the_sorted_search_stops_where_its_greedies_would_walk_too_many_units(
     nodes it needs, it settles; one node short, the MILP takes over with the same answer."""
     scenario = Scenario.from_data({**TIE, "objective": {"kind": "proportional"}})
     searched = solve(scenario)
-    opened = re.search(r"\(([\d,]+) nodes?", searched.message)
-    assert opened is not None, searched.message
-    nodes = int(opened.group(1).replace(",", ""))
+    nodes = searched_nodes(searched)
     assert nodes > 4  # the search may always open 4
     _, _, program = build_program(scenario)
     window = thresholds.ThresholdSearch(program.folded()).program.window()
@@ -286,8 +295,7 @@ def test_the_sorted_search_stops_where_its_greedies_would_walk_too_many_units(
     assert solve(scenario).solver.path == "search"
     monkeypatch.setattr(thresholds, "MAX_SORTED_WORK", window * nodes - 1)
     limited = solve(scenario)
-    assert (searched.solver.path, limited.solver.path) == ("search", "milp")
-    assert [a.units for a in limited.allocations] == [a.units for a in searched.allocations]
+    assert_the_milp_took_over(searched, limited)
 
 
 def test_past_its_recipient_nodes_the_exact_search_leaves_the_program_to_the_milp(
@@ -304,16 +312,13 @@ def test_past_its_recipient_nodes_the_exact_search_leaves_the_program_to_the_mil
     searcher = thresholds.ThresholdSearch(program.folded())
     assert searcher.exact is not None  # it would fit a sorted table: the exact mode by choice
     searched = solve(scenario)
-    opened = re.search(r"\(([\d,]+) nodes?", searched.message)
-    assert opened is not None, searched.message
-    nodes = int(opened.group(1).replace(",", ""))
+    nodes = searched_nodes(searched)
     assert nodes > 4
     monkeypatch.setattr(thresholds, "MAX_EXACT_WORK", program.size * nodes)
     assert solve(scenario).solver.path == "search"
     monkeypatch.setattr(thresholds, "MAX_EXACT_WORK", program.size * nodes - 1)
     limited = solve(scenario)
-    assert (searched.solver.path, limited.solver.path) == ("search", "milp")
-    assert [a.units for a in limited.allocations] == [a.units for a in searched.allocations]
+    assert_the_milp_took_over(searched, limited)
 
 
 @EXAMPLES
