@@ -18,6 +18,7 @@ from optimizer.loading import validate_data
 from optimizer.robust import RobustReport, robustness
 from optimizer.sensitivity import SensitivityReport, sensitivity
 from tests.api.conftest import scenario_data
+from tests.test_thresholds import graded
 from tests.web.conftest import Browser, csrf_of, post_runs
 
 TILE = re.compile(
@@ -477,3 +478,23 @@ def test_ties_and_overrides_show_on_the_run_page_in_both_languages(
     items = api.get(f"/v1/sweeps/{sweep.json()['id']}").json()["runs"]
     done = [api.get(f"/v1/runs/{item['id']}").json() for item in items]
     assert len(done) == 2 and all(r["result"]["checks"] == [] for r in done)
+
+
+def test_a_run_stopped_by_its_time_limit_says_so_without_an_allocation(
+    browser: Browser, api: TestClient
+) -> None:
+    """A threshold search past the run's time limit: the run is done, its outcome
+    ``time_limit``, no allocation, and both languages' pages give the solver's sentence."""
+    data = graded([{"type": "grade_order"}]) | {"solver": {"backend": "auto", "time_limit_s": 1e-9}}
+    (run_id,) = post_runs(api, data, [])
+    run = api.get(f"/v1/runs/{run_id}").json()
+    assert (run["status"], run["outcome"]) == ("done", "time_limit")
+    result = run["result"]
+    assert result["status"] == "time_limit" and not result["allocations"]
+    assert result["message"].startswith("time limit: the threshold search opened 0 nodes")
+    for lang, heading in (("en", "No allocation: time limit"), ("ko", "배분 결과 없음: 시간 초과")):
+        page = browser("committee", lang=lang).get(f"/ui/runs/{run_id}")
+        assert page.status_code == 200
+        assert heading in page.text
+        assert "time limit: the threshold search opened 0 nodes" in page.text
+        assert '<tr data-recipient="' not in page.text
