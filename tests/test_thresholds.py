@@ -270,7 +270,7 @@ def test_a_milp_refused_after_the_search_gave_up_says_how_far_the_search_went(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     scenario = Scenario.from_data({**TIE, "objective": {"kind": "proportional"}})
-    monkeypatch.setattr(thresholds, "MAX_NODES", 5)
+    monkeypatch.setattr(thresholds, "MAX_EXACT_NODES", 5)  # too little memory to sort
     refused = solve(scenario, memory_mb=0.001)
     assert refused.status == Status.ERROR
     assert refused.message.startswith("too large: the MILP would encode")
