@@ -504,6 +504,8 @@ def _by_search(
         sums = searcher.relaxed.sums
         proof(search_certificate(cost.rule, cost.exact, sums, tree, names, ent.ids))
     each = "bounded by its linear relaxation" if searcher.bounded else "a nested greedy"
+    if searcher.exact is not None:
+        each += " in exact arithmetic"
     note = (
         f"grade_order by the exact search over grade thresholds ({opened:,} "
         f"node{'' if opened == 1 else 's'}, each {each}): no MILP was needed"
