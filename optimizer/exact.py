@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -95,6 +95,14 @@ def simplest_ratio(value: float) -> Fraction:
         if float(near) == value:
             return near
     return exact
+
+
+def whole_numbers(values: Mapping[int, Fraction]) -> tuple[int, dict[int, int]]:
+    """Fractions as whole numbers over their least common denominator ``scale``:
+    ``values[i] == out[i] / scale``, so comparing and rounding ratios of them takes integer
+    products only (the grade orders' weights, in the search and in its bound)."""
+    scale = math.lcm(*(v.denominator for v in values.values()))
+    return scale, {i: int(v * scale) for i, v in values.items()}
 
 
 def decimal(value: float) -> Fraction:

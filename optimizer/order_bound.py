@@ -32,7 +32,7 @@ from fractions import Fraction
 import numpy as np
 
 from optimizer.entitlement import IntArray
-from optimizer.exact import ExactQuota
+from optimizer.exact import ExactQuota, whole_numbers
 from optimizer.model import IntegerProgram
 from optimizer.partition import partition_of
 
@@ -109,8 +109,7 @@ class NodeRelaxation:
             self.lower.append(low if low > 0 else None)
             self.upper.append(high if high < np.iinfo(np.int64).max // 4 else None)
         n = program.size
-        self._wscale = math.lcm(*(w.denominator for w in weight.values()))
-        self._big = {i: int(w * self._wscale) for i, w in weight.items()}
+        self._wscale, self._big = whole_numbers(weight)
         self.unit = Fraction(1, 2**_BITS)
         self._levels = [
             (
