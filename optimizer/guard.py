@@ -12,6 +12,7 @@ on this project's models; beyond the budget the run ends ``error`` with a senten
 from __future__ import annotations
 
 import os
+import time
 
 from optimizer.errors import InputError, Problem
 
@@ -57,6 +58,12 @@ def too_large(what: str, units: int, bytes_per_unit: int, memory_mb: float) -> s
         "--max-memory-mb); give the recipients caps, or drop the rules that need the MILP "
         "(grade_order where it binds, group rules over more than one tag)"
     )
+
+
+def seconds_left(deadline: float) -> float:
+    """The time a solver may still take before ``deadline`` (:func:`time.monotonic`): at
+    least 10 ms, so a solver asked late still answers (with ``time_limit``)."""
+    return max(deadline - time.monotonic(), 0.01)
 
 
 class TimeLimitReached(Exception):

@@ -47,6 +47,7 @@ from optimizer.guard import (
     SORT_BYTES_PER_UNIT,
     TimeLimitReached,
     run_memory_mb,
+    seconds_left,
     too_large,
     units_allowed,
 )
@@ -246,7 +247,7 @@ def _solve(
             status, gap = (Status.OPTIMAL, 0.0) if x is not None else (Status.INFEASIBLE, None)
         else:
             assert engine is not None
-            left = max(deadline - time.monotonic(), 0.01)  # what a search gave up left
+            left = seconds_left(deadline)  # what a search that gave up left
             try:
                 program, outcome = _milp(
                     program, ent.quota, engine, left, maxmin=maxmin, memory_mb=memory_mb
@@ -550,9 +551,7 @@ def _milp(
 
         def feasible(trial: IntegerProgram) -> bool:
             nonlocal tests
-            outcome = engine.solve(
-                trial.tightened(), time_limit_s=max(end - time.monotonic(), 0.01), stages=0
-            )
+            outcome = engine.solve(trial.tightened(), time_limit_s=seconds_left(end), stages=0)
             tests += 1
             if outcome.status == Status.TIME_LIMIT and outcome.x is None:
                 raise TimeLimitReached(
@@ -563,7 +562,7 @@ def _milp(
 
         program = _raise_floors(program, quota, feasible)
     program = program.tightened()
-    return program, engine.solve(program, time_limit_s=max(end - time.monotonic(), 0.01))
+    return program, engine.solve(program, time_limit_s=seconds_left(end))
 
 
 def _allocations(

@@ -25,6 +25,7 @@ from typing import ClassVar
 import numpy as np
 
 from optimizer.entitlement import IntArray
+from optimizer.guard import seconds_left
 from optimizer.model import Cuts, IntegerProgram, epigraph_cuts
 from optimizer.partition import structure
 from optimizer.result import Status
@@ -146,7 +147,7 @@ class Backend(ABC):
                     continue
             if stages:
                 session.set_objective(stage)
-            run = session.run(max(deadline - time.monotonic(), 0.01))
+            run = session.run(seconds_left(deadline))
             if run.status in (Status.INFEASIBLE, Status.ERROR) or run.values is None:
                 if stage >= STAGES and best is not None and run.status != Status.TIME_LIMIT:
                     # numerical trouble in a rank stage (HiGHS has reported "unbounded"):
