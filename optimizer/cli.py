@@ -821,7 +821,11 @@ def _amount_text(amount: float) -> str:
 
 
 def _gap_text(gap: float | None) -> str:
-    return "unknown" if gap is None else f"{gap:.2%}"
+    """The relative gap as a percentage, a small nonzero one with its first digits (a
+    gap of 2e-6 is not "0.00%")."""
+    if gap is None:
+        return "unknown"
+    return f"{gap:.2%}" if gap == 0 or gap >= 0.0001 else f"{gap * 100:.2g}%"
 
 
 def _diagnosis_lines(result: Result) -> list[str]:

@@ -23,7 +23,7 @@ import functools
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -218,7 +218,7 @@ def _solve(
     path = structure(program) if name == "greedy" else "milp"
     if not _bounds_infeasible(program):
         solved = None
-        searched: list[int] = []  # nodes of a threshold search that could not settle it
+        searched: list[GaveUp] = []  # a threshold search that could not settle it
         if requested == "auto" and name != "greedy":
             solved = _by_relaxation(program, ent.quota, maxmin=maxmin)
             if solved is None and not program.orders:
@@ -254,10 +254,14 @@ def _solve(
                 )
                 status, x, gap, detail = outcome.status, outcome.x, outcome.gap, outcome.detail
                 milp_stages = outcome.proof
-                if searched and x is None:
+                if searched and x is None and searched[0].x is not None:
+                    path, x, status = "search", searched[0].x, Status.FEASIBLE
+                    name, engine = "greedy", None
+                    gap, detail = _unproven(program, searched[0], detail, maxmin=maxmin)
+                elif searched and x is None:
                     detail += (
-                        f" (the exact search over grade thresholds opened {searched[0]:,} "
-                        "nodes without settling it)"
+                        f" (the exact search over grade thresholds opened "
+                        f"{searched[0].nodes:,} nodes without settling it)"
                     )
             except TimeLimitReached as stopped:
                 status, detail = Status.TIME_LIMIT, _out_of_time(stopped, limit)
@@ -429,6 +433,60 @@ def _by_crossing(
     return "crossing", program, x, note
 
 
+@dataclass(frozen=True)
+class GaveUp:
+    """A threshold search that could not settle the program: the nodes it opened, and the
+    best allocation it found that keeps every rule with the bound on its primary cost
+    (:class:`optimizer.thresholds.BestFound`; None: none)."""
+
+    nodes: int
+    x: IntArray | None
+    gap: Fraction | None
+
+
+def _unproven(
+    program: IntegerProgram, gave_up: GaveUp, milp: str, *, maxmin: bool
+) -> tuple[float | None, str]:
+    """The relative gap and the sentence of a run that gives the search's best allocation
+    (status ``feasible``): what the MILP said, and what is proven about the allocation."""
+    assert gave_up.x is not None
+    cost = program.cost
+    hamilton = not isinstance(cost, MarginalCost) or cost.rule != "weighted"
+    what = "sum |x - q|" if hamilton else "sum q x"
+    first = (
+        f"not proven optimal: the exact search over grade thresholds opened "
+        f"{gave_up.nodes:,} nodes without settling it, and the MILP could not take over "
+        f"({milp}); the allocation is the best the search found that keeps every rule"
+    )
+    if maxmin:
+        first += " (its smallest units per quota is the largest possible: proven)"
+    gap = gave_up.gap
+    if gap is None or not isinstance(cost, MarginalCost):
+        return None, f"{first}; how far it is from the optimum is not known"
+    units = gave_up.x.tolist()
+    exact = cost.exact
+    if hamilton:
+        value = sum(
+            (
+                abs(Fraction(u * exact.denom - q, exact.denom))
+                for u, q in zip(units, exact.numer, strict=True)
+            ),
+            Fraction(0),
+        )
+    else:
+        value = Fraction(sum(u * q for u, q in zip(units, exact.numer, strict=True)), exact.denom)
+    if gap == 0:
+        better = "smaller" if hamilton else "larger"
+        return 0.0, (
+            f"{first}: no allocation keeping them has a {better} {what} (proven), but which "
+            "of those it is (least squares, then rank) is not"
+        )
+    relative = float(gap / value) if value else None
+    side = "above the least" if hamilton else "below the largest"
+    share = "" if relative is None else f" ({relative:.3g} of it)"
+    return relative, f"{first}: its {what} is at most {float(gap):,.6g}{share} {side} possible"
+
+
 class _Unsettled(Exception):
     """The threshold search gave up on a program (the MILP takes over)."""
 
@@ -441,7 +499,7 @@ def _by_search(
     memory_mb: float = DEFAULT_RUN_MEMORY_MB,
     deadline: float | None = None,
     proof: Callable[[dict[str, Any]], None] | None = None,
-    gave_up: list[int] | None = None,
+    gave_up: list[GaveUp] | None = None,
 ) -> tuple[str, IntegerProgram, IntArray | None, str] | None:
     """Solve by the threshold search; None when it cannot settle the program. For
     ``maxmin`` the floors are raised with the search (stopping at the first allocation)
@@ -481,7 +539,12 @@ def _by_search(
             )
         x = settled(program.lo, first_feasible=False)
     except _Unsettled:
-        gave_up.append(searcher.spent)
+        found = searcher.best_found
+        gave_up.append(
+            GaveUp(searcher.spent, None, None)
+            if found is None
+            else GaveUp(searcher.spent, found.x, found.gap)
+        )
         return None
     cost = program.cost
     tree = last[-1].tree

@@ -269,8 +269,11 @@ def test_past_its_node_limit_the_search_leaves_the_program_to_the_milp(
 def test_a_milp_refused_after_the_search_gave_up_says_how_far_the_search_went(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Where the search found no allocation keeping every rule either (its dives are
+    allowed no split here; with one, the run is ``feasible``: tests/test_search_best_found)."""
     scenario = Scenario.from_data({**TIE, "objective": {"kind": "proportional"}})
     monkeypatch.setattr(thresholds, "MAX_EXACT_NODES", 5)  # too little memory to sort
+    monkeypatch.setattr(thresholds, "MAX_DIVE_STEPS", 0)
     refused = solve(scenario, memory_mb=0.001)
     assert refused.status == Status.ERROR
     assert refused.message.startswith("too large: the MILP would encode")

@@ -1,0 +1,193 @@
+"""A threshold search that gives up (:mod:`optimizer.thresholds`) still gives the best
+allocation it can find that keeps every rule, and a bound on how far its primary cost is
+from the optimum's; ``solve`` returns it as ``feasible`` where the MILP cannot take over.
+Both are judged against the exhaustive optimum, never against the search's own claims."""
+
+from __future__ import annotations
+
+import copy
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from optimizer import thresholds
+from optimizer.compile import build_program
+from optimizer.entitlement import IntArray
+from optimizer.exact import ExactQuota
+from optimizer.model import IntegerProgram, RatioOrder, SubsetSum
+from optimizer.objectives import SCALE, MarginalCost
+from optimizer.result import Result, Status
+from optimizer.scenario import Scenario
+from optimizer.solve import solve
+from optimizer.solvers.bruteforce import brute_force
+from tests.hypothesis_profile import examples
+from tests.test_backends import TIE
+from tests.test_partition import RULES, quotas
+from tests.test_thresholds import WEIGHTS
+
+EXAMPLES = settings(
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@st.composite
+def binding_programs(draw: st.DrawFn) -> IntegerProgram:
+    """A small program whose grade order binds: two or three levels dealt against the
+    quotas (the recipients with the fewest quota units per weight make the best level),
+    the best level uncapped, the others' caps at or above the quotas, and maybe a group
+    rule over some of them: the nested greedy's optimum, the order dropped, breaks the
+    order in most (six in seven; six in ten then give up at once, the rest settle)."""
+    n = draw(st.integers(3, 6))  # within the exhaustive search's reach
+    budget = draw(st.integers(4, 30))
+    q = draw(quotas(n, budget))
+    weight = np.array([draw(st.sampled_from(WEIGHTS)) for _ in range(n)])
+    count = draw(st.integers(2, 3))
+    cuts = sorted(draw(st.sets(st.integers(1, n - 1), min_size=count - 1, max_size=count - 1)))
+    dealt = np.argsort(q / weight, kind="stable").astype(np.int64)
+    levels = tuple(np.sort(part) for part in np.split(dealt, cuts))
+    lo = np.zeros(n, dtype=np.int64)
+    hi = np.array(
+        [budget if draw(st.booleans()) else int(np.ceil(v)) + draw(st.integers(0, 3)) for v in q],
+        dtype=np.int64,
+    )
+    hi[levels[0]] = budget  # room for the best level to rise to the others' ratios
+    sums: tuple[SubsetSum, ...] = ()
+    if draw(st.booleans()):
+        members = np.array(sorted(draw(st.sets(st.integers(0, n - 1), min_size=1))))
+        total = int(q[members].sum())
+        sums = (SubsetSum("g", members.astype(np.int64), total // 2, total + 2),)
+    rank = np.array(draw(st.permutations(range(n))), dtype=np.int64)
+    cost = MarginalCost(draw(st.sampled_from(RULES)), q, rank)
+    order = RatioOrder("grade_order", levels, weight)
+    return IntegerProgram(budget, lo, hi, sums, (order,), cost)
+
+
+def objective(rule: str, exact: ExactQuota, x: IntArray) -> Fraction:
+    """What the bound is stated in, larger worse: ``sum |x - q|`` (Hamilton), ``-sum q x``
+    (``weighted``), exactly."""
+    units = x.tolist()
+    if rule == "weighted":
+        return -Fraction(sum(u * q for u, q in zip(units, exact.numer, strict=True)), exact.denom)
+    return sum(
+        (
+            abs(Fraction(u * exact.denom - q, exact.denom))
+            for u, q in zip(units, exact.numer, strict=True)
+        ),
+        Fraction(0),
+    )
+
+
+@EXAMPLES
+@given(binding_programs(), st.booleans())
+def test_a_search_that_gives_up_at_once_still_finds_an_allocation_and_bounds_it(
+    program: IntegerProgram, exact_mode: bool
+) -> None:
+    """Allowed two nodes (with or without the relaxation's bound), the search gives up as
+    soon as the root's optimum breaks an order: what it found then keeps every rule, and
+    its primary cost is at most the stated gap above the exhaustive optimum's (the costs
+    rounded to ``SCALE`` on the sorted table: at most half a unit of rounding per unit)."""
+    limit, bounded = thresholds.MAX_SORTED_UNITS, thresholds.MAX_BOUNDED_NODES
+    thresholds.MAX_SORTED_UNITS = -1 if exact_mode else limit
+    thresholds.MAX_BOUNDED_NODES = 2  # ``weighted``: the search bounded by its relaxation
+    try:
+        searcher = thresholds.ThresholdSearch(program)
+        searcher.max_nodes = 2
+        found = searcher.run()
+    finally:
+        thresholds.MAX_SORTED_UNITS, thresholds.MAX_BOUNDED_NODES = limit, bounded
+    best = searcher.best_found
+    if found is not None or best is None:
+        assert best is None  # settled, or gave up before any node could be split
+        return
+    assert isinstance(program.cost, MarginalCost)
+    rule = program.cost.rule
+    expected = brute_force(program)
+    note(f"rule {rule}, found {best.x}, gap {best.gap}, optimum {expected}")
+    if best.x is None:  # a dive may end in an empty node, or the overlap breaks
+        return
+    assert not program.violations(best.x)
+    assert expected is not None  # an allocation keeps every rule, so an optimum does
+    if rule not in ("hamilton", "weighted"):
+        assert best.gap is None  # a sum of priorities has no gap to state
+        return
+    assert best.gap is not None and best.gap >= 0
+    exact = program.cost.exact
+    found_cost = objective(rule, exact, best.x)
+    least = objective(rule, exact, expected)
+    rounding = Fraction(0)
+    if not exact_mode:  # per unit half an integer cost, times max q for weighted
+        top = max(exact.numer) / Fraction(exact.denom) if rule == "weighted" else 1
+        rounding = Fraction(program.budget + int(program.lo.sum()) + 1, 2 * SCALE) * max(top, 1)
+    assert found_cost - least <= best.gap + rounding
+    assert found_cost >= least - rounding  # the exhaustive optimum is the least
+
+
+def test_the_gap_is_exercised_where_an_order_binds() -> None:
+    """The property above is not vacuous: on the tie scenario (Hamilton) the root breaks the
+    order, so two nodes are not enough; the search still finds an allocation keeping every
+    rule, and the optimum lies within the gap it states (here above zero: the root's
+    nested greedy, orders dropped, is the only bound it has)."""
+    scenario = Scenario.from_data({**TIE, "objective": {"kind": "proportional"}})
+    _, _, program = build_program(scenario)
+    searcher = thresholds.ThresholdSearch(program.folded())
+    searcher.max_nodes = 2
+    assert searcher.run() is None
+    best = searcher.best_found
+    assert best is not None and best.x is not None and best.gap is not None
+    assert not searcher.program.violations(best.x)
+    optimum = brute_force(searcher.program)
+    assert optimum is not None
+    assert isinstance(program.cost, MarginalCost)
+    exact = program.cost.exact
+    found, least = objective("hamilton", exact, best.x), objective("hamilton", exact, optimum)
+    assert least <= found <= least + best.gap
+    assert best.gap > 0
+
+
+def units(result: Result) -> list[int]:
+    return [a.units for a in result.allocations]
+
+
+@pytest.mark.parametrize("kind", ["proportional", "weighted"])
+def test_where_the_milp_cannot_take_over_the_search_s_best_is_feasible(
+    monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Five nodes and no memory for the MILP: the run ends ``feasible`` with the
+    search's best allocation, which keeps every rule and whose stated gap holds against the
+    optimum an unlimited run proves."""
+    data: dict[str, Any] = copy.deepcopy({**TIE, "objective": {"kind": kind}})
+    scenario = Scenario.from_data(data)
+    proven = solve(scenario)
+    assert proven.status == Status.OPTIMAL and proven.solver.path == "search"
+    monkeypatch.setattr(thresholds, "MAX_EXACT_NODES", 5)  # too little memory to sort
+    monkeypatch.setattr(thresholds, "MAX_BOUNDED_NODES", 5)  # weighted: bounded search
+    limited = solve(scenario, memory_mb=0.001)
+    assert limited.status == Status.FEASIBLE
+    assert (limited.solver.backend, limited.solver.path) == ("greedy", "search")
+    assert limited.message.startswith(
+        "not proven optimal: the exact search over grade thresholds opened 5 nodes without "
+        "settling it, and the MILP could not take over (too large: the MILP would encode"
+    )
+    assert "the allocation is the best the search found that keeps every rule" in limited.message
+    assert limited.solver.gap is not None and limited.solver.gap >= 0
+    _, _, program = build_program(scenario)
+    assert isinstance(program.cost, MarginalCost)
+    rule = program.cost.rule
+    mine = objective(rule, program.cost.exact, IntArrayOf(units(limited)))
+    least = objective(rule, program.cost.exact, IntArrayOf(units(proven)))
+    assert mine >= least
+    if limited.solver.gap == 0:
+        assert mine == least
+        assert "(proven), but which of those it is" in limited.message
+    else:
+        assert mine - least <= limited.solver.gap * abs(mine) * (1 + 1e-9)
+
+
+def IntArrayOf(values: list[int]) -> IntArray:
+    return np.array(values, dtype=np.int64)
