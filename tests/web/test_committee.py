@@ -498,3 +498,30 @@ def test_a_run_stopped_by_its_time_limit_says_so_without_an_allocation(
         assert heading in page.text
         assert "time limit: the threshold search opened 0 nodes" in page.text
         assert '<tr data-recipient="' not in page.text
+
+
+def test_a_run_not_proven_optimal_says_so_with_its_allocation(
+    browser: Browser, api: TestClient, database: Database
+) -> None:
+    """A run that ends ``feasible`` (a threshold search that gave up where the MILP could
+    not take over, as a worker stores it): the page shows the allocation, and above it in
+    both languages that it is not proven optimal, with the solver's sentence. An optimal
+    run's page has no such notice."""
+    (run_id,) = post_runs(api, graded([{"type": "grade_order"}]), [])
+    result = api.get(f"/v1/runs/{run_id}").json()["result"]
+    assert result["status"] == "optimal" and result["allocations"]
+    optimal = browser("committee").get(f"/ui/runs/{run_id}").text
+    assert 'id="not-proven"' not in optimal and "Not proven optimal" not in optimal
+    said = "not proven optimal: the exact search over grade thresholds opened 9,523 nodes"
+    stored = {**result, "status": "feasible", "message": said}
+    with database.transaction() as session:
+        session.execute(
+            update(Run).where(Run.id == run_id).values(outcome="feasible", result=stored)
+        )
+    for lang, heading in (("en", "Not proven optimal"), ("ko", "최적임이 증명되지 않음")):
+        page = browser("committee", lang=lang).get(f"/ui/runs/{run_id}").text
+        notice = re.search(
+            r'<section class="notice" role="status" id="not-proven">(.*?)</section>', page, re.S
+        )
+        assert notice is not None and heading in notice.group(1) and said in notice.group(1)
+        assert '<tr data-recipient="' in page  # the allocation is still shown
