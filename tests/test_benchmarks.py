@@ -539,6 +539,28 @@ def test_a_run_refused_as_too_large_is_shown_refused_and_any_other_error_fails(
     assert verdict(answered) == "ok: equal"
 
 
+def test_a_feasible_answer_is_checked_for_validity_and_compared_not_judged(
+    solved: tuple[Any, Problem, np.ndarray],
+) -> None:
+    """A run Allot says is not proven optimal (``feasible``: the search's best after it gave
+    up) passes when it keeps every constraint, whatever the baseline's answer, and the row
+    says how the two compare; one that breaks a constraint fails."""
+    _, problem, x = solved
+    worse = _worse_but_feasible(problem, x)
+    row = judge(
+        SPEC, problem, _measurement("allot:auto", worse, "feasible"), _measurement(BASELINE, x)
+    )
+    assert row.check_ok and "not proven" in row.check and "worse than the baseline" in row.check
+    row = judge(SPEC, problem, _measurement("allot:auto", x, "feasible"), _measurement(BASELINE, x))
+    assert row.check_ok and "as good as the baseline" in row.check
+    broken = x.copy()
+    broken[int(np.argmax(problem.lo))] = 0
+    row = judge(
+        SPEC, problem, _measurement("allot:auto", broken, "feasible"), _measurement(BASELINE, x)
+    )
+    assert not row.check_ok and "invalid" in row.check
+
+
 def test_the_14_region_weighted_row_with_every_rule_at_a_trillion_units_is_searched() -> None:
     """A row the budget table listed as refused ("too large": the search gave up past its
     exact nodes, issue 11): the search bounded by each node's relaxation settles it
