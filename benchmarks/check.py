@@ -287,13 +287,13 @@ def compare(
     Without a valid baseline answer the answer must carry a certificate checked here from
     the data (:mod:`benchmarks.certificate`); Allot's own ``certificate``, when given, must
     hold as well."""
-    if allot is None or allot_status not in ("optimal", "feasible"):
+    if allot is None or allot_status not in ("optimal", "feasible", "time_limit"):
         return Verdict(False, "no answer", f"Allot status {allot_status}")
     broken = problem.violations(allot)
     if broken:
         return Verdict(False, "invalid", "Allot: " + "; ".join(broken))
-    if allot_status == "feasible":  # the search's best after it gave up: valid, not proven
-        return _unproven(problem, allot, baseline, baseline_status)
+    if allot_status != "optimal":  # the search's best when it stopped: valid, not proven
+        return _unproven(problem, allot, allot_status, baseline, baseline_status)
     if certificate is not None:
         wrong = engine_certificate(problem, allot, certificate)
         if wrong:
@@ -331,13 +331,17 @@ def compare(
 
 
 def _unproven(
-    problem: Problem, allot: IntArray, baseline: IntArray | None, baseline_status: str
+    problem: Problem,
+    allot: IntArray,
+    allot_status: str,
+    baseline: IntArray | None,
+    baseline_status: str,
 ) -> Verdict:
-    """A ``feasible`` answer (Allot says it is not proven optimal): it keeps every
-    constraint, which is all it claims; how it compares with a valid baseline answer is
-    stated, not judged."""
+    """An answer Allot says is not proven optimal (``feasible``, or ``time_limit`` with an
+    allocation): it keeps every constraint, which is all it claims; how it compares with a
+    valid baseline answer is stated, not judged."""
     if baseline is None or problem.violations(baseline):
-        return Verdict(True, "not proven", f"Allot: feasible; baseline: {baseline_status}")
+        return Verdict(True, "not proven", f"Allot: {allot_status}; baseline: {baseline_status}")
     mine, theirs = problem.cost(allot), problem.cost(baseline)
     tol = tolerance(problem, mine, theirs)
     relation = (
@@ -350,5 +354,5 @@ def _unproven(
     return Verdict(
         True,
         "not proven",
-        f"Allot: feasible, {relation} the baseline's {natural(problem, theirs):.9g}",
+        f"Allot: {allot_status}, {relation} the baseline's {natural(problem, theirs):.9g}",
     )

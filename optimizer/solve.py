@@ -237,6 +237,9 @@ def _solve(
                 except TimeLimitReached as stopped:
                     path, status = "search", Status.TIME_LIMIT
                     detail = _out_of_time(stopped, limit)
+                    if searched and searched[0].x is not None:  # its best so far
+                        x, why = searched[0].x, detail.removesuffix("; no allocation")
+                        gap, detail = _best_found(program, searched[0], why, maxmin=maxmin)
         if status == Status.TIME_LIMIT:
             name, engine = "greedy", None
         elif solved is not None:
@@ -257,7 +260,12 @@ def _solve(
                 if searched and x is None and searched[0].x is not None:
                     path, x, status = "search", searched[0].x, Status.FEASIBLE
                     name, engine = "greedy", None
-                    gap, detail = _unproven(program, searched[0], detail, maxmin=maxmin)
+                    why = (
+                        f"not proven optimal: the exact search over grade thresholds opened "
+                        f"{searched[0].nodes:,} nodes without settling it, and the MILP could "
+                        f"not take over ({detail})"
+                    )
+                    gap, detail = _best_found(program, searched[0], why, maxmin=maxmin)
                 elif searched and x is None:
                     detail += (
                         f" (the exact search over grade thresholds opened "
@@ -444,20 +452,17 @@ class GaveUp:
     gap: Fraction | None
 
 
-def _unproven(
-    program: IntegerProgram, gave_up: GaveUp, milp: str, *, maxmin: bool
+def _best_found(
+    program: IntegerProgram, gave_up: GaveUp, why: str, *, maxmin: bool
 ) -> tuple[float | None, str]:
     """The relative gap and the sentence of a run that gives the search's best allocation
-    (status ``feasible``): what the MILP said, and what is proven about the allocation."""
+    (``feasible``, or ``time_limit`` with an allocation): ``why`` the search did not settle
+    it, then what is proven about the allocation."""
     assert gave_up.x is not None
     cost = program.cost
     hamilton = not isinstance(cost, MarginalCost) or cost.rule != "weighted"
     what = "sum |x - q|" if hamilton else "sum q x"
-    first = (
-        f"not proven optimal: the exact search over grade thresholds opened "
-        f"{gave_up.nodes:,} nodes without settling it, and the MILP could not take over "
-        f"({milp}); the allocation is the best the search found that keeps every rule"
-    )
+    first = f"{why}; the allocation is the best the search found that keeps every rule"
     if maxmin:
         first += " (its smallest units per quota is the largest possible: proven)"
     gap = gave_up.gap
@@ -508,7 +513,8 @@ def _by_search(
     certificate (Hamilton and ``weighted``: :func:`optimizer.certificate.search_certificate`).
     Past ``deadline`` (:func:`time.monotonic`) it raises
     :class:`optimizer.guard.TimeLimitReached`; ``gave_up`` receives the nodes it opened
-    when it cannot settle the program."""
+    and the best allocation it found (:class:`GaveUp`) when it cannot settle the program
+    or runs out of time."""
     from optimizer.thresholds import ThresholdSearch
 
     searcher = ThresholdSearch(
@@ -538,13 +544,15 @@ def _by_search(
                 lambda trial: settled(trial.lo, first_feasible=True) is not None,
             )
         x = settled(program.lo, first_feasible=False)
-    except _Unsettled:
+    except (_Unsettled, TimeLimitReached) as stopped:
         found = searcher.best_found
         gave_up.append(
             GaveUp(searcher.spent, None, None)
             if found is None
             else GaveUp(searcher.spent, found.x, found.gap)
         )
+        if isinstance(stopped, TimeLimitReached):
+            raise
         return None
     cost = program.cost
     tree = last[-1].tree

@@ -542,9 +542,9 @@ def test_a_run_refused_as_too_large_is_shown_refused_and_any_other_error_fails(
 def test_a_feasible_answer_is_checked_for_validity_and_compared_not_judged(
     solved: tuple[Any, Problem, np.ndarray],
 ) -> None:
-    """A run Allot says is not proven optimal (``feasible``: the search's best after it gave
-    up) passes when it keeps every constraint, whatever the baseline's answer, and the row
-    says how the two compare; one that breaks a constraint fails."""
+    """A run Allot says is not proven optimal (``feasible`` or ``time_limit``: the search's
+    best when it stopped) passes when it keeps every constraint, whatever the baseline's
+    answer, and the row says how the two compare; one that breaks a constraint fails."""
     _, problem, x = solved
     worse = _worse_but_feasible(problem, x)
     row = judge(
@@ -553,6 +553,9 @@ def test_a_feasible_answer_is_checked_for_validity_and_compared_not_judged(
     assert row.check_ok and "not proven" in row.check and "worse than the baseline" in row.check
     row = judge(SPEC, problem, _measurement("allot:auto", x, "feasible"), _measurement(BASELINE, x))
     assert row.check_ok and "as good as the baseline" in row.check
+    stopped = _measurement("allot:auto", x, "time_limit")  # stopped by time, with its best
+    row = judge(SPEC, problem, stopped, _measurement(BASELINE, x))
+    assert row.check_ok and "Allot: time_limit, as good as the baseline" in row.check
     broken = x.copy()
     broken[int(np.argmax(problem.lo))] = 0
     row = judge(

@@ -6,6 +6,7 @@ Both are judged against the exhaustive optimum, never against the search's own c
 from __future__ import annotations
 
 import copy
+import time
 from fractions import Fraction
 from typing import Any
 
@@ -18,6 +19,7 @@ from optimizer import thresholds
 from optimizer.compile import build_program
 from optimizer.entitlement import IntArray
 from optimizer.exact import ExactQuota
+from optimizer.guard import TimeLimitReached
 from optimizer.model import IntegerProgram, RatioOrder, SubsetSum
 from optimizer.objectives import SCALE, MarginalCost
 from optimizer.result import Result, Status
@@ -191,3 +193,80 @@ def test_where_the_milp_cannot_take_over_the_search_s_best_is_feasible(
 
 def IntArrayOf(values: list[int]) -> IntArray:
     return np.array(values, dtype=np.int64)
+
+
+class Clock:
+    """``time.monotonic`` that jumps a day ahead after ``calls`` readings: a deadline that
+    passes after a set number of the search's checks, the same on every machine."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls, self.read = calls, 0
+
+    def __call__(self) -> float:
+        self.read += 1
+        return time.monotonic() + (86_400.0 if self.read > self.calls else 0.0)
+
+
+def finer_tie() -> Scenario:
+    """The tie scenario (Hamilton) counted a million times finer: its search opens 43
+    nodes, in exact arithmetic."""
+    data = copy.deepcopy({**TIE, "objective": {"kind": "proportional"}})
+    data["budget"] *= 10**6
+    data["rules"][0].update(min_units=3 * 10**6, max_units=11 * 10**6)
+    return Scenario.from_data(data)
+
+
+def test_a_search_out_of_time_keeps_its_early_dive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past :data:`thresholds.EARLY_DIVE` nodes a search dives once; when its deadline then
+    passes, the allocation that dive found is kept (every rule held, the optimum the
+    unlimited search proves within its stated gap) and the run stops as before, with
+    :class:`TimeLimitReached`."""
+    _, _, program = build_program(finer_tie())
+    optimum = thresholds.ThresholdSearch(program.folded()).run()
+    assert optimum is not None and optimum.x is not None and optimum.nodes > 20
+    monkeypatch.setattr(thresholds, "EARLY_DIVE", 2)
+    monkeypatch.setattr(thresholds, "monotonic", Clock(40))  # the dive reads it 20 times
+    searcher = thresholds.ThresholdSearch(program.folded(), deadline=time.monotonic() + 60)
+    with pytest.raises(TimeLimitReached):
+        searcher.run()
+    best = searcher.best_found
+    assert best is not None and best.x is not None and best.gap is not None
+    assert not searcher.program.violations(best.x)
+    assert isinstance(program.cost, MarginalCost)
+    exact = program.cost.exact
+    found, least = objective("hamilton", exact, best.x), objective("hamilton", exact, optimum.x)
+    assert least <= found <= least + best.gap
+
+
+def test_a_run_out_of_time_gives_the_search_s_best_with_what_is_proven(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through ``solve``: status ``time_limit`` with an allocation keeping every rule, and
+    the sentence says the time limit stopped the search and what is proven; before the
+    early dive (the default 200 nodes, more than this search opens) the same deadline
+    leaves no allocation, as before."""
+    scenario = finer_tie()
+    monkeypatch.setattr(thresholds, "monotonic", Clock(20))
+    bare = solve(scenario)
+    assert bare.status == Status.TIME_LIMIT and not bare.allocations
+    assert bare.message.endswith("; no allocation")
+    monkeypatch.setattr(thresholds, "EARLY_DIVE", 2)
+    monkeypatch.setattr(thresholds, "monotonic", Clock(40))  # the dive reads it 20 times
+    stopped = solve(scenario)
+    assert stopped.status == Status.TIME_LIMIT and stopped.allocations
+    assert stopped.message.startswith("time limit: the threshold search opened ")
+    assert (
+        "s the run may take (solver.time_limit_s or --time-limit); the allocation is the "
+        "best the search found that keeps every rule" in stopped.message
+    )
+    assert "no allocation" not in stopped.message
+    assert stopped.solver.gap is not None
+    monkeypatch.setattr(thresholds, "monotonic", time.monotonic)
+    proven = solve(scenario)
+    assert proven.status == Status.OPTIMAL
+    _, _, program = build_program(scenario)
+    assert isinstance(program.cost, MarginalCost)
+    exact = program.cost.exact
+    mine = objective("hamilton", exact, IntArrayOf(units(stopped)))
+    least = objective("hamilton", exact, IntArrayOf(units(proven)))
+    assert least <= mine <= least + Fraction(stopped.solver.gap) * mine
