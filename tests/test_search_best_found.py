@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 
 from optimizer import thresholds
@@ -26,16 +26,9 @@ from optimizer.result import Result, Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 from optimizer.solvers.bruteforce import brute_force
-from tests.hypothesis_profile import examples
 from tests.test_backends import TIE
 from tests.test_partition import RULES, quotas
-from tests.test_thresholds import WEIGHTS
-
-EXAMPLES = settings(
-    max_examples=examples(150),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+from tests.test_thresholds import EXAMPLES, WEIGHTS
 
 
 @st.composite
@@ -181,8 +174,8 @@ def test_where_the_milp_cannot_take_over_the_search_s_best_is_feasible(
     _, _, program = build_program(scenario)
     assert isinstance(program.cost, MarginalCost)
     rule = program.cost.rule
-    mine = objective(rule, program.cost.exact, IntArrayOf(units(limited)))
-    least = objective(rule, program.cost.exact, IntArrayOf(units(proven)))
+    mine = objective(rule, program.cost.exact, int_array(units(limited)))
+    least = objective(rule, program.cost.exact, int_array(units(proven)))
     assert mine >= least
     if limited.solver.gap == 0:
         assert mine == least
@@ -191,7 +184,7 @@ def test_where_the_milp_cannot_take_over_the_search_s_best_is_feasible(
         assert mine - least <= limited.solver.gap * abs(mine) * (1 + 1e-9)
 
 
-def IntArrayOf(values: list[int]) -> IntArray:
+def int_array(values: list[int]) -> IntArray:
     return np.array(values, dtype=np.int64)
 
 
@@ -267,6 +260,6 @@ def test_a_run_out_of_time_gives_the_search_s_best_with_what_is_proven(
     _, _, program = build_program(scenario)
     assert isinstance(program.cost, MarginalCost)
     exact = program.cost.exact
-    mine = objective("hamilton", exact, IntArrayOf(units(stopped)))
-    least = objective("hamilton", exact, IntArrayOf(units(proven)))
+    mine = objective("hamilton", exact, int_array(units(stopped)))
+    least = objective("hamilton", exact, int_array(units(proven)))
     assert least <= mine <= least + Fraction(stopped.solver.gap) * mine
