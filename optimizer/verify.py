@@ -130,7 +130,16 @@ def _against(result: Mapping[str, Any], scenario: Scenario, units: dict[str, int
         out.append(Check("optimality", True, f"proved by the certificate ({proved}) above"))
     elif result.get("status") == "optimal":
         out.append(model.optimality_check())
+    else:  # feasible, or time_limit with an allocation: it claims no optimum to check
+        status = result.get("status")
+        out.append(Check("optimality", None, f"not claimed (status {status}): {_said(result)}"))
     return out
+
+
+def _said(result: Mapping[str, Any]) -> str:
+    """What the result says of itself, shortened to its first 200 characters."""
+    message = str(result.get("message") or "no message")
+    return message if len(message) <= 200 else message[:199] + "…"
 
 
 _PROOFS = ("flow", "threshold_search")

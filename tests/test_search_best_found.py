@@ -26,6 +26,7 @@ from optimizer.result import Result, Status
 from optimizer.scenario import Scenario
 from optimizer.solve import solve
 from optimizer.solvers.bruteforce import brute_force
+from optimizer.verify import verify
 from tests.test_backends import TIE
 from tests.test_partition import RULES, quotas
 from tests.test_thresholds import EXAMPLES, WEIGHTS
@@ -154,8 +155,9 @@ def test_where_the_milp_cannot_take_over_the_search_s_best_is_feasible(
     monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     """Five nodes and no memory for the MILP: the run ends ``feasible`` with the
-    search's best allocation, which keeps every rule and whose stated gap holds against the
-    optimum an unlimited run proves."""
+    search's best allocation, which keeps every rule (``allot verify`` agrees, and says no
+    optimum is claimed) and whose stated gap holds against the optimum an unlimited run
+    proves."""
     data: dict[str, Any] = copy.deepcopy({**TIE, "objective": {"kind": kind}})
     scenario = Scenario.from_data(data)
     proven = solve(scenario)
@@ -171,6 +173,10 @@ def test_where_the_milp_cannot_take_over_the_search_s_best_is_feasible(
     )
     assert "the allocation is the best the search found that keeps every rule" in limited.message
     assert limited.solver.gap is not None and limited.solver.gap >= 0
+    checks = verify(limited.to_dict(), scenario)  # every rule holds; no optimum is claimed
+    assert not [c for c in checks if c.ok is False]
+    (claim,) = [c for c in checks if c.name == "optimality"]
+    assert claim.ok is None and claim.detail.startswith("not claimed (status feasible): not")
     _, _, program = build_program(scenario)
     assert isinstance(program.cost, MarginalCost)
     rule = program.cost.rule
