@@ -216,14 +216,14 @@ def finer_tie() -> Scenario:
 
 
 def test_a_search_out_of_time_keeps_its_early_dive(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past :data:`thresholds.EARLY_DIVE` nodes a search dives once; when its deadline then
-    passes, the allocation that dive found is kept (every rule held, the optimum the
-    unlimited search proves within its stated gap) and the run stops as before, with
-    :class:`TimeLimitReached`."""
+    """Past its share :data:`thresholds.EARLY_DIVE` of its nodes a search dives once; when
+    its deadline then passes, the allocation that dive found is kept (every rule held, the
+    optimum the unlimited search proves within its stated gap) and the run stops as
+    before, with :class:`TimeLimitReached`."""
     _, _, program = build_program(finer_tie())
     optimum = thresholds.ThresholdSearch(program.folded()).run()
     assert optimum is not None and optimum.x is not None and optimum.nodes > 20
-    monkeypatch.setattr(thresholds, "EARLY_DIVE", 2)
+    monkeypatch.setattr(thresholds, "EARLY_DIVE", 1e-4)  # at node 2 of 20,000
     monkeypatch.setattr(thresholds, "monotonic", Clock(40))  # the dive reads it 20 times
     searcher = thresholds.ThresholdSearch(program.folded(), deadline=time.monotonic() + 60)
     with pytest.raises(TimeLimitReached):
@@ -242,14 +242,14 @@ def test_a_run_out_of_time_gives_the_search_s_best_with_what_is_proven(
 ) -> None:
     """Through ``solve``: status ``time_limit`` with an allocation keeping every rule, and
     the sentence says the time limit stopped the search and what is proven; before the
-    early dive (the default 200 nodes, more than this search opens) the same deadline
-    leaves no allocation, as before."""
+    early dive (by default at half the nodes it may open, far more than this search
+    opens) the same deadline leaves no allocation, as before."""
     scenario = finer_tie()
     monkeypatch.setattr(thresholds, "monotonic", Clock(20))
     bare = solve(scenario)
     assert bare.status == Status.TIME_LIMIT and not bare.allocations
     assert bare.message.endswith("; no allocation")
-    monkeypatch.setattr(thresholds, "EARLY_DIVE", 2)
+    monkeypatch.setattr(thresholds, "EARLY_DIVE", 1e-4)  # at node 2 of 20,000
     monkeypatch.setattr(thresholds, "monotonic", Clock(40))  # the dive reads it 20 times
     stopped = solve(scenario)
     assert stopped.status == Status.TIME_LIMIT and stopped.allocations
