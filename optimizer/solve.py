@@ -450,6 +450,7 @@ class GaveUp:
     nodes: int
     x: IntArray | None
     gap: Fraction | None
+    ties: Fraction | None = None
 
 
 def _best_found(
@@ -482,9 +483,23 @@ def _best_found(
         value = Fraction(sum(u * q for u, q in zip(units, exact.numer, strict=True)), exact.denom)
     if gap == 0:
         better = "smaller" if hamilton else "larger"
+        tail = ""
+        if gave_up.ties is not None:
+            squares = sum(
+                (
+                    Fraction(u * exact.denom - q, exact.denom) ** 2
+                    for u, q in zip(units, exact.numer, strict=True)
+                ),
+                Fraction(0),
+            )
+            share = f" ({float(gave_up.ties / squares):.3g} of it)" if squares else ""
+            tail = (
+                f": its sum (x - q)^2 is at most {float(gave_up.ties):,.6g}{share} above the "
+                "least of those"
+            )
         return 0.0, (
             f"{first}: no allocation keeping them has a {better} {what} (proven), but which "
-            "of those it is (least squares, then rank) is not"
+            f"of those it is (least squares, then rank) is not{tail}"
         )
     relative = float(gap / value) if value else None
     side = "above the least" if hamilton else "below the largest"
@@ -549,7 +564,7 @@ def _by_search(
         gave_up.append(
             GaveUp(searcher.spent, None, None)
             if found is None
-            else GaveUp(searcher.spent, found.x, found.gap)
+            else GaveUp(searcher.spent, found.x, found.gap, found.ties)
         )
         if isinstance(stopped, TimeLimitReached):
             raise
