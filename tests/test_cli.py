@@ -533,3 +533,12 @@ def test_installed_console_script_end_to_end(tmp_path: Path) -> None:
     assert bad.stdout == b""
     assert bad.stderr.decode().startswith("error: file not found")
     assert b"Traceback" not in bad.stderr
+
+
+def test_a_small_gap_is_shown_with_its_digits() -> None:
+    """The warning on a result not proven optimal: a gap of 2e-6 is not "0.00%"."""
+    assert cli._gap_text(2.07e-6) == "0.00021%"
+    assert cli._gap_text(9.5e-10) == "9.5e-08%"
+    assert cli._gap_text(0.013) == "1.30%"
+    assert cli._gap_text(0.0) == "0.00%"
+    assert cli._gap_text(None) == "unknown"
