@@ -526,7 +526,10 @@ def _report_status(result: Result, fmt: OutputFormat, *, to_file: bool) -> int:
             )
         return EXIT_OK
     reason = result.message or "no allocation was found"
-    _note(f"error: solver {result.solver.backend} stopped with status {result.status}: {reason}")
+    path = result.solver.path  # the search, the crossing flow: not a backend named greedy
+    named = path not in ("", "greedy", "milp")
+    who = f"the {path} path" if named else f"solver {result.solver.backend}"
+    _note(f"error: {who} stopped with status {result.status}: {reason}")
     return EXIT_NO_ALLOCATION
 
 

@@ -27,6 +27,7 @@ from optimizer import cli, solvers
 from optimizer.loading import load_scenario
 from optimizer.result import Result, Status
 from optimizer.solve import solve as real_solve
+from tests.test_thresholds import graded
 
 # (id, name, score, weight, previous, type) -- illustrative numbers, not real evaluations
 REGIONS: list[tuple[str, str, float, float, int, str]] = [
@@ -337,6 +338,22 @@ def test_no_allocation_without_infeasibility_exits_3(
     result = run(runner, "solve", regions_file)
     assert result.exit_code == 3, result.output
     assert "status time_limit: no incumbent" in result.stderr
+
+
+def test_a_search_out_of_time_names_the_search_not_a_backend(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """The threshold search past a time limit it cannot meet: exit 3, and the error line
+    names the search path (it was "solver greedy") with the run's sentence."""
+    data = graded([{"type": "grade_order"}]) | {"solver": {"time_limit_s": 1e-9}}
+    path = tmp_path / "graded.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = run(runner, "solve", path)
+    assert result.exit_code == 3, result.output
+    assert (
+        "error: the search path stopped with status time_limit: time limit: the threshold "
+        "search opened 0 nodes"
+    ) in result.stderr
 
 
 # --------------------------------------------------------------------------- bad input
