@@ -136,8 +136,9 @@ def test_a_search_that_gives_up_at_once_still_finds_an_allocation_and_bounds_it(
     assert found_cost - least <= best.gap + rounding
     assert found_cost >= least - rounding  # the exhaustive optimum is the least
     if best.ties is not None:  # stated in exact arithmetic, where the primary is the least
-        assert exact_mode and best.gap == 0 and found_cost == least
-        assert squares(exact, best.x) - squares(exact, expected) <= best.ties
+        assert exact_mode and best.gap == 0 and found_cost <= least
+        if found_cost == least:  # (the exhaustive search compares rounded costs)
+            assert squares(exact, best.x) - squares(exact, expected) <= best.ties
 
 
 def test_the_gap_is_exercised_where_an_order_binds() -> None:
