@@ -324,7 +324,7 @@ def search_certificate(
             {
                 "node": leaf.node,
                 "leaf": "bound",
-                "cost": str(Fraction(_total_cost(rule, exact, leaf.x), exact.denom)),
+                "cost": str(Fraction(total_cost(rule, exact, leaf.x), exact.denom)),
                 "prices": _prices(cost, groups, leaf.lo, leaf.hi, leaf.x, exact.denom),
             }
         )
@@ -395,7 +395,7 @@ def _unit_cost(rule: str, exact: ExactQuota) -> Callable[[int, int], int]:
     return lambda i, k: max(-denom, min(denom, 2 * (k * denom - numer[i]) + denom))
 
 
-def _total_cost(rule: str, exact: ExactQuota, x: IntArray) -> int:
+def total_cost(rule: str, exact: ExactQuota, x: IntArray) -> int:
     """``sum |x - q|`` (Hamilton) or ``-sum q x`` (weighted), times the denominator."""
     numer, denom = exact.numer, exact.denom
     units: list[int] = x.tolist()

@@ -33,7 +33,7 @@ import numpy as np
 import optimizer
 from optimizer import solvers
 from optimizer.apportion import maxmin_floors
-from optimizer.certificate import certificate, milp_proof, search_certificate
+from optimizer.certificate import certificate, milp_proof, search_certificate, total_cost
 from optimizer.collector import cyclic_gc_paused
 from optimizer.compile import build_program
 from optimizer.entitlement import Entitlements, IntArray
@@ -469,18 +469,7 @@ def _best_found(
     gap = gave_up.gap
     if gap is None or not isinstance(cost, MarginalCost):
         return None, f"{first}; how far it is from the optimum is not known"
-    units = gave_up.x.tolist()
     exact = cost.exact
-    if hamilton:
-        value = sum(
-            (
-                abs(Fraction(u * exact.denom - q, exact.denom))
-                for u, q in zip(units, exact.numer, strict=True)
-            ),
-            Fraction(0),
-        )
-    else:
-        value = Fraction(sum(u * q for u, q in zip(units, exact.numer, strict=True)), exact.denom)
     if gap == 0:
         better = "smaller" if hamilton else "larger"
         tail = ""
@@ -488,7 +477,7 @@ def _best_found(
             squares = sum(
                 (
                     Fraction(u * exact.denom - q, exact.denom) ** 2
-                    for u, q in zip(units, exact.numer, strict=True)
+                    for u, q in zip(gave_up.x.tolist(), exact.numer, strict=True)
                 ),
                 Fraction(0),
             )
@@ -501,6 +490,7 @@ def _best_found(
             f"{first}: no allocation keeping them has a {better} {what} (proven), but which "
             f"of those it is (least squares, then rank) is not{tail}"
         )
+    value = abs(Fraction(total_cost(cost.rule, exact, gave_up.x), exact.denom))
     relative = float(gap / value) if value else None
     side = "above the least" if hamilton else "below the largest"
     share = "" if relative is None else f" ({relative:.3g} of it)"
